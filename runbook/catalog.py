@@ -1,0 +1,196 @@
+"""The finding catalogue: every finding id with its default severity, title, why and what to do.
+
+Documented like a linter's rules (`runbook explain ID`). Ids are stable: add, never rename.
+Ground floor: imports only findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from runbook.findings import Finding
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str
+    title: str
+    why: str
+    action: str
+    example: str = ""
+
+
+_RULES = [
+    # ---- host
+    Rule("host.disk.full", "critical", "The filesystem is nearly full",
+         "Writes fail when the disk is full: logs stop, databases refuse writes, snapshots fail half-way.",
+         "Find what grew (du -xh --max-depth=2 PATH | sort -h), remove or rotate it, and add space before it fills again."),
+    Rule("host.load.high", "warning", "Load average is above the number of CPUs",
+         "Runnable work is queueing for CPU; latency rises for everything on the host.",
+         "Find the busiest processes (top -o %CPU) before changing anything."),
+    # ---- redis: restart preview
+    Rule("redis.restart.aof_missing", "critical", "A restart would start EMPTY: appendonly yes but no AOF to load",
+         "Redis with appendonly yes loads only the AOF; when there is none it starts with no keys, and its next save "
+         "overwrites the good RDB with an empty one. This is how Twilio lost every balance in July 2013.",
+         "Do not restart. On the running server: CONFIG SET appendonly yes, wait until aof_rewrite_in_progress:0 and "
+         "the AOF files exist, then CONFIG REWRITE. Or set appendonly no in the file the restart reads.",
+         "config file says appendonly yes; dir holds dump.rdb (1,000 keys) and no appendonlydir"),
+    Rule("redis.restart.aof_damaged", "critical", "A restart would fail or lose data: the AOF on disk is damaged",
+         "A missing or truncated base file or an empty manifest stops Redis at start; a missing manifest makes it "
+         "start empty; a truncated incr file is cut and the tail is lost.",
+         "Do not restart. Copy the AOF directory aside, run redis-check-aof on the manifest, and rebuild the AOF from "
+         "the running server (BGREWRITEAOF) before any restart."),
+    Rule("redis.restart.config_drift", "warning", "The running config differs from the file a restart reads",
+         "CONFIG SET without CONFIG REWRITE leaves the file stale: a restart silently reverts these settings "
+         "(memory limits, persistence, replication).",
+         "Review the differences; run CONFIG REWRITE if the running values are right, or fix the file."),
+    Rule("redis.restart.no_config_file", "warning", "The server was started without a config file",
+         "A restart by hand has no file to read: every CONFIG SET made since start is lost and defaults come back "
+         "(dir, persistence, replication, passwords).",
+         "Write the running config to a file (the config command cannot rewrite without one): record CONFIG GET * "
+         "and create a file, then restart with it."),
+    Rule("redis.restart.replicaof_self", "critical", "This server is (or after a restart would be) a replica of itself",
+         "A server replicating from its own address never syncs, stays read-only (writes fail with READONLY) and "
+         "reports master_link_status:down. Twilio's master came back this way.",
+         "Remove the replicaof line from the config file a restart reads; on a live server, REPLICAOF NO ONE."),
+    Rule("redis.restart.snapshot_stale", "warning", "The data a restart would load is old or not the live dataset",
+         "A restart loads what is on disk: changes since the last successful save are lost, and a file with far "
+         "fewer keys than the server holds means most data is gone after the restart.",
+         "Make a fresh save succeed (check dir, disk and permissions) before restarting."),
+    Rule("redis.persistence.save_failing", "critical", "Background saves are failing",
+         "With stop-writes-on-bgsave-error (default yes) Redis refuses writes with MISCONF; SHUTDOWN refuses too; "
+         "nothing on disk is current.",
+         "Read the Redis log for the cause (dir deleted, disk full, permissions, fork failure), fix it, and check "
+         "that rdb_last_bgsave_status becomes ok. Do not SHUTDOWN NOSAVE unless you accept losing the changes."),
+    Rule("redis.persistence.aof_write_failing", "critical", "Writes to the AOF are failing",
+         "Redis cannot append to its AOF: it refuses writes and the file on disk is behind.",
+         "Check disk space and permissions of the AOF directory; read the log."),
+    # ---- redis: replication
+    Rule("redis.replication.full_sync_storm", "critical", "Replicas are stuck in repeated full resyncs",
+         "Each full sync forks a BGSAVE and streams the whole dataset; when the backlog is too small or the output "
+         "buffer limit too low, replicas are dropped and ask again, over and over. The master looks overloaded but "
+         "a restart makes it worse: every replica then needs a full sync, and a restart may load the wrong data.",
+         "Do not restart the master. Raise client-output-buffer-limit replica and repl-backlog-size (CONFIG SET), "
+         "or stop the replicas and bring them back one at a time; reduce write load if you can."),
+    Rule("redis.replication.backlog_too_small", "warning", "The replication backlog cannot cover a short outage",
+         "A replica can resume with a partial sync only while the backlog still holds what it missed; at the "
+         "measured write rate this backlog covers only a few seconds, so any blip means full resyncs.",
+         "CONFIG SET repl-backlog-size to write rate x the longest outage to survive (with margin), then CONFIG REWRITE."),
+    Rule("redis.replication.output_buffer_too_small", "warning", "The replica output-buffer limit is below what a full sync needs",
+         "During a full sync the master buffers every write for the replica; when that exceeds the limit the "
+         "replica is dropped and starts over.",
+         "Raise client-output-buffer-limit replica above write rate x (save + transfer + load time)."),
+    Rule("redis.replication.replica_lag", "warning", "A replica is behind its master",
+         "Reads from a lagging replica are stale, and a failover to it loses the writes it has not received.",
+         "Check the replica's link, its load and the network; do not fail over to it until the lag is small."),
+    Rule("redis.replication.link_down", "critical", "The replication link is down",
+         "The replica does not receive writes; its data gets older every second and it cannot be a failover target.",
+         "Check that the master is reachable from the replica, its masterauth, and the master's log."),
+    # ---- redis: host
+    Rule("redis.host.overcommit_memory", "warning", "vm.overcommit_memory is not 1",
+         "BGSAVE and AOF rewrites fork; with overcommit 0 the fork may fail under memory pressure and saves stop.",
+         "sysctl vm.overcommit_memory=1 (and persist it in /etc/sysctl.d)."),
+    Rule("redis.host.transparent_hugepages", "warning", "Transparent huge pages are enabled",
+         "After a fork, copy-on-write of huge pages makes latency spikes and memory growth during saves.",
+         "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled (and persist it)."),
+    Rule("redis.host.disk_space", "critical", "The data directory has less free space than a save needs",
+         "An RDB or AOF rewrite needs about as much space as the dataset; a failing save makes Redis refuse writes.",
+         "Free space on the filesystem of dir before the next save."),
+    Rule("redis.unreachable", "critical", "The Redis server could not be read",
+         "Nothing can be checked, so every guard on this server blocks.",
+         "Check the address, the password and whether the process is alive (it may be stopped or hung)."),
+    Rule("redis.config.unreadable", "warning", "CONFIG GET is not available",
+         "CONFIG may be renamed or forbidden to this user: settings and the restart preview cannot be compared, "
+         "so guards that need them block.",
+         "Use a user allowed config|get, or read the config file by hand."),
+    # ---- gc
+    Rule("gc.explicit", "warning", "Explicit GCs (System.gc()) were requested",
+         "System.gc() triggers a full, stop-the-world collection in most collectors, whatever the heap needs.",
+         "Find the caller (RMI's distributed GC, a library, NIO direct buffers); add -XX:+DisableExplicitGC or "
+         "-XX:+ExplicitGCInvokesConcurrent (CMS, G1)."),
+    Rule("gc.full", "warning", "Full GCs happened",
+         "A full GC stops every application thread for the whole heap; repeated full GCs mean the old generation "
+         "cannot keep up.",
+         "Look at heap after full GC: if it stays high the heap is too small or leaks; otherwise tune the "
+         "collector so old collections finish in time."),
+    Rule("gc.cms.concurrent_mode_failure", "critical", "CMS concurrent mode failures",
+         "The old generation filled before the concurrent cycle finished; CMS fell back to a long single-threaded "
+         "full collection.",
+         "Start cycles earlier (-XX:CMSInitiatingOccupancyFraction with -XX:+UseCMSInitiatingOccupancyOnly), "
+         "enlarge the old generation, or move to G1."),
+    Rule("gc.promotion_failed", "critical", "Promotion failed",
+         "Surviving young objects could not be copied into the old generation (full or fragmented); the pause "
+         "that follows is long.",
+         "Enlarge the old generation, reduce promotion (bigger survivor spaces), or move to G1."),
+    Rule("gc.g1.evacuation_failure", "critical", "G1 evacuation failure (to-space exhausted)",
+         "G1 ran out of free regions while copying live objects; the pause is long and often followed by a full GC.",
+         "Enlarge the heap, lower -XX:InitiatingHeapOccupancyPercent, or raise -XX:G1ReservePercent."),
+    Rule("gc.g1.humongous", "warning", "G1 humongous allocations",
+         "Objects of half a region or more go straight to the old generation in contiguous regions; they "
+         "fragment the heap and trigger extra cycles.",
+         "Raise -XX:G1HeapRegionSize so these objects are no longer humongous, or allocate smaller arrays."),
+    Rule("gc.metaspace", "critical", "GCs caused by Metaspace or PermGen exhaustion",
+         "Class metadata space is full: a full GC is forced to unload classes, and an OutOfMemoryError follows "
+         "when nothing can be freed.",
+         "Raise -XX:MaxMetaspaceSize (or MaxPermSize) and look for class loader leaks (redeploys, dynamic proxies)."),
+    Rule("gc.pause.long", "warning", "Long stop-the-world pauses",
+         "Application threads were stopped longer than the threshold: requests time out and clients retry.",
+         "Look at which kind of pause is long; tune that phase, the heap size, or use a low-pause collector."),
+    Rule("gc.throughput.low", "warning", "The application spends too much time in GC",
+         "Throughput is the share of wall time outside stop-the-world pauses; below 95% GC is a bottleneck.",
+         "Enlarge the heap or young generation, or reduce the allocation rate."),
+    Rule("gc.heap.leak", "critical", "Heap after GC keeps rising",
+         "The live set grows steadily: something retains objects, and the JVM will end in full GCs and OutOfMemoryError.",
+         "Take a heap dump (jcmd PID GC.heap_dump) or class histograms a few minutes apart and compare them."),
+    Rule("gc.heap.too_small", "critical", "The heap is too small for the live set",
+         "Heap after full GC stays close to the maximum: each collection frees little and runs again soon.",
+         "Raise -Xmx (and check the host has the memory), or reduce what the application keeps."),
+    Rule("gc.premature_promotion", "warning", "Objects are promoted before they die",
+         "Young collections copy short-lived objects into the old generation, which then fills and needs old "
+         "collections.",
+         "Enlarge the young generation or survivor spaces; raise -XX:MaxTenuringThreshold."),
+    Rule("gc.sys_time_high", "warning", "GC spends more time in the kernel than in user space",
+         "sys > user during GC means the OS is the bottleneck: swapping, transparent huge pages, or page faults.",
+         "Check swap (vmstat), disable transparent huge pages, and pre-touch the heap (-XX:+AlwaysPreTouch)."),
+    Rule("gc.safepoint.long", "warning", "Threads were stopped far longer than GC needed",
+         "Time to reach a safepoint or non-GC safepoints (deoptimisation, biased locking revocation, thread "
+         "dumps) stop the application too.",
+         "Enable -Xlog:safepoint and look for long time-to-safepoint (counted loops) or frequent VM operations."),
+    Rule("gc.zgc.allocation_stall", "critical", "ZGC allocation stalls",
+         "Threads had to wait for memory because ZGC could not reclaim fast enough: latency spikes.",
+         "Enlarge the heap, give ZGC more concurrent threads (-XX:ConcGCThreads), or reduce the allocation rate."),
+    Rule("gc.shenandoah.degenerated", "warning", "Shenandoah degenerated GCs",
+         "The concurrent cycle could not keep up and finished in a stop-the-world pause.",
+         "Enlarge the heap, start cycles earlier, or reduce the allocation rate."),
+    Rule("gc.log.overwritten_on_restart", "warning", "The GC log will be overwritten when the JVM restarts",
+         "A GC log file name without %t or %p and without rotation is truncated at start: the evidence of this "
+         "incident is gone after a restart.",
+         "Copy the log now; use -Xlog:gc*:file=gc-%t.log:time,uptime,level,tags:filecount=10,filesize=50m."),
+    Rule("gc.log.unparsed", "info", "Some lines of the log could not be read",
+         "They are counted and sampled; the statistics ignore them.", "Check the samples; report a format we miss."),
+    Rule("jvm.unreachable", "critical", "The JVM could not be read",
+         "Nothing can be checked, so every guard on this JVM blocks.",
+         "Check the PID or URL and that the process is alive."),
+    Rule("jvm.heap_dump.disabled", "info", "No heap dump is written on OutOfMemoryError",
+         "When the JVM dies of OOM the evidence is gone.",
+         "Add -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=DIR with room for a dump the size of the heap."),
+]
+
+RULES: dict[str, Rule] = {r.id: r for r in _RULES}
+
+
+def make(rule_id: str, evidence: dict[str, Any], *, severity: str | None = None, title: str | None = None,
+         action: str | None = None) -> Finding:
+    """A finding for a catalogue rule, with the evidence that triggered it."""
+    r = RULES[rule_id]
+    return Finding(rule_id, severity or r.severity, title or r.title, evidence, r.why, action or r.action)
+
+
+def explain(rule_id: str) -> str:
+    r = RULES[rule_id]
+    lines = [f"{r.id}  ({r.severity})", "", r.title, "", "Why it matters", "  " + r.why, "", "What to do", "  " + r.action]
+    if r.example:
+        lines += ["", "Example", "  " + r.example]
+    return "\n".join(lines)

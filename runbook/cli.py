@@ -1,0 +1,325 @@
+"""The command line: one entry point, `runbook`.
+
+Exit codes: check/analyze commands 0 OK, 1 warning, 2 critical, 3 unknown; other
+commands 0 success, 1 failure, 2 usage. No traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- validate / schema / explain
+def cmd_validate(args: argparse.Namespace) -> int:
+    from runbook.playbook import loader
+
+    files = loader.find_playbooks(args.paths)
+    if not files:
+        _err(f"no playbooks found in {' '.join(args.paths)}")
+        return EXIT_FAIL
+    bad = 0
+    for f in files:
+        _, problems = loader.load(f)
+        for p in problems:
+            _out(str(p))
+        bad += bool(problems)
+    if not args.quiet:
+        _err(f"{len(files) - bad} of {len(files)} playbook(s) valid")
+    return EXIT_FAIL if bad else EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from runbook.playbook.schema import json_schema
+
+    _out(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from runbook import catalog
+
+    if not args.id:
+        for r in catalog.RULES.values():
+            _out(f"{r.id:45} {r.severity:8} {r.title}")
+        return EXIT_OK
+    if args.id not in catalog.RULES:
+        import difflib
+
+        close = difflib.get_close_matches(args.id, list(catalog.RULES), n=3)
+        _err(f"unknown finding id {args.id!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+        return EXIT_FAIL
+    _out(catalog.explain(args.id))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- run
+def _bind_targets(args: argparse.Namespace) -> dict[str, Any]:
+    from runbook.targets import load_inventory, parse_binding
+
+    targets = {}
+    if getattr(args, "inventory", None):
+        targets.update(load_inventory(args.inventory))
+    for b in args.target or []:
+        t = parse_binding(b)
+        if t.name in targets:
+            # keep the inventory's restart/config/logs, take the new URL
+            from dataclasses import replace
+
+            t = replace(targets[t.name], url=t.url, kind=t.kind)
+        targets[t.name] = t
+    return targets
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from runbook.engine.facts import LiveFacts
+    from runbook.engine.operators import AnswersOperator, TerminalOperator
+    from runbook.engine.session import Session, SessionError
+    from runbook.journal import store
+    from runbook.playbook import loader
+    from runbook.targets import TargetError
+    from runbook.transcript import render
+
+    if args.state_dir:
+        os.environ["RUNBOOK_STATE_DIR"] = args.state_dir
+    resume_events = None
+    started = None
+    if args.resume:
+        path = store.find(args.resume)
+        jr = store.read(path)
+        started = jr.started
+        if started is None:
+            raise UsageError(f"{path}: the journal has no session_started event")
+        playbook_path = args.playbook or started.data["playbook"]
+        resume_events = jr.events
+    else:
+        if not args.playbook:
+            raise UsageError("run needs a PLAYBOOK (or --resume SESSION)")
+        playbook_path = args.playbook
+        path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
+    pb, problems = loader.load(playbook_path)
+    if pb is None:
+        for p in problems:
+            _err(str(p))
+        return EXIT_FAIL
+    try:
+        targets = _bind_targets(args)
+    except TargetError as e:
+        raise UsageError(str(e)) from None
+    if started is not None:
+        from runbook.secrets import MASK
+        from runbook.targets import Target
+
+        for t in started.data.get("targets", []):
+            if t["name"] in targets:
+                continue
+            if MASK in t["url"]:
+                raise UsageError(f"target {t['name']} had a password; give it again with --target {t['name']}=URL")
+            targets[t["name"]] = Target(t["name"], t["url"], t["kind"], tuple(t.get("restart_command", ())),
+                                        t.get("restart_unit", ""), t.get("config", ""), tuple(t.get("logs", ())))
+    mode = "dry-run" if args.dry_run else (started.data.get("mode", "live") if started else "live")
+    if not args.headless:
+        from runbook.tui import launch
+
+        return launch.run_playbook(pb, targets, mode=mode, journal_path=path, resume_events=resume_events,
+                                   read_only=args.read_only)
+    if args.answers:
+        try:
+            operator: Any = AnswersOperator.from_file(args.answers)
+        except (OSError, ValueError) as e:
+            raise UsageError(f"answers file: {e}") from None
+    else:
+        operator = TerminalOperator()
+    journal = store.Journal(path)
+    _err(f"journal: {path}")
+
+    def show(ev: Any) -> None:
+        for line in render(ev):
+            _out(line)
+            if ev.kind == "dry_run" or ev.kind == "step_entered":
+                pass
+        if ev.kind == "step_entered":
+            step = pb.by_id.get(ev.step)
+            if step and step.text:
+                _out("  " + step.text.strip())
+
+    try:
+        session = Session(pb, targets, mode=mode, journal=journal, operator=operator, facts=LiveFacts(args.timeout),
+                          listeners=[show], read_only=args.read_only)
+        outcome = session.resume(resume_events) if resume_events is not None else session.start()
+    except SessionError as e:
+        raise UsageError(str(e)) from None
+    finally:
+        journal.close()
+    return EXIT_OK if outcome == "completed" else EXIT_FAIL
+
+
+# ---------------------------------------------------------------- journal
+def cmd_journal(args: argparse.Namespace) -> int:
+    from runbook.journal import store
+    from runbook.journal.export import export_markdown
+    from runbook.transcript import render
+
+    if args.state_dir:
+        os.environ["RUNBOOK_STATE_DIR"] = args.state_dir
+    if args.journal_cmd == "list":
+        sessions = store.list_sessions()
+        if args.json:
+            _out(json.dumps([s.summary() for s in sessions], indent=2))
+            return EXIT_OK
+        if not sessions:
+            _out(f"no sessions in {store.sessions_dir()}")
+        for s in sessions:
+            m = s.summary()
+            _out(f"{m['session']}  {m['started']:24}  {m['playbook']:24} {m['mode']:9} {m['status']:11} {m['last_step']}")
+        return EXIT_OK
+    jr = store.read(store.find(args.session))
+    if args.journal_cmd == "show":
+        if args.json:
+            for e in jr.events:
+                _out(json.dumps(e.to_dict()))
+        else:
+            for e in jr.events:
+                for line in render(e, verbose=args.verbose):
+                    _out(f"{e.ts}  {line}")
+        if jr.damaged:
+            _err(f"{jr.path}: skipped damaged line(s) {', '.join(map(str, jr.damaged))} (cut short by a crash?)")
+        return EXIT_OK
+    text = export_markdown(jr)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- tui home
+def cmd_home(args: argparse.Namespace) -> int:
+    from runbook.tui import launch
+
+    return launch.home(playbook_dirs=args.playbooks or [str(default_playbook_dir())])
+
+
+def default_playbook_dir() -> Path:
+    here = Path.cwd() / "playbooks"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "playbooks"
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="runbook", description="Incident runbooks for Redis and JVM hosts, in the terminal.")
+    p.add_argument("--version", action="version", version="runbook 0.1.0")
+    p.add_argument("--playbooks", action="append", help="playbook directory for the TUI home (default: ./playbooks)")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    v = sub.add_parser("validate", help="check playbooks; one PATH:LINE:COL: message per problem")
+    v.add_argument("paths", nargs="+", metavar="PATH")
+    v.add_argument("-q", "--quiet", action="store_true")
+    v.set_defaults(fn=cmd_validate)
+
+    s = sub.add_parser("schema", help="print the JSON Schema of the playbook format")
+    s.set_defaults(fn=cmd_schema)
+
+    e = sub.add_parser("explain", help="explain a finding id (no id: list them all)")
+    e.add_argument("id", nargs="?")
+    e.set_defaults(fn=cmd_explain)
+
+    r = sub.add_parser("run", help="run a playbook against targets")
+    r.add_argument("playbook", nargs="?")
+    r.add_argument("--target", "-t", action="append", metavar="NAME=URL", help="bind a target role (repeatable)")
+    r.add_argument("--inventory", "-i", metavar="FILE", help="inventory file of targets")
+    r.add_argument("--dry-run", action="store_true", help="run probes and guards for real; show actions instead of running them")
+    r.add_argument("--headless", action="store_true", help="no screen: ask on the terminal or read --answers")
+    r.add_argument("--answers", metavar="FILE", help="answers for a headless run (YAML: step id -> answer)")
+    r.add_argument("--resume", metavar="SESSION", help="continue an interrupted session")
+    r.add_argument("--read-only", action="store_true", help="refuse every action")
+    r.add_argument("--timeout", type=float, default=3.0, help="network timeout of each probe, seconds (default 3)")
+    r.add_argument("--state-dir", help="where journals live (default: $RUNBOOK_STATE_DIR or XDG state dir)")
+    r.set_defaults(fn=cmd_run)
+
+    j = sub.add_parser("journal", help="list, show and export session journals")
+    jsub = j.add_subparsers(dest="journal_cmd", metavar="list|show|export", required=True)
+    jl = jsub.add_parser("list")
+    jl.add_argument("--json", action="store_true")
+    js = jsub.add_parser("show")
+    js.add_argument("session")
+    js.add_argument("--json", action="store_true")
+    js.add_argument("-v", "--verbose", action="store_true", help="include the facts read")
+    je = jsub.add_parser("export", help="Markdown incident timeline (UTC)")
+    je.add_argument("session")
+    je.add_argument("-o", "--output")
+    for x in (jl, js, je):
+        x.add_argument("--state-dir")
+    j.set_defaults(fn=cmd_journal)
+
+    for register in _extensions():
+        register(sub)
+    return p
+
+
+def _extensions() -> list[Callable[[Any], None]]:
+    """Commands of the domain packages (redis, gc, jvm, rehearse, test, record)."""
+    out = []
+    for mod in ("runbook.redis.cli", "runbook.jvm.cli", "runbook.sandbox.cli"):
+        try:
+            m = __import__(mod, fromlist=["register"])
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+            continue
+        out.append(m.register)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    fn = getattr(args, "fn", None) or cmd_home
+    try:
+        return fn(args)
+    except UsageError as e:
+        _err(f"runbook: {e}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except Exception as e:  # noqa: BLE001 - last resort: a message, not a traceback
+        from runbook.journal.store import JournalError
+        from runbook.targets import TargetError
+
+        if isinstance(e, (JournalError, TargetError, OSError)):
+            _err(f"runbook: {e}")
+            return EXIT_FAIL
+        if os.environ.get("RUNBOOK_DEBUG"):
+            raise
+        _err(f"runbook: internal error: {type(e).__name__}: {e} (set RUNBOOK_DEBUG=1 for details)")
+        return EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Where facts come from: live probes (with a hard timeout) or recorded scenarios."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol
+
+from runbook import registry
+from runbook.targets import Target
+
+
+class ProbeError(Exception):
+    pass
+
+
+class FactSource(Protocol):
+    def read(self, probe: str, target: Target, params: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def call_with_timeout(fn: Any, timeout: float, *args: Any) -> Any:
+    """Run fn in a daemon thread; give up after timeout (the thread is abandoned, never joined at exit)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - reported to the caller
+            box["error"] = e
+
+    t = threading.Thread(target=run, daemon=True, name="probe")
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        raise ProbeError(f"timed out after {timeout:g} s")
+    if "error" in box:
+        e = box["error"]
+        raise ProbeError(str(e) or type(e).__name__) from e
+    return box["value"]
+
+
+class LiveFacts:
+    """Reads facts from live targets. Each probe also has its own network timeouts."""
+
+    def __init__(self, timeout: float = 5.0) -> None:
+        self.timeout = timeout
+
+    def read(self, probe: str, target: Target, params: dict[str, Any]) -> dict[str, Any]:
+        spec = registry.PROBES[probe]
+        if spec.target_kind != target.kind:
+            raise ProbeError(f"probe {probe} reads a {spec.target_kind} target; {target.name} is {target.kind}")
+        # The wall-clock limit is a little above the probe's own network timeout.
+        return call_with_timeout(spec.read_fn(), self.timeout * 3 + 1, target, params, self.timeout)
+
+
+class RecordedFacts:
+    """Facts from a scenario file: {target: {probe: facts}}; a probe with {"error": ...} fails."""
+
+    def __init__(self, recorded: dict[str, dict[str, Any]]) -> None:
+        self.recorded = recorded
+
+    def read(self, probe: str, target: Target, params: dict[str, Any]) -> dict[str, Any]:
+        by_probe = self.recorded.get(target.name, {})
+        if probe not in by_probe:
+            raise ProbeError(f"the scenario has no {probe} facts for {target.name}")
+        facts = by_probe[probe]
+        if isinstance(facts, dict) and set(facts) == {"error"}:
+            raise ProbeError(str(facts["error"]))
+        return facts

@@ -1,0 +1,120 @@
+"""How a session asks the engineer: the protocol, and headless implementations.
+
+The TUI provides its own operator; these serve `--headless` runs (a terminal, or an
+answers file for scripts, CI and replays).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from runbook.playbook.model import Step
+
+
+@dataclass
+class ConfirmRequest:
+    step: Step
+    target: str  # the name that must be typed
+    command: str
+    guards: list[dict[str, Any]]  # label, passed, evidence, reason
+    digest: str
+    dry_run: bool
+    blocked: bool
+    attempt: int = 1
+
+    @property
+    def blocked_by(self) -> list[str]:
+        return [g["guard"] for g in self.guards if not g["passed"]]
+
+
+@dataclass
+class Answer:
+    kind: str  # "confirm", "break_glass", "abort"
+    typed: str = ""
+    reason: str = ""
+    digest: str = ""
+    by: str = field(default="")
+
+
+class Operator(Protocol):
+    def acknowledge(self, step: Step) -> bool: ...
+    def confirm(self, request: ConfirmRequest) -> Answer: ...
+
+
+class AnswersOperator:
+    """Answers from a mapping: {step_id: "ack" | {"confirm": NAME} | {"break_glass": REASON, "confirm": NAME}}.
+
+    A step that has no answer is refused: acknowledge returns False, confirm aborts.
+    """
+
+    def __init__(self, answers: dict[str, Any], by: str = "answers-file") -> None:
+        self.answers = answers or {}
+        self.by = by
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "AnswersOperator":
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: an answers file is a mapping of step id to answer")
+        return cls(data.get("answers", data), by=f"answers file {Path(path).name}")
+
+    def acknowledge(self, step: Step) -> bool:
+        a = self.answers.get(step.id)
+        return a in ("ack", "yes", True, "done") or (isinstance(a, dict) and bool(a.get("ack")))
+
+    def confirm(self, request: ConfirmRequest) -> Answer:
+        a = self.answers.get(request.step.id)
+        if not isinstance(a, dict):
+            return Answer("abort", by=self.by)
+        typed = str(a.get("confirm", ""))
+        if request.blocked:
+            reason = str(a.get("break_glass") or "")
+            if not reason:
+                return Answer("abort", by=self.by)
+            return Answer("break_glass", typed=typed, reason=reason, digest=request.digest, by=self.by)
+        return Answer("confirm", typed=typed, digest=request.digest, by=self.by)
+
+
+class TerminalOperator:
+    """Asks on a terminal. Destructive actions need the target's name typed in full."""
+
+    def __init__(self, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout, by: str = "terminal") -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.by = by
+
+    def _ask(self, prompt: str) -> str:
+        self.stdout.write(prompt)
+        self.stdout.flush()
+        line = self.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.strip()
+
+    def acknowledge(self, step: Step) -> bool:
+        try:
+            return self._ask("  Type 'done' when done (anything else stops): ").lower() == "done"
+        except EOFError:
+            return False
+
+    def confirm(self, request: ConfirmRequest) -> Answer:
+        try:
+            if request.blocked:
+                self.stdout.write(f"  BLOCKED by: {', '.join(request.blocked_by)}\n")
+                reason = self._ask("  To break the glass, write the reason (empty stops): ")
+                if not reason:
+                    return Answer("abort", by=self.by)
+                typed = self._ask(f"  Type the target name '{request.target}' to run it anyway: ")
+                return Answer("break_glass", typed=typed, reason=reason, digest=request.digest, by=self.by)
+            verb = "record" if request.dry_run else "run"
+            typed = self._ask(f"  Type the target name '{request.target}' to {verb} this action (empty stops): ")
+            if not typed:
+                return Answer("abort", by=self.by)
+            return Answer("confirm", typed=typed, digest=request.digest, by=self.by)
+        except EOFError:
+            return Answer("abort", by=self.by)

@@ -1,0 +1,352 @@
+"""A session: runs a playbook step by step in a mode, with no UI, emitting journal events.
+
+Modes: live, dry-run (probes real, actions replaced by their exact command), rehearsal
+(live against a local sandbox), replay (recorded facts, actions never run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from runbook import registry
+from runbook.engine.facts import FactSource, ProbeError
+from runbook.engine.operators import Answer, ConfirmRequest, Operator
+from runbook.events import Event, utcnow
+from runbook.findings import Finding
+from runbook.journal.store import Journal
+from runbook.playbook.expr import ExprError
+from runbook.playbook.model import END, GuardRef, Playbook, Step
+from runbook.secrets import mask_mapping
+from runbook.targets import Target
+
+MODES = ("live", "dry-run", "rehearsal", "replay")
+MAX_CONFIRM_ATTEMPTS = 3
+
+
+@dataclass
+class GuardResult:
+    guard: str
+    passed: bool
+    evidence: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"guard": self.guard, "passed": self.passed, "evidence": self.evidence, "reason": self.reason}
+
+
+def evidence_digest(command: str, guards: list[dict[str, Any]]) -> str:
+    """What a confirmation is bound to: the command and every guard's verdict and evidence."""
+    blob = json.dumps({"command": command, "guards": guards}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class SessionError(Exception):
+    pass
+
+
+class Session:
+    def __init__(
+        self,
+        playbook: Playbook,
+        targets: dict[str, Target],
+        *,
+        mode: str,
+        journal: Journal,
+        operator: Operator,
+        facts: FactSource,
+        clock: Callable[[], str] = utcnow,
+        listeners: list[Callable[[Event], None]] | None = None,
+        read_only: bool = False,
+    ) -> None:
+        if mode not in MODES:
+            raise SessionError(f"unknown mode {mode!r}")
+        missing = [r for r in playbook.targets if r not in targets]
+        if missing:
+            raise SessionError(f"no binding for target(s) {', '.join(missing)}: pass --target NAME=URL")
+        for role, spec in playbook.targets.items():
+            if targets[role].kind != spec.kind:
+                raise SessionError(f"target {role} must be {spec.kind}, got {targets[role].kind} ({targets[role].display})")
+        self.playbook = playbook
+        self.targets = targets
+        self.mode = mode
+        self.journal = journal
+        self.operator = operator
+        self.source = facts
+        self.clock = clock
+        self.listeners = list(listeners or [])
+        self.read_only = read_only
+        self.facts: dict[str, dict[str, Any]] = {name: {} for name in targets}
+        self.findings: dict[str, list[Finding]] = {}  # per "target/probe"
+        self.outcome = ""
+        for t in targets.values():
+            from urllib.parse import urlsplit
+
+            try:
+                pw = urlsplit(t.url).password
+            except ValueError:
+                pw = None
+            if pw:
+                journal.secrets.add(pw)
+
+    # -- events
+    def emit(self, kind: str, step: str | None = None, /, **data: Any) -> Event:
+        ev = self.journal.append(Event(kind, data, step=step, ts=self.clock()))
+        for cb in self.listeners:
+            cb(ev)
+        return ev
+
+    @property
+    def all_findings(self) -> list[Finding]:
+        return [f for fs in self.findings.values() for f in fs]
+
+    def env(self) -> dict[str, Any]:
+        fs = self.all_findings
+        return {"facts": self.facts, "findings": [f.id for f in fs], "severities": [f.severity for f in fs], "params": {}}
+
+    # -- running
+    def start(self) -> str:
+        self.emit(
+            "session_started",
+            playbook=self.playbook.path,
+            playbook_name=self.playbook.name,
+            mode=self.mode,
+            read_only=self.read_only,
+            targets=[t.to_dict() for t in self.targets.values()],
+        )
+        return self.run_from(self.playbook.steps[0].id)
+
+    def resume(self, events: list[Event]) -> str:
+        """Continue after an interruption: restore facts and findings, re-enter the interrupted step
+        (an action's guards are evaluated fresh before anything else)."""
+        at: str | None = None
+        done_action: set[str] = set()
+        for e in events:
+            if e.kind == "facts" and e.data.get("facts") is not None and e.data.get("target") in self.facts:
+                self.facts[e.data["target"]].update(e.data["facts"])
+            elif e.kind == "findings":
+                self.findings[f"{e.data.get('target')}/{e.data.get('probe')}"] = [Finding.from_dict(f) for f in e.data.get("findings", [])]
+            elif e.kind == "step_entered":
+                at = e.step
+            elif e.kind in ("action_result", "dry_run") and e.step:
+                done_action.add(e.step)
+            elif e.kind == "session_ended":
+                raise SessionError(f"session already ended ({e.data.get('outcome')}); nothing to resume")
+        if at is None:
+            at = self.playbook.steps[0].id
+        if at not in self.playbook.by_id:
+            raise SessionError(f"step {at!r} of the journal is not in the playbook any more")
+        step = self.playbook.by_id[at]
+        intent_without_result = any(e.kind == "action_intent" and e.step == at for e in events) and at not in done_action
+        self.emit("session_resumed", at, mode=self.mode, read_only=self.read_only)
+        if intent_without_result:
+            self.emit("note", at, text="the action was started but its outcome was not recorded: check the target before running it again")
+        if step.kind == "action" and at in done_action:
+            nxt = self.playbook.successors(step)[0]
+            return self.run_from(nxt) if nxt != END else self._end("completed")
+        return self.run_from(at)
+
+    def run_from(self, step_id: str) -> str:
+        current = step_id
+        visits: dict[str, int] = {}
+        while current != END:
+            visits[current] = visits.get(current, 0) + 1
+            if visits[current] > 50:
+                return self._end("failed", reason=f"step {current!r} visited 50 times: stopping a loop")
+            step = self.playbook.by_id[current]
+            self.emit("step_entered", step.id, kind=step.kind, title=step.label)
+            handler = getattr(self, "_" + step.kind)
+            nxt = handler(step)
+            if nxt is None:
+                return self.outcome
+            current = nxt
+        return self._end("completed")
+
+    def _end(self, outcome: str, reason: str = "") -> str:
+        self.outcome = outcome
+        data: dict[str, Any] = {"outcome": outcome}
+        if reason:
+            data["reason"] = reason
+        self.emit("session_ended", **data)
+        return outcome
+
+    # -- step kinds
+    def _read(self, probe: str, target: Target, params: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Finding], str]:
+        spec = registry.PROBES[probe]
+        try:
+            facts = self.source.read(probe, target, params)
+        except ProbeError as e:
+            return None, [], str(e)
+        except Exception as e:  # noqa: BLE001 - a probe must never crash the session
+            return None, [], f"{type(e).__name__}: {e}"
+        try:
+            findings = list(spec.assess_fn()(facts))
+        except Exception as e:  # noqa: BLE001
+            return facts, [], f"assessment failed: {type(e).__name__}: {e}"
+        return facts, findings, ""
+
+    def _check(self, step: Step) -> str | None:
+        target = self.targets[step.target]
+        for probe in step.probes:
+            facts, findings, error = self._read(probe, target, step.params)
+            data: dict[str, Any] = {"target": step.target, "probe": probe, "facts": mask_mapping(facts) if facts else None}
+            if error:
+                data["error"] = error
+            self.emit("facts", step.id, **data)
+            if facts:
+                self.facts[step.target].update(facts)
+            self.findings[f"{step.target}/{probe}"] = findings
+            self.emit("findings", step.id, target=step.target, probe=probe, findings=[f.to_dict() for f in findings])
+        return self.playbook.successors(step)[0]
+
+    def _decision(self, step: Step) -> str | None:
+        env = self.env()
+        errors = []
+        for b in step.branches:
+            try:
+                taken = bool(b.when.evaluate(env))
+            except ExprError as e:
+                errors.append(f"{b.when.source}: {e}")
+                continue
+            if taken:
+                self.emit("decision", step.id, when=b.when.source, goto=b.goto, evidence=b.when.fact_refs(env), errors=errors)
+                return b.goto
+        goto = step.default or self.playbook.following(step)
+        self.emit("decision", step.id, when=None, goto=goto, errors=errors)
+        return goto
+
+    def _instruction(self, step: Step) -> str | None:
+        if not self.operator.acknowledge(step):
+            self.emit("note", step.id, text="not acknowledged: session stopped")
+            self._end("aborted")
+            return None
+        self.emit("acknowledged", step.id)
+        return self.playbook.successors(step)[0]
+
+    def guard_refs(self, step: Step) -> list[GuardRef]:
+        spec = registry.ACTIONS[step.action]
+        refs = [GuardRef(name=g) for g in spec.guards]
+        names = {g for g in spec.guards}
+        refs += [g for g in step.guards if not (g.name and g.name in names)]
+        return refs
+
+    def evaluate_guards(self, step: Step) -> list[GuardResult]:
+        """Every guard of the action, each on facts read fresh now. Errors and timeouts block."""
+        target = self.targets[step.target]
+        fresh: dict[str, tuple[dict[str, Any] | None, list[Finding], str]] = {}
+        results = []
+        for ref in self.guard_refs(step):
+            probe = registry.GUARDS[ref.name].probe if ref.name else ref.probe
+            if probe not in fresh:
+                fresh[probe] = self._read(probe, target, step.params)
+            facts, findings, error = fresh[probe]
+            label = ref.label
+            if facts is None:
+                results.append(GuardResult(label, False, {}, f"could not read {probe} on {step.target}: {error}"))
+                continue
+            try:
+                if ref.name:
+                    passed, evidence, reason = registry.GUARDS[ref.name].check_fn()(facts, ref.params)
+                else:
+                    env = {
+                        "facts": {step.target: facts},
+                        "findings": [f.id for f in findings],
+                        "severities": [f.severity for f in findings],
+                        "params": step.params,
+                    }
+                    value = ref.expr.evaluate(env)  # type: ignore[union-attr]
+                    evidence = ref.expr.fact_refs(env)  # type: ignore[union-attr]
+                    if not isinstance(value, bool):
+                        passed, reason = False, f"the guard expression gave {value!r}, not true or false"
+                    else:
+                        passed, reason = value, "" if value else (ref.message or f"{ref.expr.source} is false")  # type: ignore[union-attr]
+            except Exception as e:  # noqa: BLE001 - fail closed
+                results.append(GuardResult(label, False, {}, f"guard could not be evaluated: {e}"))
+                continue
+            results.append(GuardResult(label, bool(passed), mask_mapping(evidence), reason))
+        return results
+
+    def describe(self, step: Step) -> str:
+        spec = registry.ACTIONS[step.action]
+        return spec.impl_obj().describe(self.targets[step.target], step.params)
+
+    def _action(self, step: Step) -> str | None:
+        dry = self.mode in ("dry-run", "replay")
+        if self.read_only and not dry:
+            self.emit("blocked", step.id, reason="read-only session: actions are refused")
+            self._end("blocked", reason="read-only")
+            return None
+        try:
+            command = self.describe(step)
+        except Exception as e:  # noqa: BLE001
+            self.emit("blocked", step.id, reason=f"cannot build the command: {e}")
+            self._end("blocked", reason="bad action parameters")
+            return None
+        if dry:
+            # Nothing will run: show the guards as they stand now and the exact command.
+            guards = [r.to_dict() for r in self.evaluate_guards(step)]
+            for g in guards:
+                self.emit("guard", step.id, **g)
+            blocked_by = [g["guard"] for g in guards if not g["passed"]]
+            self.emit("dry_run", step.id, command=command, action=step.action, target=step.target, blocked_by=blocked_by)
+            if blocked_by:
+                reason = f"blocked by {', '.join(blocked_by)}"
+                self.emit("blocked", step.id, reason=reason, blocked_by=blocked_by)
+                self._end("blocked", reason=reason)
+                return None
+            return self.playbook.successors(step)[0]
+        answer: Answer | None = None
+        for attempt in range(1, MAX_CONFIRM_ATTEMPTS + 1):
+            results = self.evaluate_guards(step)
+            guards = [r.to_dict() for r in results]
+            for g in guards:
+                self.emit("guard", step.id, **g)
+            digest = evidence_digest(command, guards)
+            # Bound to the evidence just shown: if an earlier answer was for this same evidence, it stands.
+            if answer is not None:
+                if answer.digest == digest:
+                    break
+                self.emit("confirmation_void", step.id, typed=answer.typed, digest=answer.digest, by=answer.by,
+                          reason="the evidence changed after it was confirmed")
+                answer = None
+            blocked = any(not r.passed for r in results)
+            req = ConfirmRequest(step, step.target, command, guards, digest, False, blocked, attempt)
+            a = self.operator.confirm(req)
+            if a.kind == "abort" or (a.kind == "break_glass" and not a.reason.strip()):
+                reason = f"blocked by {', '.join(req.blocked_by)}" if blocked else "the engineer stopped at the confirmation"
+                self.emit("blocked", step.id, reason=reason, blocked_by=req.blocked_by)
+                self._end("blocked", reason=reason)
+                return None
+            if a.typed != step.target:
+                self.emit("blocked", step.id, reason=f"typed {a.typed!r}, not the target name {step.target!r}")
+                self._end("blocked", reason="confirmation did not match the target name")
+                return None
+            if a.kind == "break_glass":
+                if not blocked:
+                    a = Answer("confirm", a.typed, "", a.digest, a.by)
+                else:
+                    self.emit("break_glass", step.id, reason=a.reason, blocked_by=req.blocked_by, digest=a.digest, by=a.by)
+            if a.kind == "confirm" and blocked:
+                self.emit("blocked", step.id, reason=f"blocked by {', '.join(req.blocked_by)}", blocked_by=req.blocked_by)
+                self._end("blocked", reason="guards blocked")
+                return None
+            self.emit("confirmation", step.id, typed=a.typed, digest=a.digest, by=a.by, kind=a.kind)
+            answer = a
+            # Loop: evaluate the guards fresh once more, immediately before the action.
+        else:
+            self.emit("blocked", step.id, reason="the evidence kept changing: confirmation voided too often")
+            self._end("blocked", reason="evidence unstable")
+            return None
+        self.emit("action_intent", step.id, command=command, action=step.action, target=step.target)
+        spec = registry.ACTIONS[step.action]
+        try:
+            result = spec.impl_obj().run(self.targets[step.target], step.params, 30.0)
+        except Exception as e:  # noqa: BLE001
+            result = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        self.emit("action_result", step.id, **mask_mapping(result))
+        if not result.get("ok"):
+            self._end("failed", reason=f"action {step.action} failed")
+            return None
+        return self.playbook.successors(step)[0]

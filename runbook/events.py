@@ -1,0 +1,52 @@
+"""Journal events: plain data on the ground floor. Imports nothing of ours."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+# Every kind of event a session can emit.
+KINDS = (
+    "session_started",
+    "session_resumed",
+    "step_entered",
+    "facts",
+    "findings",
+    "decision",
+    "acknowledged",
+    "guard",
+    "confirmation",
+    "confirmation_void",
+    "action_intent",
+    "action_result",
+    "dry_run",
+    "break_glass",
+    "blocked",
+    "note",
+    "session_ended",
+)
+
+
+def utcnow() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Event:
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    step: str | None = None
+    ts: str = field(default_factory=utcnow)
+    seq: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown event kind {self.kind!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "ts": self.ts, "kind": self.kind, "step": self.step, "data": self.data}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Event":
+        return cls(kind=d["kind"], data=d.get("data") or {}, step=d.get("step"), ts=d["ts"], seq=d.get("seq", 0))

@@ -1,0 +1,41 @@
+"""Host actions: run a declared command (an argument list, never through a shell)."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from typing import Any
+
+from runbook.targets import Target
+
+
+def _argv(target: Target, params: dict[str, Any]) -> list[str]:
+    cmd = params.get("command")
+    if not cmd and target.restart_command:
+        cmd = list(target.restart_command)
+    if not isinstance(cmd, list) or not cmd or not all(isinstance(x, (str, int, float)) for x in cmd):
+        raise ValueError("host.command needs params.command: a non-empty list of arguments")
+    return [str(x) for x in cmd]
+
+
+class Command:
+    @staticmethod
+    def describe(target: Target, params: dict[str, Any]) -> str:
+        return shlex.join(_argv(target, params))
+
+    @staticmethod
+    def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+        argv = _argv(target, params)
+        t = float(params.get("timeout") or timeout)
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=t, stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            return {"ok": False, "error": f"command not found: {argv[0]}"}
+        except subprocess.TimeoutExpired:
+            return {"ok": False, "error": f"timed out after {t:g} s"}
+        return {
+            "ok": p.returncode == 0,
+            "exit_code": p.returncode,
+            "stdout": p.stdout[-4000:],
+            "stderr": p.stderr[-4000:],
+        }

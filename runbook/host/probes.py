@@ -1,0 +1,60 @@
+"""Host probes: read-only facts about this machine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from typing import Any
+
+from runbook import catalog
+from runbook.findings import Finding
+from runbook.targets import Target
+
+
+def basic(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    import psutil
+
+    load1, load5, load15 = os.getloadavg()
+    mem = psutil.virtual_memory()
+    return {
+        "hostname": socket.gethostname(),
+        "cpus": os.cpu_count() or 1,
+        "load1": round(load1, 2),
+        "load5": round(load5, 2),
+        "load15": round(load15, 2),
+        "mem_total_bytes": mem.total,
+        "mem_available_bytes": mem.available,
+        "mem_used_pct": round(mem.percent, 1),
+        "uptime_s": int(time.time() - psutil.boot_time()),
+    }
+
+
+def assess_basic(facts: dict[str, Any]) -> list[Finding]:
+    if "load5" in facts and facts["load5"] > facts.get("cpus", 1):
+        return [catalog.make("host.load.high", {"load5": facts["load5"], "cpus": facts["cpus"]})]
+    return []
+
+
+def disk(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    path = str(params.get("path") or "/")
+    usage = shutil.disk_usage(path)
+    return {
+        "disk_path": path,
+        "disk_total_bytes": usage.total,
+        "disk_free_bytes": usage.free,
+        "disk_used_pct": round(100.0 * (usage.total - usage.free) / usage.total, 1) if usage.total else 0.0,
+        "disk_full_pct": float(params.get("full_pct", 90)),
+    }
+
+
+def assess_disk(facts: dict[str, Any]) -> list[Finding]:
+    if "disk_used_pct" in facts and facts["disk_used_pct"] >= facts.get("disk_full_pct", 90):
+        return [catalog.make("host.disk.full", {k: facts[k] for k in ("disk_path", "disk_used_pct", "disk_free_bytes")})]
+    return []
+
+
+def guard_reachable(facts: dict[str, Any], params: dict[str, Any]) -> tuple[bool, dict[str, Any], str]:
+    ok = bool(facts.get("hostname"))
+    return ok, {"hostname": facts.get("hostname")}, "" if ok else "the host could not be read"

@@ -1,0 +1,73 @@
+"""Markdown incident timeline of a session, in UTC."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from runbook.journal.store import JournalRead
+
+
+def _md(text: Any) -> str:
+    """Text from live systems is data: neutralise Markdown that could change the document."""
+    s = str(text).replace("\r", " ").replace("\n", " ")
+    for ch in "\\`*_[]<>|#":
+        s = s.replace(ch, "\\" + ch)
+    return s
+
+
+def _ev(evidence: dict[str, Any]) -> str:
+    if not evidence:
+        return ""
+    return "; ".join(f"{_md(k)}={_md(json.dumps(v, default=str) if not isinstance(v, str) else v)}" for k, v in evidence.items())
+
+
+def export_markdown(j: JournalRead) -> str:
+    s = j.summary()
+    st = j.started
+    lines = [f"# Incident timeline: {_md(s['playbook'])}", ""]
+    lines.append(f"- Session: `{s['session']}`")
+    lines.append(f"- Mode: {_md(s['mode'])}")
+    lines.append(f"- Started: {s['started']} (UTC)")
+    lines.append(f"- Status: {_md(s['status'])}")
+    if st:
+        for t in st.data.get("targets", []):
+            lines.append(f"- Target {_md(t.get('name'))}: {_md(t.get('url'))}")
+    if j.damaged:
+        lines.append(f"- Damaged journal lines skipped: {', '.join(map(str, j.damaged))}")
+    lines += ["", "| Time (UTC) | Step | Event | Details |", "|---|---|---|---|"]
+    for e in j.events:
+        d = e.data
+        detail = ""
+        if e.kind == "step_entered":
+            detail = f"{d.get('kind', '')}: {_md(d.get('title', ''))}"
+        elif e.kind == "facts":
+            detail = f"{_md(d.get('probe'))} on {_md(d.get('target'))}" + (f": ERROR {_md(d['error'])}" if d.get("error") else "")
+        elif e.kind == "findings":
+            detail = "<br>".join(
+                f"**{_md(f['severity'])}** `{f['id']}` {_md(f['title'])} ({_ev(f.get('evidence') or {})})" for f in d.get("findings", [])
+            ) or "none"
+        elif e.kind == "decision":
+            detail = f"went to `{_md(d.get('goto'))}`" + (f" because `{_md(d['when'])}`" if d.get("when") else " (default)")
+        elif e.kind == "guard":
+            detail = f"{'PASS' if d.get('passed') else 'BLOCK'} {_md(d.get('guard'))}" + (
+                f": {_md(d['reason'])}" if d.get("reason") else "") + (f" ({_ev(d.get('evidence') or {})})" if d.get("evidence") else "")
+        elif e.kind in ("confirmation", "confirmation_void"):
+            detail = f"{_md(d.get('by', ''))} typed `{_md(d.get('typed', ''))}` for evidence {d.get('digest', '')[:12]}" + (
+                f"; {_md(d['reason'])}" if d.get("reason") else "")
+        elif e.kind == "break_glass":
+            detail = f"**BREAK-GLASS**: {_md(d.get('reason'))} (blocked by {_md(', '.join(d.get('blocked_by', [])))})"
+        elif e.kind == "action_intent":
+            detail = f"about to run: `{_md(d.get('command'))}`"
+        elif e.kind == "dry_run":
+            detail = f"dry run, would run: `{_md(d.get('command'))}`"
+        elif e.kind == "action_result":
+            detail = ("OK" if d.get("ok") else "FAILED") + (f": {_md(d.get('error'))}" if d.get("error") else "")
+        elif e.kind == "blocked":
+            detail = _md(d.get("reason", ""))
+        elif e.kind == "session_ended":
+            detail = _md(d.get("outcome", ""))
+        else:
+            detail = _md(d.get("text") or d.get("reason") or d.get("outcome") or "")
+        lines.append(f"| {e.ts} | {_md(e.step or '')} | {e.kind} | {detail} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,362 @@
+"""Load and validate playbooks. Every problem is reported as PATH:LINE:COL: message."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from runbook import catalog, registry
+from runbook.playbook import schema
+from runbook.playbook.expr import ExprError, compile_expr
+from runbook.playbook.model import END, Branch, GuardRef, Playbook, Problem, Step, TargetRole
+from runbook.playbook.yamlpos import YamlError, YNode, compose, decode
+
+MAX_BYTES = 16 * 1024 * 1024
+_ID_RE = re.compile(schema.STEP_ID_PATTERN)
+
+
+class _Checker:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def err(self, node: YNode | None, message: str, line: int | None = None, col: int | None = None) -> None:
+        ln = line if line is not None else (node.line if node else 1)
+        cl = col if col is not None else (node.col if node else 1)
+        self.problems.append(Problem(self.path, ln, cl, message))
+
+    # -- generic, schema-driven type check; returns plain data or None when wrong
+    def value(self, node: YNode, t: Any, where: str) -> Any:
+        if t == "any":
+            return node.plain()
+        if t in ("str", "ref", "expr"):
+            if node.kind != "scalar" or not isinstance(node.value, str):
+                if node.kind == "scalar" and isinstance(node.value, (int, float)) and not isinstance(node.value, bool) and t == "str":
+                    return str(node.value)
+                self.err(node, f"{where}: expected a string, got {_describe(node)}")
+                return None
+            return node.value
+        if t == "int":
+            if node.kind != "scalar" or not isinstance(node.value, int) or isinstance(node.value, bool):
+                self.err(node, f"{where}: expected an integer, got {_describe(node)}")
+                return None
+            return node.value
+        if t == "bool":
+            if node.kind != "scalar" or not isinstance(node.value, bool):
+                self.err(node, f"{where}: expected true or false, got {_describe(node)}")
+                return None
+            return node.value
+        kind = t[0]
+        if kind == "enum":
+            if node.kind != "scalar" or node.value not in t[1]:
+                self.err(node, f"{where}: expected one of {', '.join(t[1])}, got {_describe(node)}{_suggest(node.value, t[1])}")
+                return None
+            return node.value
+        if kind == "list":
+            if node.kind != "seq":
+                self.err(node, f"{where}: expected a list, got {_describe(node)}")
+                return None
+            return [(item, self.value(item, t[1], f"{where}[{i}]")) for i, item in enumerate(node.value)]
+        if kind == "map":
+            if node.kind != "map":
+                self.err(node, f"{where}: expected a mapping, got {_describe(node)}")
+                return None
+            if t[1] == "any":
+                return node.plain()
+            return {k: (kn, vn, self.value(vn, t[1], f"{where}.{k}")) for k, (kn, vn) in node.value.items()}
+        if kind == "obj":
+            return self.obj(node, t[1], where)
+        if kind == "either":
+            if node.kind == "scalar":
+                return self.value(node, t[1], where)
+            return self.value(node, t[2], where)
+        raise AssertionError(t)
+
+    def obj(self, node: YNode, name: str, where: str, allowed: list[str] | None = None) -> dict[str, Any] | None:
+        spec = schema.OBJECTS[name]
+        if node.kind != "map":
+            self.err(node, f"{where}: expected a mapping ({spec['doc']}), got {_describe(node)}")
+            return None
+        fields = spec["fields"]
+        names = allowed or list(fields)
+        out: dict[str, Any] = {"__node__": node}
+        for key, (kn, vn) in node.value.items():
+            if key not in fields:
+                self.err(kn, f"{where}: unknown key {key!r}{_suggest(key, list(fields))}")
+                continue
+            if key not in names:
+                continue  # reported by the caller, which knows why (e.g. the step kind)
+            out[key] = self.value(vn, fields[key][0], f"{where}.{key}")
+            out["__pos__" + key] = vn
+        for req in spec["required"]:
+            if req not in node.value:
+                self.err(node, f"{where}: missing required key {req!r}")
+        return out
+
+
+def _describe(node: YNode) -> str:
+    if node.kind == "map":
+        return "a mapping"
+    if node.kind == "seq":
+        return "a list"
+    v = node.value
+    if v is None:
+        return "nothing (null)"
+    if isinstance(v, bool):
+        return f"a boolean ({str(v).lower()})"
+    if isinstance(v, (int, float)):
+        return f"a number ({v})"
+    s = str(v)
+    return f"a string ({s[:40]!r}{'...' if len(s) > 40 else ''})"
+
+
+def _suggest(word: Any, choices: list[str] | Any) -> str:
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def load(path: str | os.PathLike[str]) -> tuple[Playbook | None, list[Problem]]:
+    """Load a playbook file. Returns the playbook when there is no problem."""
+    p = str(path)
+    try:
+        size = os.path.getsize(p)
+        if size > MAX_BYTES:
+            return None, [Problem(p, 1, 1, f"file is {size} bytes, larger than the {MAX_BYTES // (1024 * 1024)} MB limit")]
+        data = Path(p).read_bytes()
+    except OSError as e:
+        return None, [Problem(p, 1, 1, f"cannot read: {e.strerror or e}")]
+    return loads(data, p)
+
+
+def loads(data: bytes | str, path: str = "<string>") -> tuple[Playbook | None, list[Problem]]:
+    c = _Checker(path)
+    try:
+        text = decode(data) if isinstance(data, bytes) else data
+        if "\x00" in text:
+            raise YamlError("binary data (NUL byte): not a YAML text file", 1, 1)
+        root = compose(text)
+    except YamlError as e:
+        return None, [Problem(path, e.line, e.col, e.message if hasattr(e, "message") else str(e))]
+    except RecursionError:  # pragma: no cover - compose is iterative; belt and braces
+        return None, [Problem(path, 1, 1, "document nested too deeply")]
+    if root is None or (root.kind == "scalar" and root.value is None):
+        return None, [Problem(path, 1, 1, "empty playbook: expected a mapping with name and steps")]
+    if root.kind != "map":
+        return None, [Problem(path, root.line, root.col, f"a playbook is a mapping with name and steps, got {_describe(root)}")]
+    pb = _build(c, root)
+    if pb is not None and not c.problems:
+        _graph(c, pb)
+    c.problems.sort(key=lambda pr: (pr.line, pr.col, pr.message))
+    return (pb if not c.problems else None), c.problems
+
+
+def _build(c: _Checker, root: YNode) -> Playbook | None:
+    top = c.obj(root, "playbook", "playbook")
+    if top is None:
+        return None
+    roles: dict[str, TargetRole] = {}
+    for name, (kn, _vn, spec) in (top.get("targets") or {}).items():
+        if spec is None:
+            continue
+        roles[name] = TargetRole(name, spec.get("kind") or "host", spec.get("description") or "")
+        if not _ID_RE.match(name):
+            c.err(kn, f"target name {name!r}: use lower case letters, digits, - and _")
+    steps: list[Step] = []
+    seen: dict[str, YNode] = {}
+    for node, spec in top.get("steps") or []:
+        if spec is None:
+            continue
+        step = _step(c, node, spec, roles)
+        if step is None:
+            continue
+        if step.id in seen:
+            first = seen[step.id]
+            c.err(spec["__pos__id"], f"duplicate step id {step.id!r} (first at line {first.line})")
+            continue
+        seen[step.id] = spec["__pos__id"]
+        steps.append(step)
+    if top.get("steps") is not None and not top["steps"]:
+        c.err(top["__pos__steps"], "steps: a playbook needs at least one step")
+    if top.get("version") not in (None, 1):
+        c.err(top["__pos__version"], f"version: only version 1 is known, got {top['version']}")
+    if c.problems:
+        return None
+    return Playbook(
+        path=c.path,
+        name=top.get("name") or "",
+        title=top.get("title") or "",
+        description=top.get("description") or "",
+        targets=roles,
+        steps=steps,
+        version=top.get("version") or 1,
+    )
+
+
+def _expr(c: _Checker, node: YNode, source: str | None, where: str) -> Any:
+    if source is None:
+        return None
+    try:
+        e = compile_expr(source)
+    except ExprError as ex:
+        c.err(node, f"{where}: {ex}", col=node.col + ex.col)
+        return None
+    for fid in e.finding_ids():
+        if fid not in catalog.RULES:
+            c.err(node, f"{where}: unknown finding id {fid!r}{_suggest(fid, catalog.RULES)}")
+    return e
+
+
+def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str, TargetRole]) -> Step | None:
+    if spec is None:
+        return None
+    sid = spec.get("id")
+    kind = spec.get("kind")
+    where = f"step {sid!r}" if sid else "step"
+    if sid is not None and not _ID_RE.match(sid):
+        c.err(spec["__pos__id"], f"{where}: id must be lower case letters, digits, - and _ (at most 64)")
+    if sid == END:
+        c.err(spec["__pos__id"], f"{where}: 'end' is reserved for the end of the playbook")
+    if kind is None:
+        return None
+    rule = schema.OBJECTS["step"]["by_kind"][kind]
+    allowed = set(schema.COMMON_STEP_FIELDS) | set(rule["allowed"])
+    for key, (kn, _vn) in node.value.items():
+        if key in schema.OBJECTS["step"]["fields"] and key not in allowed:
+            c.err(kn, f"{where}: {key!r} does not belong in a {kind} step (allowed: {', '.join(sorted(allowed))})")
+    for req in rule["required"]:
+        if req not in node.value:
+            c.err(node, f"{where}: a {kind} step needs {req!r}")
+    target = spec.get("target") or ""
+    if target and target not in roles:
+        c.err(spec["__pos__target"], f"{where}: unknown target {target!r}{_suggest(target, roles)}"
+              + ("" if roles else " (declare it under targets:)"))
+    tkind = roles[target].kind if target in roles else None
+
+    probes: list[str] = []
+    for pnode, pname in spec.get("probes") or []:
+        if pname is None:
+            continue
+        if pname not in registry.PROBES:
+            c.err(pnode, f"{where}: unknown probe {pname!r}{_suggest(pname, registry.PROBES)}")
+        elif tkind and registry.PROBES[pname].target_kind != tkind:
+            c.err(pnode, f"{where}: probe {pname!r} reads a {registry.PROBES[pname].target_kind} target, {target!r} is {tkind}")
+        probes.append(pname)
+
+    branches = []
+    for bnode, b in spec.get("branches") or []:
+        if b is None:
+            continue
+        e = _expr(c, b["__pos__when"], b.get("when"), f"{where}: when") if "when" in b else None
+        if e is not None and b.get("goto"):
+            branches.append(Branch(e, b["goto"]))
+    if kind == "decision" and spec.get("branches") == []:
+        c.err(spec["__pos__branches"], f"{where}: a decision needs at least one branch")
+
+    action = spec.get("action") or ""
+    if action:
+        if action not in registry.ACTIONS:
+            c.err(spec["__pos__action"], f"{where}: unknown action {action!r}{_suggest(action, registry.ACTIONS)}")
+        elif tkind and registry.ACTIONS[action].target_kind != tkind:
+            c.err(spec["__pos__action"], f"{where}: action {action!r} changes a {registry.ACTIONS[action].target_kind} target, {target!r} is {tkind}")
+
+    guards = []
+    for gnode, g in spec.get("guards") or []:
+        if g is None:
+            continue
+        if isinstance(g, str):
+            g = {"name": g, "__pos__name": gnode}
+        name, gexpr = g.get("name"), g.get("expr")
+        if bool(name) == bool(gexpr):
+            c.err(gnode, f"{where}: a guard is either a name or an expr with a probe")
+            continue
+        if name:
+            if name not in registry.GUARDS:
+                c.err(g["__pos__name"], f"{where}: unknown guard {name!r}{_suggest(name, registry.GUARDS)}")
+                continue
+            guards.append(GuardRef(name=name, params=g.get("params") or {}))
+        else:
+            e = _expr(c, g["__pos__expr"], gexpr, f"{where}: guard")
+            probe = g.get("probe")
+            if not probe:
+                c.err(gnode, f"{where}: an expr guard needs the probe whose fresh facts it reads")
+                continue
+            if probe not in registry.PROBES:
+                c.err(g["__pos__probe"], f"{where}: unknown probe {probe!r}{_suggest(probe, registry.PROBES)}")
+                continue
+            if e is not None:
+                guards.append(GuardRef(expr=e, probe=probe, message=g.get("message") or ""))
+
+    return Step(
+        id=sid or "",
+        kind=kind,
+        line=node.line,
+        title=spec.get("title") or "",
+        description=spec.get("description") or "",
+        next=spec.get("next"),
+        target=target,
+        probes=tuple(probes),
+        params=spec.get("params") or {},
+        branches=tuple(branches),
+        default=spec.get("default"),
+        text=spec.get("text") or "",
+        action=action,
+        guards=tuple(guards),
+    )
+
+
+def _graph(c: _Checker, pb: Playbook) -> None:
+    ids = set(pb.by_id)
+    # goto to nowhere
+    for s in pb.steps:
+        refs = [("next", s.next), ("default", s.default)] + [("goto", b.goto) for b in s.branches]
+        for label, ref in refs:
+            if ref is not None and ref != END and ref not in ids:
+                c.err(None, f"step {s.id!r}: {label} {ref!r} goes to no step{_suggest(ref, ids)}", line=s.line, col=1)
+    if c.problems:
+        return
+    succ = {s.id: pb.successors(s) for s in pb.steps}
+    # unreachable steps
+    start = pb.steps[0].id
+    seen = {start}
+    todo = [start]
+    while todo:
+        for n in succ.get(todo.pop(), []):
+            if n != END and n not in seen:
+                seen.add(n)
+                todo.append(n)
+    for s in pb.steps:
+        if s.id not in seen:
+            c.err(None, f"step {s.id!r} is unreachable: no step leads to it", line=s.line, col=1)
+    # loops with no way out: reachable steps from which END cannot be reached
+    pred: dict[str, set[str]] = {sid: set() for sid in ids}
+    pred[END] = set()
+    for sid, outs in succ.items():
+        for o in outs:
+            pred[o].add(sid)
+    can_end = {END}
+    todo = [END]
+    while todo:
+        for p in pred[todo.pop()]:
+            if p not in can_end:
+                can_end.add(p)
+                todo.append(p)
+    for s in pb.steps:
+        if s.id in seen and s.id not in can_end:
+            c.err(None, f"step {s.id!r} is in a loop with no way out: no path from it reaches the end", line=s.line, col=1)
+
+
+def find_playbooks(paths: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        pp = Path(p)
+        if pp.is_dir():
+            out += sorted(x for x in pp.rglob("*") if x.suffix in (".yaml", ".yml") and x.is_file()
+                          and "scenarios" not in x.parts and x.name != "inventory.yaml")
+        else:
+            out.append(pp)
+    return out

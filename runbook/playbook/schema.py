@@ -1,0 +1,146 @@
+"""The playbook format, declared once: the loader validates against it and
+`runbook schema` turns it into a JSON Schema for editors.
+
+Types: "str", "int", "bool", "any", "expr" (a safe expression), "ref" (a step id or
+`end`), ("list", T), ("map", T), ("enum", values), ("obj", NAME), ("either", T...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runbook.playbook.model import STEP_KINDS
+
+STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+OBJECTS: dict[str, dict[str, Any]] = {
+    "playbook": {
+        "doc": "A runbook playbook.",
+        "required": ["name", "steps"],
+        "fields": {
+            "version": ("int", "Format version; 1."),
+            "name": ("str", "Short name, used on the command line."),
+            "title": ("str", "One line shown in lists."),
+            "description": ("str", "What incident this playbook is for."),
+            "targets": (("map", ("obj", "target")), "Named roles bound at run time (--target NAME=URL)."),
+            "steps": (("list", ("obj", "step")), "The steps, run in order unless next/goto says otherwise."),
+        },
+    },
+    "target": {
+        "doc": "A role of the playbook: master, replicas, app, host...",
+        "required": ["kind"],
+        "fields": {
+            "kind": (("enum", ["redis", "jvm", "host"]), "What the target is."),
+            "description": ("str", "What this role is, shown when asking for a binding."),
+        },
+    },
+    "step": {
+        "doc": "One step: check (reads), decision (branches), instruction (for the human), action (changes something).",
+        "required": ["id", "kind"],
+        "fields": {
+            "id": ("str", "Unique id (lower case, digits, - and _)."),
+            "kind": (("enum", list(STEP_KINDS)), "The step kind."),
+            "title": ("str", "One line shown in the step list."),
+            "description": ("str", "Longer explanation."),
+            "next": ("ref", "The step that follows (default: the next one in the list; `end` ends)."),
+            "target": ("str", "check and action: the target role this step reads or changes."),
+            "probes": (("list", "str"), "check: the probes to run on the target."),
+            "params": (("map", "any"), "check and action: parameters for the probes or the action."),
+            "branches": (("list", ("obj", "branch")), "decision: tried in order, the first true one is taken."),
+            "default": ("ref", "decision: where to go when no branch is true (default: the next step)."),
+            "text": ("str", "instruction: what the engineer must do (acknowledged); action: a note shown before it."),
+            "action": ("str", "action: the action to run."),
+            "guards": (("list", ("either", "str", ("obj", "guard"))), "action: guards checked fresh just before it."),
+        },
+        "by_kind": {
+            "check": {"required": ["target", "probes"], "allowed": ["target", "probes", "params"]},
+            "decision": {"required": ["branches"], "allowed": ["branches", "default"]},
+            "instruction": {"required": ["text"], "allowed": ["text"]},
+            "action": {"required": ["target", "action"], "allowed": ["target", "action", "params", "guards", "text"]},
+        },
+    },
+    "branch": {
+        "doc": "A branch of a decision.",
+        "required": ["when", "goto"],
+        "fields": {
+            "when": ("expr", "A safe expression over facts, findings and params."),
+            "goto": ("ref", "The step to go to when it is true."),
+        },
+    },
+    "guard": {
+        "doc": "A named guard, or an expression over the fresh facts of one probe.",
+        "required": [],
+        "fields": {
+            "name": ("str", "A registered guard."),
+            "params": (("map", "any"), "Parameters for the named guard."),
+            "expr": ("expr", "A safe expression that must be true for the action to run."),
+            "probe": ("str", "The probe read fresh for expr."),
+            "message": ("str", "What the guard protects against, shown when it blocks."),
+        },
+    },
+}
+
+COMMON_STEP_FIELDS = ("id", "kind", "title", "description", "next")
+
+
+def _json_type(t: Any) -> dict[str, Any]:
+    if t == "str":
+        return {"type": "string"}
+    if t == "int":
+        return {"type": "integer"}
+    if t == "bool":
+        return {"type": "boolean"}
+    if t == "any":
+        return {}
+    if t == "expr":
+        return {"type": "string", "description": "safe expression"}
+    if t == "ref":
+        return {"type": "string"}
+    kind = t[0]
+    if kind == "list":
+        return {"type": "array", "items": _json_type(t[1])}
+    if kind == "map":
+        return {"type": "object", "additionalProperties": _json_type(t[1])}
+    if kind == "enum":
+        return {"enum": list(t[1])}
+    if kind == "obj":
+        return {"$ref": f"#/$defs/{t[1]}"}
+    if kind == "either":
+        return {"anyOf": [_json_type(x) for x in t[1:]]}
+    raise ValueError(t)
+
+
+def json_schema() -> dict[str, Any]:
+    defs = {}
+    for name, spec in OBJECTS.items():
+        props = {}
+        for field, (t, doc) in spec["fields"].items():
+            props[field] = {**_json_type(t), "description": doc}
+        d: dict[str, Any] = {
+            "type": "object",
+            "description": spec["doc"],
+            "properties": props,
+            "required": spec["required"],
+            "additionalProperties": False,
+        }
+        if name == "step":
+            props["id"]["pattern"] = STEP_ID_PATTERN
+            d["allOf"] = [
+                {
+                    "if": {"properties": {"kind": {"const": kind}}},
+                    "then": {
+                        "required": rule["required"],
+                        "propertyNames": {"enum": list(COMMON_STEP_FIELDS) + rule["allowed"]},
+                    },
+                }
+                for kind, rule in spec["by_kind"].items()
+            ]
+        defs[name] = d
+    root = dict(defs["playbook"])
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://runbook.invalid/playbook.schema.json",
+        "title": "runbook playbook",
+        **root,
+        "$defs": {k: v for k, v in defs.items() if k != "playbook"},
+    }

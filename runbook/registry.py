@@ -1,0 +1,131 @@
+"""The table of probes, guards and actions that playbooks may name.
+
+Names are known here without importing the domain code, so `runbook validate` stays fast;
+implementations are imported when first used.
+
+- A probe reads (I/O) and returns plain facts; its `assess` turns facts into findings (pure).
+- A guard is a pure function of the facts of one probe, read fresh just before an action.
+- An action is the only code that changes anything; `describe` gives the exact command.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+def _resolve(ref: str) -> Callable[..., Any]:
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    name: str
+    target_kind: str
+    read: str  # "module:function(target, params, timeout) -> dict"
+    assess: str  # "module:function(facts) -> list[Finding]"
+    doc: str
+
+    def read_fn(self) -> Callable[..., dict[str, Any]]:
+        return _resolve(self.read)
+
+    def assess_fn(self) -> Callable[..., list[Any]]:
+        return _resolve(self.assess)
+
+
+@dataclass(frozen=True)
+class GuardSpec:
+    name: str
+    probe: str
+    check: str  # "module:function(facts, params) -> (passed, evidence, reason)"
+    doc: str
+
+    def check_fn(self) -> Callable[..., tuple[bool, dict[str, Any], str]]:
+        return _resolve(self.check)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    target_kind: str
+    impl: str  # "module:Name", an object with describe(target, params) -> str and run(target, params, timeout) -> dict
+    doc: str
+    guards: tuple[str, ...] = ()  # always evaluated, in addition to the playbook's
+    params: dict[str, str] = field(default_factory=dict)  # name -> "str" | "int" | "list" | "bool"
+
+    def impl_obj(self) -> Any:
+        return _resolve(self.impl)
+
+
+PROBES: dict[str, ProbeSpec] = {
+    p.name: p
+    for p in [
+        ProbeSpec("host.basic", "host", "runbook.host.probes:basic", "runbook.host.probes:assess_basic",
+                  "host name, load average, CPUs, memory"),
+        ProbeSpec("host.disk", "host", "runbook.host.probes:disk", "runbook.host.probes:assess_disk",
+                  "free space of params.path (default /)"),
+        ProbeSpec("redis.check", "redis", "runbook.redis.check:probe", "runbook.redis.check:assess",
+                  "INFO, CONFIG GET *, ROLE, host facts where local, and the restart preview"),
+        ProbeSpec("redis.replication", "redis", "runbook.redis.check:probe_replication",
+                  "runbook.redis.check:assess", "two samples a few seconds apart: storm, backlog, lag"),
+        ProbeSpec("jvm.check", "jvm", "runbook.jvm.live:probe", "runbook.jvm.live:assess",
+                  "collector, heap settings, GC log and its rotation, heap dump settings"),
+        ProbeSpec("jvm.gc_log", "jvm", "runbook.jvm.live:probe_gc_log", "runbook.jvm.live:assess_gc_log",
+                  "analysis of the JVM's GC log"),
+    ]
+}
+
+GUARDS: dict[str, GuardSpec] = {
+    g.name: g
+    for g in [
+        GuardSpec("host.reachable", "host.basic", "runbook.host.probes:guard_reachable",
+                  "the host could be read"),
+        GuardSpec("redis.restart_is_safe", "redis.check", "runbook.redis.guards:restart_is_safe",
+                  "no critical restart-preview finding: a restart loads the live data and comes up writable"),
+        GuardSpec("redis.is_master", "redis.check", "runbook.redis.guards:is_master", "the server is a master"),
+        GuardSpec("redis.is_replica", "redis.check", "runbook.redis.guards:is_replica", "the server is a replica"),
+        GuardSpec("redis.saves_ok", "redis.check", "runbook.redis.guards:saves_ok",
+                  "the last background save succeeded and none is in progress"),
+        GuardSpec("redis.no_full_sync_storm", "redis.replication", "runbook.redis.guards:no_full_sync_storm",
+                  "replicas are not caught in repeated full syncs"),
+        GuardSpec("redis.replicas_in_sync", "redis.check", "runbook.redis.guards:replicas_in_sync",
+                  "every replica is online and close to the master's offset"),
+        GuardSpec("redis.config_writable", "redis.check", "runbook.redis.guards:config_writable",
+                  "the server was started from a config file that CONFIG REWRITE can update"),
+        GuardSpec("jvm.disk_for_heap_dump", "jvm.check", "runbook.jvm.live:guard_disk_for_heap_dump",
+                  "the dump directory has room for a dump the size of the heap"),
+    ]
+}
+
+ACTIONS: dict[str, ActionSpec] = {
+    a.name: a
+    for a in [
+        ActionSpec("host.command", "host", "runbook.host.actions:Command",
+                   "run params.command (a list of arguments, never a shell string)",
+                   params={"command": "list", "timeout": "int"}),
+        ActionSpec("redis.restart", "redis", "runbook.redis.actions:Restart",
+                   "restart through the target's declared command or systemd unit",
+                   guards=("redis.restart_is_safe",)),
+        ActionSpec("redis.shutdown", "redis", "runbook.redis.actions:Shutdown",
+                   "SHUTDOWN SAVE or NOSAVE (params.save: true|false, required)",
+                   guards=("redis.restart_is_safe",), params={"save": "bool"}),
+        ActionSpec("redis.config_set", "redis", "runbook.redis.actions:ConfigSet",
+                   "CONFIG SET params.name params.value, then CONFIG REWRITE",
+                   guards=("redis.config_writable",), params={"name": "str", "value": "str"}),
+        ActionSpec("redis.enable_aof", "redis", "runbook.redis.actions:EnableAof",
+                   "the safe RDB to AOF switch: CONFIG SET appendonly yes, wait for the rewrite, CONFIG REWRITE",
+                   guards=("redis.config_writable", "redis.saves_ok")),
+        ActionSpec("redis.promote", "redis", "runbook.redis.actions:Promote", "REPLICAOF NO ONE"),
+        ActionSpec("redis.failover", "redis", "runbook.redis.actions:Failover",
+                   "FAILOVER (to params.host/params.port when given) with params.timeout_ms",
+                   guards=("redis.is_master", "redis.replicas_in_sync"),
+                   params={"host": "str", "port": "int", "timeout_ms": "int"}),
+        ActionSpec("redis.bgsave", "redis", "runbook.redis.actions:Bgsave", "BGSAVE (forks; check memory first)",
+                   guards=("redis.saves_ok",)),
+        ActionSpec("jvm.heap_dump", "jvm", "runbook.jvm.live:HeapDump",
+                   "jcmd PID GC.heap_dump params.path (pauses the JVM)",
+                   guards=("jvm.disk_for_heap_dump",), params={"path": "str"}),
+    ]
+}

@@ -1,0 +1,82 @@
+"""Masking of secrets: passwords in URLs, requirepass/masterauth values, tokens.
+
+Ground floor: imports nothing of ours. Everything that leaves the process (screen,
+journal, JSON, snapshots, exports) goes through these functions.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "*****"
+
+# Config keys whose values are secrets, in Redis and in our own inventories.
+SECRET_KEYS = frozenset(
+    {
+        "requirepass",
+        "masterauth",
+        "password",
+        "pass",
+        "token",
+        "secret",
+        "auth",
+        "tls-key-file-pass",
+        "tls-client-key-file-pass",
+        "sentinel-pass",
+        "authorization",
+    }
+)
+
+_URL_CRED = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]+)@")
+
+
+def mask_url(url: str) -> str:
+    """redis://user:pw@host:6379/0 -> redis://user:*****@host:6379/0."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return mask_text(url)
+    if parts.password is None:
+        if parts.username and "@" in parts.netloc and parts.scheme.startswith("redis"):
+            # redis://secret@host: redis-py treats a lone user part as a password.
+            host = parts.netloc.rsplit("@", 1)[1]
+            return urlunsplit(parts._replace(netloc=f"{MASK}@{host}"))
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
+
+
+def mask_text(text: str, known: set[str] | frozenset[str] = frozenset()) -> str:
+    """Mask credentials in URLs inside free text, and any known secret value."""
+    text = _URL_CRED.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    for secret in sorted(known, key=len, reverse=True):
+        if secret and len(secret) >= 1:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def is_secret_key(key: str) -> bool:
+    k = key.lower()
+    return k in SECRET_KEYS or k.endswith(("pass", "password", "token", "secret"))
+
+
+def mask_mapping(value: Any, known: set[str] | frozenset[str] = frozenset()) -> Any:
+    """Deep copy of a JSON-like value with secret keys masked and known secrets replaced."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if isinstance(k, str) and is_secret_key(k) and v not in (None, "", b""):
+                out[k] = MASK
+            else:
+                out[k] = mask_mapping(v, known)
+        return out
+    if isinstance(value, list):
+        return [mask_mapping(v, known) for v in value]
+    if isinstance(value, tuple):
+        return [mask_mapping(v, known) for v in value]
+    if isinstance(value, str):
+        return mask_text(value, known)
+    return value

@@ -1,0 +1,128 @@
+"""Targets: named roles of a playbook (master, replicas, app, host) bound at run time.
+
+A binding comes from `--target NAME=URL` or from an inventory file, which may also say
+how the target is restarted (a command or a systemd unit) and where its config and
+logs are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from runbook.secrets import mask_url
+
+KINDS = ("redis", "jvm", "host")
+
+
+class TargetError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str
+    kind: str
+    restart_command: tuple[str, ...] = ()
+    restart_unit: str = ""
+    config: str = ""
+    logs: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def display(self) -> str:
+        return f"{self.name}={mask_url(self.url)}"
+
+    @property
+    def pid(self) -> int | None:
+        if self.url.startswith("pid:"):
+            return int(self.url[4:])
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "url": mask_url(self.url), "kind": self.kind}
+        if self.restart_command:
+            d["restart_command"] = list(self.restart_command)
+        if self.restart_unit:
+            d["restart_unit"] = self.restart_unit
+        if self.config:
+            d["config"] = self.config
+        if self.logs:
+            d["logs"] = list(self.logs)
+        return d
+
+
+def kind_of(url: str) -> str:
+    if url in ("local", "localhost") or url.startswith("host:"):
+        return "host"
+    if url.startswith("pid:"):
+        if not url[4:].isdigit():
+            raise TargetError(f"pid:N needs a number, got {url!r}")
+        return "jvm"
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("redis", "rediss", "unix", "redis+unix"):
+        return "redis"
+    if scheme in ("http", "https"):
+        return "jvm"
+    raise TargetError(
+        f"cannot tell what {mask_url(url)!r} is: use redis://, rediss://, unix:// (Redis), pid:N or http(s):// (JVM), or local (this host)"
+    )
+
+
+def parse_binding(text: str) -> Target:
+    name, sep, url = text.partition("=")
+    if not sep or not name or not url:
+        raise TargetError(f"expected NAME=URL, got {mask_url(text)!r}")
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise TargetError(f"target name {name!r} may only hold letters, digits, - and _")
+    return Target(name=name, url=url, kind=kind_of(url))
+
+
+def from_inventory_entry(name: str, entry: dict[str, Any]) -> Target:
+    if not isinstance(entry, dict) or "url" not in entry:
+        raise TargetError(f"inventory target {name!r} needs a url")
+    url = str(entry["url"])
+    restart = entry.get("restart") or {}
+    if not isinstance(restart, dict):
+        raise TargetError(f"inventory target {name!r}: restart must be a mapping with command or unit")
+    command = restart.get("command") or ()
+    if isinstance(command, str):
+        raise TargetError(
+            f"inventory target {name!r}: restart.command must be a list of arguments, not a shell string"
+        )
+    logs = entry.get("logs") or ()
+    if isinstance(logs, str):
+        logs = (logs,)
+    return Target(
+        name=name,
+        url=url,
+        kind=str(entry.get("kind") or kind_of(url)),
+        restart_command=tuple(str(c) for c in command),
+        restart_unit=str(restart.get("unit") or ""),
+        config=str(entry.get("config") or ""),
+        logs=tuple(str(x) for x in logs),
+    )
+
+
+def load_inventory(path: str | Path) -> dict[str, Target]:
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise TargetError(f"{p}: cannot read inventory: {e.strerror}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise TargetError(f"{p}: not a valid inventory: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
+        raise TargetError(f"{p}:1:1: an inventory is a mapping with a 'targets' mapping")
+    out = {}
+    for name, entry in data["targets"].items():
+        try:
+            out[str(name)] = from_inventory_entry(str(name), entry)
+        except TargetError as e:
+            raise TargetError(f"{p}: {e}") from None
+    return out

@@ -1,0 +1,82 @@
+"""Plain-text lines for events: headless runs print them, `runbook test` snapshots them.
+
+Deterministic by design: no timestamps, no session ids; values from live systems are
+shown with repr-like quoting where they could be mistaken for structure.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from runbook.events import Event
+
+
+def _val(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, default=str, sort_keys=True)
+
+
+def _evidence(ev: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_val(v)}" for k, v in ev.items())
+
+
+def render(e: Event, *, verbose: bool = False) -> list[str]:
+    d = e.data
+    k = e.kind
+    if k == "session_started":
+        return [f"session {d.get('mode')} of {d.get('playbook_name')}"] + [
+            f"  target {t['name']} ({t['kind']}) = {t['url']}" for t in d.get("targets", [])
+        ]
+    if k == "session_resumed":
+        return [f"resumed at {e.step} ({d.get('mode')})"]
+    if k == "step_entered":
+        return [f"[{e.step}] {d.get('kind')}: {d.get('title')}"]
+    if k == "facts":
+        if d.get("error"):
+            return [f"  facts {d.get('probe')} on {d.get('target')}: UNKNOWN ({d['error']})"]
+        if verbose:
+            return [f"  facts {d.get('probe')} on {d.get('target')}: {_val(d.get('facts'))}"]
+        return [f"  facts {d.get('probe')} on {d.get('target')}: read"]
+    if k == "findings":
+        out = []
+        for f in d.get("findings", []):
+            out.append(f"  {f['severity'].upper():8} {f['id']}: {f['title']}")
+            if f.get("evidence"):
+                out.append(f"           evidence: {_evidence(f['evidence'])}")
+        return out
+    if k == "decision":
+        why = f"because {d['when']}" if d.get("when") else "(no branch true: default)"
+        out = [f"  decision: go to {d.get('goto')} {why}"]
+        out += [f"  decision error: {x}" for x in d.get("errors", [])]
+        return out
+    if k == "acknowledged":
+        return ["  acknowledged"]
+    if k == "guard":
+        line = f"  guard {'PASS ' if d.get('passed') else 'BLOCK'} {d.get('guard')}"
+        if d.get("reason"):
+            line += f": {d['reason']}"
+        out = [line]
+        if d.get("evidence"):
+            out.append(f"           evidence: {_evidence(d['evidence'])}")
+        return out
+    if k == "confirmation":
+        return [f"  confirmed by {d.get('by')} typing {d.get('typed')!r}"]
+    if k == "confirmation_void":
+        return [f"  confirmation VOID: {d.get('reason')}"]
+    if k == "break_glass":
+        return [f"  BREAK-GLASS by {d.get('by')}: {d.get('reason')}"]
+    if k == "dry_run":
+        return [f"  would run: {d.get('command')}"]
+    if k == "action_intent":
+        return [f"  running: {d.get('command')}"]
+    if k == "action_result":
+        return [f"  result: {'ok' if d.get('ok') else 'FAILED'}" + (f" ({d['error']})" if d.get("error") else "")]
+    if k == "blocked":
+        return [f"  BLOCKED: {d.get('reason')}"]
+    if k == "note":
+        return [f"  note: {d.get('text')}"]
+    if k == "session_ended":
+        return [f"session {d.get('outcome')}" + (f": {d['reason']}" if d.get("reason") else "")]
+    return [f"  {k}"]
