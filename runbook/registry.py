@@ -66,6 +66,8 @@ PROBES: dict[str, ProbeSpec] = {
                   "host name, load average, CPUs, memory"),
         ProbeSpec("host.disk", "host", "runbook.host.probes:disk", "runbook.host.probes:assess_disk",
                   "free space of params.path (default /)"),
+        ProbeSpec("host.file", "host", "runbook.host.probes:file", "runbook.host.probes:assess_none",
+                  "whether params.path exists, its size and its first 4 KiB (a flag, a lock, a pid file)"),
         ProbeSpec("redis.check", "redis", "runbook.redis.check:probe", "runbook.redis.check:assess",
                   "INFO, CONFIG GET *, ROLE, host facts where local, and the restart preview"),
         ProbeSpec("redis.replication", "redis", "runbook.redis.check:probe_replication",

@@ -58,3 +58,23 @@ def assess_disk(facts: dict[str, Any]) -> list[Finding]:
 def guard_reachable(facts: dict[str, Any], params: dict[str, Any]) -> tuple[bool, dict[str, Any], str]:
     ok = bool(facts.get("hostname"))
     return ok, {"hostname": facts.get("hostname")}, "" if ok else "the host could not be read"
+
+
+def file(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """A file's state: a maintenance flag, a lock, a pid file. Reads at most 4 KiB of it."""
+    path = str(params.get("path") or "")
+    if not path:
+        raise ValueError("host.file needs params.path")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return {"file_path": path, "file_exists": False, "file_size_bytes": 0, "file_content": ""}
+    content = ""
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            content = f.read(4096).decode("utf-8", "replace").strip()
+    return {"file_path": path, "file_exists": True, "file_size_bytes": st.st_size, "file_content": content}
+
+
+def assess_none(facts: dict[str, Any]) -> list[Finding]:
+    return []

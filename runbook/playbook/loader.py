@@ -227,7 +227,7 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
     allowed = set(schema.COMMON_STEP_FIELDS) | set(rule["allowed"])
     for key, (kn, _vn) in node.value.items():
         if key in schema.OBJECTS["step"]["fields"] and key not in allowed:
-            c.err(kn, f"{where}: {key!r} does not belong in a {kind} step (allowed: {', '.join(sorted(allowed))})")
+            c.err(kn, f"{where}: {key!r} does not belong in {'an' if kind[0] in 'aeiou' else 'a'} {kind} step (allowed: {', '.join(sorted(allowed))})")
     for req in rule["required"]:
         if req not in node.value:
             c.err(node, f"{where}: a {kind} step needs {req!r}")
@@ -247,12 +247,14 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
             c.err(pnode, f"{where}: probe {pname!r} reads a {registry.PROBES[pname].target_kind} target, {target!r} is {tkind}")
         probes.append(pname)
 
+    ref_pos = {k: (spec["__pos__" + k].line, spec["__pos__" + k].col) for k in ("next", "default") if "__pos__" + k in spec}
     branches = []
     for bnode, b in spec.get("branches") or []:
         if b is None:
             continue
         e = _expr(c, b["__pos__when"], b.get("when"), f"{where}: when") if "when" in b else None
         if e is not None and b.get("goto"):
+            ref_pos[f"goto:{len(branches)}"] = (b["__pos__goto"].line, b["__pos__goto"].col)
             branches.append(Branch(e, b["goto"]))
     if kind == "decision" and spec.get("branches") == []:
         c.err(spec["__pos__branches"], f"{where}: a decision needs at least one branch")
@@ -295,6 +297,8 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
         id=sid or "",
         kind=kind,
         line=node.line,
+        col=node.col,
+        ref_pos=ref_pos,
         title=spec.get("title") or "",
         description=spec.get("description") or "",
         next=spec.get("next"),
@@ -313,10 +317,12 @@ def _graph(c: _Checker, pb: Playbook) -> None:
     ids = set(pb.by_id)
     # goto to nowhere
     for s in pb.steps:
-        refs = [("next", s.next), ("default", s.default)] + [("goto", b.goto) for b in s.branches]
-        for label, ref in refs:
+        refs = [("next", "next", s.next), ("default", "default", s.default)]
+        refs += [("goto", f"goto:{i}", b.goto) for i, b in enumerate(s.branches)]
+        for label, key, ref in refs:
             if ref is not None and ref != END and ref not in ids:
-                c.err(None, f"step {s.id!r}: {label} {ref!r} goes to no step{_suggest(ref, ids)}", line=s.line, col=1)
+                line, col = s.ref_pos.get(key, (s.line, s.col))
+                c.err(None, f"step {s.id!r}: {label} {ref!r} goes to no step{_suggest(ref, ids)}", line=line, col=col)
     if c.problems:
         return
     succ = {s.id: pb.successors(s) for s in pb.steps}
@@ -331,7 +337,7 @@ def _graph(c: _Checker, pb: Playbook) -> None:
                 todo.append(n)
     for s in pb.steps:
         if s.id not in seen:
-            c.err(None, f"step {s.id!r} is unreachable: no step leads to it", line=s.line, col=1)
+            c.err(None, f"step {s.id!r} is unreachable: no step leads to it", line=s.line, col=s.col)
     # loops with no way out: reachable steps from which END cannot be reached
     pred: dict[str, set[str]] = {sid: set() for sid in ids}
     pred[END] = set()
@@ -347,7 +353,7 @@ def _graph(c: _Checker, pb: Playbook) -> None:
                 todo.append(p)
     for s in pb.steps:
         if s.id in seen and s.id not in can_end:
-            c.err(None, f"step {s.id!r} is in a loop with no way out: no path from it reaches the end", line=s.line, col=1)
+            c.err(None, f"step {s.id!r} is in a loop with no way out: no path from it reaches the end", line=s.line, col=s.col)
 
 
 def find_playbooks(paths: list[str]) -> list[Path]:

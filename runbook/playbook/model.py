@@ -55,6 +55,8 @@ class Step:
     id: str
     kind: str
     line: int
+    col: int = 1
+    ref_pos: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False)  # "next"/"default"/"goto:N" -> (line, col)
     title: str = ""
     description: str = ""
     next: str | None = None

@@ -1,0 +1,25 @@
+"""Entry points into the TUI. The only module the CLI calls; textual is imported here, lazily."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def home(playbook_dirs: list[str]) -> int:
+    from runbook.tui.app import RunbookApp
+
+    app = RunbookApp(playbook_dirs=[Path(d) for d in playbook_dirs])
+    app.run()
+    return app.return_code or 0
+
+
+def run_playbook(playbook: Any, targets: dict[str, Any], *, mode: str, journal_path: Path,
+                 resume_events: list[Any] | None, read_only: bool) -> int:
+    from runbook.tui.app import RunbookApp
+
+    app = RunbookApp(playbook_dirs=[Path(playbook.path).parent],
+                     start_run=dict(playbook=playbook, targets=targets, mode=mode, journal_path=journal_path,
+                                    resume_events=resume_events, read_only=read_only))
+    app.run()
+    return app.return_code or 0
