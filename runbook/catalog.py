@@ -59,6 +59,14 @@ _RULES = [
          "A restart loads what is on disk: changes since the last successful save are lost, and a file with far "
          "fewer keys than the server holds means most data is gone after the restart.",
          "Make a fresh save succeed (check dir, disk and permissions) before restarting."),
+    Rule("redis.restart.would_fail", "critical", "A restart would not come up",
+         "The file a restart reads is refused by redis-server, or names a directory that does not exist: the "
+         "server would stay down after a restart.",
+         "Fix the config file (the evidence has redis-server's own error) before restarting."),
+    Rule("redis.restart.becomes_replica", "warning", "After a restart this master would become a replica",
+         "The file a restart reads has a replicaof line: the restarted server would drop its data, sync from "
+         "that address and refuse writes.",
+         "Remove or fix the replicaof line (CONFIG REWRITE writes the running role) before restarting."),
     Rule("redis.persistence.save_failing", "critical", "Background saves are failing",
          "With stop-writes-on-bgsave-error (default yes) Redis refuses writes with MISCONF; SHUTDOWN refuses too; "
          "nothing on disk is current.",

@@ -1,0 +1,235 @@
+"""Redis findings: pure functions of the facts read by probe.py (so recorded facts test them)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from runbook.catalog import make
+from runbook.findings import Finding
+from runbook.redis.info import keyspace, replicas
+
+LAG_BYTES = 1024 * 1024
+LAG_SECONDS = 10
+DEFAULT_OUTAGE_S = 60
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1048576:.1f} MB"
+
+
+def assess(facts: dict[str, Any]) -> list[Finding]:
+    if not facts.get("reachable"):
+        return [make("redis.unreachable", {"url": facts.get("url"), "error": facts.get("error", "no answer")})]
+    out: list[Finding] = []
+    info = facts.get("info") or {}
+    config = facts.get("config")
+    if config is None:
+        out.append(make("redis.config.unreadable", {"error": facts.get("config_error", "")}))
+    out += _persistence(info, facts)
+    out += _host(info, facts)
+    out += _replication_now(info, facts)
+    if facts.get("restart_preview"):
+        out += _preview(info, facts, facts["restart_preview"])
+    if facts.get("window"):
+        out += _window(info, config or {}, facts)
+    return out
+
+
+def _persistence(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
+    out = []
+    if info.get("rdb_last_bgsave_status") == "err":
+        ev = {
+            "rdb_last_bgsave_status": "err",
+            "rdb_changes_since_last_save": info.get("rdb_changes_since_last_save"),
+            "last_successful_save_age_s": int(time.time()) - int(info.get("rdb_last_save_time") or 0),
+        }
+        host = facts.get("host") or {}
+        if host.get("cwd_deleted"):
+            ev["cwd"] = host.get("cwd")
+        sample = ((facts.get("log") or {}).get("samples") or {}).get("bgsave_errors")
+        if sample:
+            ev["log"] = sample
+        out.append(make("redis.persistence.save_failing", ev))
+    if info.get("aof_enabled") == 1 and info.get("aof_last_write_status") == "err":
+        out.append(make("redis.persistence.aof_write_failing", {"aof_last_write_status": "err"}))
+    return out
+
+
+def _host(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
+    host = facts.get("host") or {}
+    if not host.get("local"):
+        return []
+    out = []
+    oc = host.get("overcommit_memory")
+    if oc is not None and oc != 1:
+        out.append(make("redis.host.overcommit_memory", {"vm.overcommit_memory": oc}))
+    if host.get("transparent_hugepages") == "always":
+        out.append(make("redis.host.transparent_hugepages", {"enabled": "always"}))
+    free = host.get("disk_free_bytes")
+    used = info.get("used_memory_dataset") or info.get("used_memory") or 0
+    if isinstance(free, int) and used and free < used * 1.2:
+        out.append(make("redis.host.disk_space", {"dir": (facts.get("config") or {}).get("dir"), "free": _mb(free),
+                                                  "dataset": _mb(used)}))
+    return out
+
+
+def _replication_now(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
+    out = []
+    host = facts.get("host") or {}
+    if info.get("role") == "slave":
+        mh, mp = str(info.get("master_host") or ""), info.get("master_port")
+        self_by_id = bool(facts.get("master_run_id")) and str(facts.get("master_run_id")) == str(info.get("run_id"))
+        self_by_addr = False
+        if host.get("local") and mp == info.get("tcp_port"):
+            from runbook.redis.preview import _bound
+            from runbook.redis.probe import resolve
+
+            self_by_addr = any(_bound(ip, host) for ip in resolve(mh))
+        if self_by_id or self_by_addr:
+            out.append(make("redis.restart.replicaof_self", {
+                "replicaof": f"{mh} {mp}", "where": "running server", "tcp_port": info.get("tcp_port"),
+                "detected_by": "run_id" if self_by_id else "address",
+                "master_link_status": info.get("master_link_status")},
+                title="This server is a replica of itself: it is read-only and never syncs"))
+        elif info.get("master_link_status") == "down":
+            out.append(make("redis.replication.link_down", {
+                "master": f"{mh}:{mp}", "master_link_down_since_seconds": info.get("master_link_down_since_seconds"),
+                "master_sync_in_progress": info.get("master_sync_in_progress")}))
+    elif info.get("role") == "master":
+        offset = int(info.get("master_repl_offset") or 0)
+        for i, r in enumerate(replicas(info)):
+            lag_b = offset - int(r.get("offset") or 0)
+            lag_s = r.get("lag")
+            if r.get("state") == "online" and (lag_b > LAG_BYTES or (isinstance(lag_s, int) and lag_s > LAG_SECONDS)):
+                out.append(make("redis.replication.replica_lag", {
+                    "replica": f"{r.get('ip')}:{r.get('port')}", "lag_bytes": lag_b, "lag_s": lag_s}))
+    return out
+
+
+def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> list[Finding]:
+    out = []
+    keys_live = int(p.get("keys_live") or 0)
+    base = {"config_file": p.get("config_file") or "(none)", "config_source": p.get("config_source") or ""}
+    if p.get("reads_other_file"):
+        base["running_config_file"] = p.get("running_config_file")
+    if not p.get("config_file") and not p.get("running_config_file"):
+        out.append(make("redis.restart.no_config_file", {"config_file": "", "keys_live": keys_live}))
+    if p.get("restart_fails"):
+        out.append(make("redis.restart.would_fail", {**base, "reason": p["restart_fails"]}))
+    aof = p.get("aof") or {}
+    rdb = p.get("rdb") or {}
+    if p.get("appendonly") == "yes" and p.get("starts_empty"):
+        ev = {**base, "appendonly": "yes", "aof_dir": aof.get("dir"), "aof_dir_exists": aof.get("dir_exists"),
+              "manifest_exists": aof.get("manifest_exists"), "keys_live": keys_live}
+        if rdb.get("exists"):
+            ev["rdb"] = rdb.get("path")
+            ev["rdb_keys"] = rdb.get("keys")
+        if keys_live > 0 or rdb.get("keys"):
+            out.append(make("redis.restart.aof_missing", ev))
+    if aof.get("problems"):
+        out.append(make("redis.restart.aof_damaged", {**base, "aof_dir": aof.get("dir"), "problems": aof["problems"],
+                                                      "exits_at_start": bool(aof.get("fatal"))}))
+    if p.get("loads") == "rdb" and rdb.get("damaged"):
+        out.append(make("redis.restart.snapshot_stale",
+                        {**base, "rdb": rdb.get("path"), "damaged": rdb["damaged"]}, severity="critical",
+                        title="The RDB a restart would load is damaged"))
+    if p.get("diff"):
+        out.append(make("redis.restart.config_drift", {**base, "differences": p["diff"],
+                                                       "files_read": p.get("files") or []}))
+    if p.get("loads") in ("rdb", "aof") and keys_live > 0:
+        on_disk = p.get("keys_on_disk")
+        changes = int(info.get("rdb_changes_since_last_save") or 0)
+        if isinstance(on_disk, int) and on_disk < keys_live * 0.5 and p.get("loads") == "rdb":
+            out.append(make("redis.restart.snapshot_stale", {**base, "loads": p["loads"], "path": p.get("path"),
+                                                             "keys_on_disk": on_disk, "keys_live": keys_live,
+                                                             "rdb_changes_since_last_save": changes},
+                            severity="critical", title="A restart would load far fewer keys than the server holds"))
+        elif p.get("loads") == "rdb" and changes > 0:
+            age = int(time.time()) - int(info.get("rdb_last_save_time") or 0)
+            out.append(make("redis.restart.snapshot_stale", {**base, "path": p.get("path"),
+                                                             "rdb_changes_since_last_save": changes,
+                                                             "last_save_age_s": age}))
+    fr = p.get("file_replicaof") or {}
+    if fr:
+        self_by_id = bool(fr.get("run_id")) and str(fr.get("run_id")) == str(info.get("run_id"))
+        if self_by_id or fr.get("self_by_address"):
+            out.append(make("redis.restart.replicaof_self", {
+                **base, "replicaof": p.get("replicaof"), "where": "config file",
+                "port_after_restart": p.get("port_after_restart"),
+                "detected_by": "run_id" if self_by_id else "address"}))
+        elif info.get("role") == "master":
+            out.append(make("redis.restart.becomes_replica", {**base, "replicaof": p.get("replicaof")}))
+    return out
+
+
+def parse_output_buffer_limit(v: str) -> dict[str, tuple[int, int, int]]:
+    parts = (v or "").split()
+    out = {}
+    for i in range(0, len(parts) - 3, 4):
+        try:
+            out[parts[i]] = (int(parts[i + 1]), int(parts[i + 2]), int(parts[i + 3]))
+        except ValueError:
+            continue
+    if "slave" in out and "replica" not in out:
+        out["replica"] = out["slave"]
+    return out
+
+
+def _window(info: dict[str, Any], config: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
+    """Findings over two samples: the storm, and backlog / buffer sizing from the measured write rate."""
+    w = facts["window"]
+    out = []
+    d_full, d_perr, d_pok = w.get("d_sync_full", 0), w.get("d_sync_partial_err", 0), w.get("d_sync_partial_ok", 0)
+    states = [r.get("state") for r in replicas(info)]
+    syncing = [s for s in states if s in ("wait_bgsave", "send_bulk")]
+    log = (facts.get("log") or {}).get("counts") or {}
+    d_obuf = w.get("d_log_output_buffer_disconnects", 0)
+    storm = d_full >= 2 or (d_full >= 1 and d_perr >= 1) or (d_full >= 1 and d_obuf >= 1)
+    if storm:
+        ev: dict[str, Any] = {
+            "window_s": w.get("dt_s"),
+            "sync_full": f"{w.get('sync_full_before')} -> {info.get('sync_full')}",
+            "sync_partial_err": f"{w.get('sync_partial_err_before')} -> {info.get('sync_partial_err')}",
+            "sync_partial_ok_delta": d_pok,
+            "replicas_syncing": len(syncing),
+            "replica_states": states,
+            "rdb_bgsave_in_progress": info.get("rdb_bgsave_in_progress"),
+            "connected_slaves": info.get("connected_slaves"),
+        }
+        if log:
+            ev["log_output_buffer_disconnects"] = log.get("output_buffer_disconnects", 0)
+            ev["log_partial_resync_refused"] = log.get("partial_resync_refused", 0)
+            sample = (facts.get("log") or {}).get("samples", {}).get("output_buffer_disconnects")
+            if sample:
+                ev["log"] = sample
+        out.append(make("redis.replication.full_sync_storm", ev))
+    rate = w.get("write_rate_bps") or 0
+    outage = w.get("outage_s") or DEFAULT_OUTAGE_S
+    if info.get("role") == "master" and rate > 0:
+        backlog = int(info.get("repl_backlog_size") or config.get("repl-backlog-size") or 0)
+        covers = backlog / rate if rate else float("inf")
+        if covers < outage:
+            want = int(rate * outage * 1.5)
+            want_mb = (want + 1048575) // 1048576
+            out.append(make("redis.replication.backlog_too_small", {
+                "write_rate": f"{_mb(rate)}/s", "repl_backlog_size": _mb(backlog), "covers_s": round(covers, 1),
+                "outage_to_survive_s": outage, "suggested_repl_backlog_size": f"{want_mb}mb"},
+                action=f"CONFIG SET repl-backlog-size {want_mb}mb (covers {outage} s at {_mb(rate)}/s with 50% margin), "
+                       "then CONFIG REWRITE."))
+        limits = parse_output_buffer_limit(str(config.get("client-output-buffer-limit") or ""))
+        hard = limits.get("replica", (0, 0, 0))[0]
+        used = int(info.get("used_memory_dataset") or info.get("used_memory") or 0)
+        sync_s = max(10.0, 2.0 * float(info.get("rdb_last_bgsave_time_sec") or 0) + used / (100 * 1048576))
+        need = rate * sync_s
+        if hard and hard < need:
+            want_mb = int(need * 1.5 + 1048575) // 1048576
+            out.append(make("redis.replication.output_buffer_too_small", {
+                "write_rate": f"{_mb(rate)}/s", "replica_hard_limit": _mb(hard), "full_sync_estimate_s": round(sync_s, 1),
+                "needed": _mb(need)},
+                action=f"CONFIG SET client-output-buffer-limit \"replica {want_mb}mb {max(1, want_mb // 2)}mb 60\", then CONFIG REWRITE."))
+    return out
+
+
+def keys_live(info: dict[str, Any]) -> int:
+    return sum(keyspace(info).values())

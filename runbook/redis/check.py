@@ -1,0 +1,138 @@
+"""Checks of one or many Redis instances: the engine's probes and `runbook redis check`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from runbook.findings import Finding, sort_findings
+from runbook.redis import assess as _assess
+from runbook.redis.probe import read_instance, read_server
+from runbook.targets import Target
+
+DEFAULT_INTERVAL_S = 3.0
+
+
+def _facts_for_engine(facts: dict[str, Any]) -> dict[str, Any]:
+    """Convenience keys at the top, for playbook expressions (facts.master.role, ...)."""
+    info = facts.get("info") or {}
+    p = facts.get("restart_preview") or {}
+    facts = dict(facts)
+    facts.setdefault("role", info.get("role"))
+    facts["role"] = info.get("role") if info else None
+    facts["keys_live"] = _assess.keys_live(info) if info else None
+    for k in ("loads", "keys_on_disk", "writable", "config_file"):
+        facts[k] = p.get(k)
+    return facts
+
+
+def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    facts = asyncio.run(read_instance(target.url, timeout, restart_command=target.restart_command,
+                                      restart_unit=target.restart_unit, declared_config=target.config))
+    return _facts_for_engine(facts)
+
+
+async def read_window(url: str, timeout: float, interval: float, outage: float, **kw: Any) -> dict[str, Any]:
+    """Two samples `interval` apart: the second is a full read, with the deltas of the first."""
+    first = await read_server(url, timeout)
+    t0 = time.monotonic()
+    if not first.get("reachable"):
+        return first
+    from runbook.redis.probe import host_facts, log_facts
+
+    host0 = await asyncio.to_thread(host_facts, first["info"], first.get("config"))
+    log0 = await asyncio.to_thread(log_facts, first.get("config"), host0.get("cwd")) if host0.get("local") else {}
+    await asyncio.sleep(interval)
+    second = await read_instance(url, timeout, **kw)
+    if not second.get("reachable"):
+        return second
+    dt = max(time.monotonic() - t0, 1e-3)
+    a, b = first["info"], second["info"]
+
+    def d(k: str) -> int:
+        try:
+            return int(b.get(k) or 0) - int(a.get(k) or 0)
+        except (TypeError, ValueError):
+            return 0
+
+    c0 = (log0 or {}).get("counts") or {}
+    c1 = (second.get("log") or {}).get("counts") or {}
+    second["window"] = {
+        "dt_s": round(dt, 2),
+        "outage_s": outage,
+        "d_sync_full": d("sync_full"),
+        "d_sync_partial_err": d("sync_partial_err"),
+        "d_sync_partial_ok": d("sync_partial_ok"),
+        "sync_full_before": a.get("sync_full"),
+        "sync_partial_err_before": a.get("sync_partial_err"),
+        "write_rate_bps": round(max(d("master_repl_offset"), 0) / dt, 1),
+        "d_log_output_buffer_disconnects": max(0, c1.get("output_buffer_disconnects", 0) - c0.get("output_buffer_disconnects", 0)),
+    }
+    return second
+
+
+def probe_replication(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    interval = float(params.get("interval", DEFAULT_INTERVAL_S))
+    outage = float(params.get("outage_s", _assess.DEFAULT_OUTAGE_S))
+    facts = asyncio.run(read_window(target.url, timeout, interval, outage, restart_command=target.restart_command,
+                                    restart_unit=target.restart_unit, declared_config=target.config))
+    return _facts_for_engine(facts)
+
+
+def assess(facts: dict[str, Any]) -> list[Finding]:
+    return sort_findings(_assess.assess(facts))
+
+
+def status_code(facts: dict[str, Any], findings: list[Finding]) -> int:
+    """Monitoring-plugin code of one instance: 3 when it could not be read."""
+    if not facts.get("reachable"):
+        return 3
+    if any(f.severity == "critical" for f in findings):
+        return 2
+    if any(f.severity == "warning" for f in findings):
+        return 1
+    return 0
+
+
+def aggregate(codes: list[int]) -> int:
+    order = {2: 4, 3: 3, 1: 2, 0: 1}
+    return max(codes, key=lambda c: order[c]) if codes else 3
+
+
+def report(facts: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
+    """The JSON of one instance (DESIGN contract)."""
+    info = facts.get("info") or {}
+    p = facts.get("restart_preview") or {}
+    return {
+        "target": facts.get("url"),
+        "reachable": bool(facts.get("reachable")),
+        "status": ["ok", "warning", "critical", "unknown"][status_code(facts, findings)],
+        "role": info.get("role") if info else None,
+        "version": info.get("redis_version"),
+        "error": facts.get("error"),
+        "findings": [f.to_dict() for f in findings],
+        "restart_preview": {
+            "config_file": p.get("config_file"),
+            "config_source": p.get("config_source"),
+            "loads": p.get("loads", "unknown"),
+            "path": p.get("path"),
+            "keys_on_disk": p.get("keys_on_disk"),
+            "keys_live": p.get("keys_live"),
+            "replicaof": p.get("replicaof") or (f"{info.get('master_host')} {info.get('master_port')}" if info.get("role") == "slave" else ""),
+            "writable": p.get("writable"),
+            "reader": p.get("reader"),
+            "restart_fails": p.get("restart_fails"),
+            "diff": p.get("diff") or {},
+        } if facts.get("reachable") else None,
+        "window": facts.get("window"),
+    }
+
+
+async def check_many(urls: list[str], timeout: float, interval: float | None, outage: float) -> list[dict[str, Any]]:
+    async def one(u: str) -> dict[str, Any]:
+        if interval:
+            return await read_window(u, timeout, interval, outage)
+        return await read_instance(u, timeout)
+
+    return list(await asyncio.gather(*(one(u) for u in urls)))

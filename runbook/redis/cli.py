@@ -1,0 +1,140 @@
+"""`runbook redis check URL...`: read Redis instances concurrently and print findings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("redis", help="Redis: check instances")
+    rs = p.add_subparsers(dest="redis_cmd", metavar="check", required=True)
+    c = rs.add_parser("check", help="read Redis instances and print findings with the restart preview")
+    c.add_argument("urls", nargs="+", metavar="URL", help="redis://[user:pass@]host:port, rediss://, unix:///path; "
+                   "a Sentinel or cluster node is expanded to every instance it knows")
+    c.add_argument("--json", action="store_true", help="JSON: a list with one object per instance")
+    c.add_argument("--timeout", type=float, default=2.0, help="network timeout per call, seconds (default 2)")
+    c.add_argument("--interval", type=float, default=0.0,
+                   help="take two samples this many seconds apart: full-sync storm, write rate, backlog sizing")
+    c.add_argument("--outage", type=float, default=60.0, help="the outage the backlog must survive, seconds (default 60)")
+    c.add_argument("--no-discover", action="store_true", help="do not expand Sentinels and cluster nodes")
+    c.set_defaults(fn=cmd_check)
+
+
+async def discover(facts: dict[str, Any], url: str, timeout: float) -> list[str]:
+    """More instances named by one already read: a Sentinel's masters and replicas, a cluster's nodes."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from runbook.redis.connect import async_client
+
+    info = facts.get("info") or {}
+    sentinel = info.get("redis_mode") == "sentinel"
+    cluster = info.get("cluster_enabled") == 1
+    parts = urlsplit(url)
+    if not (sentinel or cluster) or parts.scheme not in ("redis", "rediss"):
+        return []
+
+    def with_addr(host: str, port: Any) -> str:
+        cred = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        h = f"[{host}]" if ":" in host else host
+        return urlunsplit(parts._replace(netloc=f"{cred}{h}:{port}"))
+
+    r = async_client(url, timeout)
+    out: list[str] = []
+    try:
+        if sentinel:
+            for m in await asyncio.wait_for(r.execute_command("SENTINEL", "MASTERS"), timeout * 2):
+                md = _pairs(m)
+                out.append(with_addr(md["ip"], md["port"]))
+                reps = await asyncio.wait_for(r.execute_command("SENTINEL", "REPLICAS", md["name"]), timeout * 2)
+                out += [with_addr(_pairs(x)["ip"], _pairs(x)["port"]) for x in reps]
+        else:
+            nodes = await asyncio.wait_for(r.execute_command("CLUSTER", "NODES"), timeout * 2)
+            for line in (nodes.decode() if isinstance(nodes, bytes) else str(nodes)).splitlines():
+                f = line.split()
+                if len(f) > 2 and "fail" not in f[2] and "noaddr" not in f[2]:
+                    host, _, port = f[1].split("@")[0].rpartition(":")
+                    out.append(with_addr(host or "127.0.0.1", port))
+    except Exception:  # noqa: BLE001 - discovery is best effort; what was read is still reported
+        pass
+    finally:
+        try:
+            await asyncio.wait_for(r.aclose(), 1.0)
+        except Exception:  # noqa: BLE001
+            pass
+    return out
+
+
+def _pairs(x: Any) -> dict[str, str]:
+    from runbook.redis.info import pairs_to_dict
+
+    return pairs_to_dict(x)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from runbook.redis.check import aggregate, assess, check_many, report, status_code
+    from runbook.redis.connect import RedisUrlError, connection_kwargs
+    from runbook.secrets import mask_url
+
+    for u in args.urls:
+        try:
+            connection_kwargs(u, 1.0)
+        except RedisUrlError as e:
+            sys.stderr.write(f"runbook: {e}\n")
+            return 3
+
+    async def run() -> list[dict[str, Any]]:
+        urls = list(dict.fromkeys(args.urls))
+        results = await check_many(urls, args.timeout, args.interval or None, args.outage)
+        if args.no_discover:
+            return results
+        more: list[str] = []
+        for url, facts in zip(urls, results):
+            more += [u for u in await discover(facts, url, args.timeout) if u not in urls and u not in more]
+        # a Sentinel is a way in, not an instance to judge
+        results = [f for f in results if (f.get("info") or {}).get("redis_mode") != "sentinel"]
+        return results + (await check_many(more, args.timeout, args.interval or None, args.outage) if more else [])
+
+    all_facts = asyncio.run(run())
+    reports, codes = [], []
+    for facts in all_facts:
+        findings = assess(facts)
+        codes.append(status_code(facts, findings))
+        reports.append(report(facts, findings))
+    if args.json:
+        sys.stdout.write(json.dumps(reports, indent=2, default=str) + "\n")
+    else:
+        for r in reports:
+            sys.stdout.write(render(r) + "\n")
+    return aggregate(codes)
+
+
+def render(r: dict[str, Any]) -> str:
+    from runbook.text import printable as p
+
+    lines = [f"{p(r['target'])}  {r.get('role') or '-'}  {r.get('version') or ''}  {r['status'].upper()}"]
+    if not r["reachable"]:
+        lines.append(f"  could not read: {p(r.get('error'))}")
+    pv = r.get("restart_preview")
+    if pv:
+        src = f" ({p(pv['config_source'])})" if pv.get("config_source") else ""
+        lines.append(f"  restart reads   {p(pv.get('config_file') or '(no config file)')}{src}"
+                     + (f", parsed by {pv['reader']}" if pv.get("reader") else ""))
+        disk = pv.get("keys_on_disk")
+        lines.append(f"  restart loads   {pv.get('loads')}{' ' + p(pv['path']) if pv.get('path') else ''}: "
+                     f"{'?' if disk is None else disk} keys on disk, {pv.get('keys_live')} live")
+        w = pv.get("writable")
+        lines.append(f"  comes up        {'writable' if w else ('READ-ONLY replica of ' + p(pv.get('replicaof'))) if w is False else 'unknown'}"
+                     + (f"; RESTART FAILS: {p(pv['restart_fails'])}" if pv.get("restart_fails") else ""))
+    for f in r["findings"]:
+        lines.append(f"  {f['severity'].upper():8} {f['id']}: {p(f['title'])}")
+        for k, v in f["evidence"].items():
+            lines.append(f"           {p(k)}: {p(json.dumps(v, default=str) if not isinstance(v, str) else v)}")
+        lines.append(f"           why: {p(f['why'])}")
+        lines.append(f"           do:  {p(f['action'])}")
+    if not r["findings"] and r["reachable"]:
+        lines.append("  no findings")
+    return "\n".join(lines)

@@ -1,0 +1,296 @@
+"""What a restart would read: the config file, its includes, and the effective settings.
+
+`flatten` reads the file the way redis-server does: directives in order, `include`
+inlined, relative paths resolved against the working directory of the moment (which a
+`dir` line changes), last directive wins except for `save`, `rename-command` and other
+repeatable ones. `effective_via_server` then starts a throwaway redis-server on a unix
+socket in its own temp dir, on a sanitised flat copy of the file (no path of the file
+that could be written to is passed on: dir, logfile, pidfile, unixsocket, cluster config,
+replicaof), and reads its CONFIG GET *: the most faithful reader of units and defaults.
+It writes nothing outside its temp dir and is killed by its pid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Directives whose values the throwaway must not see (paths it would write, a master it would sync from).
+WITHHELD = frozenset({
+    "dir", "logfile", "pidfile", "unixsocket", "unixsocketperm", "daemonize", "supervised", "syslog-enabled",
+    "syslog-ident", "syslog-facility", "replicaof", "slaveof", "port", "tls-port", "cluster-config-file",
+    "requirepass", "masterauth", "masteruser", "bind", "include", "aclfile", "dbfilename", "appenddirname",
+    "appendfilename", "cluster-announce-ip", "sentinel",
+})
+REPEATABLE = frozenset({"save", "rename-command", "loadmodule", "client-output-buffer-limit", "user", "include"})
+_UNIT = re.compile(r"^(-?\d+)(k|kb|m|mb|g|gb)$", re.I)
+_MULT = {"k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+
+
+class ConfigError(Exception):
+    pass
+
+
+def split_args(line: str) -> list[str] | None:
+    """Split a config line like sdssplitargs: quotes, escapes. None when quotes are unbalanced."""
+    out: list[str] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i].isspace():
+            i += 1
+        if i >= n:
+            return out
+        cur = []
+        if line[i] == '"':
+            i += 1
+            while True:
+                if i >= n:
+                    return None
+                c = line[i]
+                if c == "\\" and i + 1 < n:
+                    nx = line[i + 1]
+                    if nx == "x" and i + 3 < n and all(ch in "0123456789abcdefABCDEF" for ch in line[i + 2 : i + 4]):
+                        cur.append(chr(int(line[i + 2 : i + 4], 16)))
+                        i += 4
+                        continue
+                    cur.append({"n": "\n", "r": "\r", "t": "\t", "b": "\b", "a": "\a"}.get(nx, nx))
+                    i += 2
+                    continue
+                if c == '"':
+                    i += 1
+                    if i < n and not line[i].isspace():
+                        return None
+                    break
+                cur.append(c)
+                i += 1
+        elif line[i] == "'":
+            i += 1
+            while True:
+                if i >= n:
+                    return None
+                c = line[i]
+                if c == "\\" and i + 1 < n and line[i + 1] == "'":
+                    cur.append("'")
+                    i += 2
+                    continue
+                if c == "'":
+                    i += 1
+                    if i < n and not line[i].isspace():
+                        return None
+                    break
+                cur.append(c)
+                i += 1
+        else:
+            while i < n and not line[i].isspace():
+                cur.append(line[i])
+                i += 1
+        out.append("".join(cur))
+
+
+def normalize(value: str) -> str:
+    """'100mb' -> '104857600' (as CONFIG GET reports memory), other values unchanged."""
+    parts = value.split()
+    out = []
+    for p in parts:
+        m = _UNIT.match(p)
+        out.append(str(int(m[1]) * _MULT[m[2].lower()]) if m else p)
+    return " ".join(out)
+
+
+@dataclass
+class Directive:
+    name: str
+    args: list[str]
+    file: str
+    line: int
+
+
+@dataclass
+class FileConfig:
+    path: str
+    directives: list[Directive] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # the file and every include, in order
+    problems: list[str] = field(default_factory=list)
+    dir: str = ""  # where a restart would chdir (resolved)
+    dir_exists: bool = True
+
+    def last(self, name: str) -> Directive | None:
+        for d in reversed(self.directives):
+            if d.name == name or (name == "replicaof" and d.name == "slaveof"):
+                return d
+        return None
+
+    def value(self, name: str, default: str = "") -> str:
+        d = self.last(name)
+        return " ".join(d.args) if d else default
+
+    def saves(self) -> str:
+        out: list[str] = []
+        for d in self.directives:
+            if d.name == "save":
+                if d.args in ([""], []):
+                    out = []
+                else:
+                    out += d.args
+        return " ".join(out)
+
+    def renames(self) -> dict[str, str]:
+        out = {}
+        for d in self.directives:
+            if d.name == "rename-command" and len(d.args) == 2:
+                out[d.args[0].lower()] = d.args[1]
+        return out
+
+    def settings(self) -> dict[str, str]:
+        """Last value of each directive, units normalised (the parsing fallback of the diff)."""
+        out: dict[str, str] = {}
+        for d in self.directives:
+            if d.name in REPEATABLE:
+                continue
+            out[d.name if d.name != "slaveof" else "replicaof"] = normalize(" ".join(d.args))
+        if any(d.name == "save" for d in self.directives):
+            out["save"] = self.saves()
+        return out
+
+
+def flatten(path: str, cwd: str, overrides: list[list[str]] | None = None, max_depth: int = 16) -> FileConfig:
+    """Read a config file as redis-server would at start, from working directory cwd."""
+    fc = FileConfig(path=path)
+    state = {"cwd": cwd}
+
+    def resolve(p: str) -> str:
+        return os.path.normpath(p if os.path.isabs(p) else os.path.join(state["cwd"], p))
+
+    def read(p: str, depth: int) -> None:
+        if depth > max_depth:
+            fc.problems.append(f"{p}: includes nested more than {max_depth} deep")
+            return
+        try:
+            with open(p, encoding="utf-8", errors="replace") as f:
+                text = f.read(8 * 1024 * 1024)
+        except OSError as e:
+            fc.problems.append(f"{p}: cannot read: {e.strerror}")
+            return
+        fc.files.append(p)
+        for n, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            args = split_args(line)
+            if args is None:
+                fc.problems.append(f"{p}:{n}: unbalanced quotes")
+                continue
+            if not args:
+                continue
+            name = args[0].lower()
+            d = Directive(name, args[1:], p, n)
+            if name == "include":
+                for inc in args[1:]:
+                    read(resolve(inc), depth + 1)
+                continue
+            if name == "dir" and d.args:
+                target = resolve(d.args[0])
+                if os.path.isdir(target):
+                    state["cwd"] = target
+                else:
+                    fc.dir_exists = False
+                    fc.problems.append(f"{p}:{n}: dir {d.args[0]} does not exist: a restart would fail")
+                d = Directive(name, [target], p, n)
+            fc.directives.append(d)
+
+    read(path, 0)
+    for ov in overrides or []:
+        if ov:
+            fc.directives.append(Directive(ov[0].lower(), ov[1:], "<command line>", 0))
+            if ov[0].lower() == "dir" and len(ov) > 1:
+                state["cwd"] = os.path.normpath(os.path.join(state["cwd"], ov[1]))
+    d = fc.last("dir")
+    fc.dir = d.args[0] if d and d.args else cwd
+    return fc
+
+
+def write_sanitised(fc: FileConfig, dest: Path) -> None:
+    """The flattened file minus every withheld directive, for the throwaway."""
+    lines = []
+    for d in fc.directives:
+        if d.name in WITHHELD:
+            continue
+        lines.append(" ".join([d.name] + [_quote(a) for a in d.args]))
+    dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _quote(a: str) -> str:
+    return '"' + a.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def redis_server_binary() -> str | None:
+    return shutil.which("redis-server")
+
+
+def effective_via_server(fc: FileConfig, timeout: float = 5.0) -> dict[str, str]:
+    """CONFIG GET * of a throwaway redis-server reading the sanitised file. Raises ConfigError."""
+    import redis as redis_py
+
+    binary = redis_server_binary()
+    if not binary:
+        raise ConfigError("no redis-server binary on this machine")
+    config_cmd = fc.renames().get("config", "CONFIG")
+    if config_cmd == "":
+        raise ConfigError("CONFIG is disabled in the file (rename-command CONFIG \"\")")
+    with tempfile.TemporaryDirectory(prefix="runbook-throwaway-") as tmp:
+        t = Path(tmp)
+        conf = t / "flat.conf"
+        write_sanitised(fc, conf)
+        sock = t / "s.sock"
+        argv = [binary, str(conf), "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+                "--dir", str(t), "--logfile", "", "--pidfile", "", "--daemonize", "no", "--supervised", "no",
+                "--syslog-enabled", "no", "--tls-port", "0", "--cluster-config-file", str(t / "nodes.conf"),
+                "--save", "", "--appendonly", "no"]
+        # save and appendonly are read from the file by us; the throwaway must not write an AOF or RDB at all.
+        proc = subprocess.Popen(argv, cwd=tmp, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + timeout
+            while not sock.exists():
+                if proc.poll() is not None:
+                    out = (proc.stdout.read() if proc.stdout else b"").decode("utf-8", "replace")
+                    reason = _startup_error(out)
+                    raise ConfigError(f"redis-server refused the file: {reason}")
+                if time.monotonic() > deadline:
+                    raise ConfigError("the throwaway redis-server did not start in time")
+                time.sleep(0.01)
+            client = redis_py.Redis(unix_socket_path=str(sock), socket_timeout=timeout, socket_connect_timeout=timeout,
+                                    lib_name=None, lib_version=None, protocol=2)
+            try:
+                reply = client.execute_command(config_cmd, "GET", "*")
+            finally:
+                client.close()
+        finally:
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=5)
+            if proc.stdout:
+                proc.stdout.close()
+    from runbook.redis.info import pairs_to_dict
+
+    if isinstance(reply, dict):
+        return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in reply.items()}
+    return pairs_to_dict(reply)
+
+
+def _startup_error(out: str) -> str:
+    lines = [x for x in out.splitlines() if x.strip()]
+    for i, line in enumerate(lines):
+        if "FATAL CONFIG FILE ERROR" in line:
+            return " ".join(x.strip() for x in lines[i : i + 4])[-400:]
+    return (lines[-1] if lines else "no output")[-400:]

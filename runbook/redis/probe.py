@@ -1,0 +1,255 @@
+"""Read one Redis instance (and its host, where it runs on this machine). Read-only.
+
+Commands sent: INFO all, CONFIG GET *, ROLE, DBSIZE (one pipeline, one connection), and
+INFO server on the address the server replicates from, to compare run ids. Nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import socket
+import time
+from typing import Any
+
+from runbook.redis.connect import RedisUrlError, async_client
+from runbook.redis.info import pairs_to_dict, parse_info
+from runbook.secrets import mask_mapping, mask_url
+
+LOG_PATTERNS = {
+    "output_buffer_disconnects": "for overcoming of output buffer limits",
+    "partial_resync_refused": "for lack of backlog",
+    "bgsave_for_sync": "Starting BGSAVE for SYNC",
+    "cannot_attach_bgsave": "Can't attach the replica to the current BGSAVE",
+    "full_resync_requested": "Full resync requested by replica",
+    "bgsave_errors": "Background saving error",
+    "no_master_link": "NOMASTERLINK",
+    "overcommit_warning": "Memory overcommit must be enabled",
+    "thp_warning": "Transparent Huge Pages",
+    "aof_created_on_start": "on server start",
+}
+LOG_TAIL_BYTES = 512 * 1024
+
+
+def _s(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, list):
+        return [_s(x) for x in v]
+    return v
+
+
+async def read_server(url: str, timeout: float) -> dict[str, Any]:
+    """INFO all, CONFIG GET *, ROLE, DBSIZE. Never raises for a dead host: reachable=False and error."""
+    facts: dict[str, Any] = {"url": mask_url(url), "reachable": False}
+    try:
+        r = async_client(url, timeout)
+    except RedisUrlError as e:
+        facts["error"] = str(e)
+        return facts
+    try:
+        pipe = r.pipeline(transaction=False)
+        pipe.execute_command("INFO", "all")
+        pipe.execute_command("CONFIG", "GET", "*")
+        pipe.execute_command("ROLE")
+        pipe.execute_command("DBSIZE")
+        info_raw, config_raw, role, dbsize = await asyncio.wait_for(pipe.execute(raise_on_error=False), timeout * 2)
+        if isinstance(info_raw, Exception):
+            raise info_raw
+        facts["reachable"] = True
+        facts["info"] = parse_info(info_raw)
+        if isinstance(config_raw, Exception):
+            facts["config"] = None
+            facts["config_error"] = str(config_raw)
+        else:
+            facts["config"] = pairs_to_dict(config_raw)
+        facts["role"] = None if isinstance(role, Exception) else _s(role)
+        facts["dbsize"] = None if isinstance(dbsize, Exception) else int(dbsize)
+    except asyncio.TimeoutError:
+        facts["error"] = f"no answer within {timeout * 2:g} s"
+    except Exception as e:  # noqa: BLE001 - a dead host is a fact, not a crash
+        facts["error"] = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    finally:
+        try:
+            await asyncio.wait_for(r.aclose(), 1.0)
+        except Exception:  # noqa: BLE001
+            pass
+    return facts
+
+
+async def read_run_id(host: str, port: int, password: str | None, timeout: float) -> str | None:
+    """run_id of the server at host:port (INFO server), or None when it cannot be read."""
+    import redis.asyncio as aredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    r = aredis.Redis(host=host, port=port, password=password, socket_timeout=timeout, socket_connect_timeout=timeout,
+                     lib_name=None, lib_version=None, single_connection_client=True, protocol=2,
+                     retry=Retry(NoBackoff(), 0))
+    r.response_callbacks.clear()
+    try:
+        raw = await asyncio.wait_for(r.execute_command("INFO", "server"), timeout * 2)
+        return str(parse_info(raw).get("run_id") or "") or None
+    except Exception:  # noqa: BLE001
+        return None
+    finally:
+        try:
+            await asyncio.wait_for(r.aclose(), 1.0)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+# ------------------------------------------------------------------ host (this machine only)
+def _read_first_line(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline().strip()
+    except OSError:
+        return None
+
+
+def local_addresses() -> set[str]:
+    import psutil
+
+    out = set()
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            if a.family in (socket.AF_INET, socket.AF_INET6):
+                out.add(a.address.split("%")[0])
+    return out
+
+
+def is_local_ip(ip: str, local: set[str]) -> bool:
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return a.is_loopback or ip in local
+
+
+def resolve(host: str) -> list[str]:
+    try:
+        return sorted({ai[4][0] for ai in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
+    except OSError:
+        return []
+
+
+def listening(pid: int) -> list[tuple[str, int]]:
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        conns = p.net_connections(kind="inet") if hasattr(p, "net_connections") else p.connections(kind="inet")
+    except (psutil.Error, OSError):
+        return []
+    return sorted({(c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN})
+
+
+def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
+    """Facts of the machine the server runs on, when that is this machine (its pid listens on its port)."""
+    import psutil
+
+    pid = info.get("process_id")
+    port = info.get("tcp_port")
+    out: dict[str, Any] = {"local": False}
+    if not isinstance(pid, int) or not psutil.pid_exists(pid):
+        return out
+    listens = listening(pid)
+    unixsocket = (config or {}).get("unixsocket") or ""
+    try:
+        p = psutil.Process(pid)
+        name = p.name()
+        open_socket = bool(unixsocket) and os.path.exists(unixsocket)
+    except psutil.Error:
+        return out
+    if "redis" not in name and not any(port == lp for _, lp in listens):
+        return out
+    if port and not any(lp == port for _, lp in listens) and not (port == 0 and open_socket):
+        return out
+    out["local"] = True
+    out["pid"] = pid
+    out["listening"] = [f"{ip}:{lp}" for ip, lp in listens]
+    out["listening_pairs"] = [[ip, lp] for ip, lp in listens]
+    try:
+        cwd = p.cwd()
+        out["cwd"] = cwd
+        out["cwd_deleted"] = cwd.endswith(" (deleted)") or not os.path.isdir(cwd)
+    except (psutil.Error, OSError) as e:
+        out["cwd"] = None
+        out["cwd_error"] = str(e)
+    oc = _read_first_line("/proc/sys/vm/overcommit_memory")
+    out["overcommit_memory"] = int(oc) if oc and oc.isdigit() else None
+    thp = _read_first_line("/sys/kernel/mm/transparent_hugepage/enabled")
+    if thp:
+        sel = thp[thp.find("[") + 1 : thp.find("]")] if "[" in thp else thp
+        out["transparent_hugepages"] = sel
+    data_dir = (config or {}).get("dir") or out.get("cwd")
+    if data_dir and not out.get("cwd_deleted"):
+        try:
+            st = os.statvfs(data_dir)
+            out["disk_free_bytes"] = st.f_bavail * st.f_frsize
+            out["disk_total_bytes"] = st.f_blocks * st.f_frsize
+        except OSError as e:
+            out["disk_error"] = str(e)
+    out["local_addresses"] = sorted(local_addresses())
+    return out
+
+
+def log_facts(config: dict[str, Any] | None, cwd: str | None) -> dict[str, Any]:
+    """Counts and samples of the log lines that matter, from the tail of a readable log file."""
+    logfile = (config or {}).get("logfile") or ""
+    if not logfile:
+        return {"readable": False, "reason": "logs go to stdout or syslog"}
+    path = logfile if os.path.isabs(logfile) else os.path.join(cwd or "/", logfile)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            f.seek(max(0, size - LOG_TAIL_BYTES))
+            tail = f.read().decode("utf-8", "replace").splitlines()
+    except OSError as e:
+        return {"readable": False, "path": path, "reason": e.strerror}
+    counts: dict[str, int] = {}
+    samples: dict[str, str] = {}
+    for line in tail:
+        for key, needle in LOG_PATTERNS.items():
+            if needle in line:
+                counts[key] = counts.get(key, 0) + 1
+                samples[key] = line[-300:]
+    return {"readable": True, "path": path, "counts": counts, "samples": samples, "lines_read": len(tail)}
+
+
+async def read_instance(url: str, timeout: float, *, restart_command: tuple[str, ...] = (), restart_unit: str = "",
+                        declared_config: str = "", preview: bool = True) -> dict[str, Any]:
+    """Everything `redis check` knows about one instance, as plain data (secrets masked)."""
+    t0 = time.monotonic()
+    facts = await read_server(url, timeout)
+    if not facts["reachable"]:
+        return facts
+    info = facts["info"]
+    config = facts.get("config")
+    secrets = {v for k, v in (config or {}).items() if k in ("requirepass", "masterauth") and v}
+    host = await asyncio.to_thread(host_facts, info, config)
+    facts["host"] = host
+    if host.get("local"):
+        facts["log"] = await asyncio.to_thread(log_facts, config, host.get("cwd"))
+    # Is the server (live) a replica of itself? Compare run ids through the address it replicates from.
+    if info.get("role") == "slave" and info.get("master_host"):
+        from runbook.redis.connect import password_of
+
+        pw = password_of(url) or (config or {}).get("masterauth") or None
+        facts["master_run_id"] = await read_run_id(str(info["master_host"]), int(info.get("master_port") or 6379), pw, timeout)
+    if preview:
+        from runbook.redis.preview import restart_preview
+
+        facts["restart_preview"] = await asyncio.to_thread(
+            restart_preview, facts, restart_command=restart_command, restart_unit=restart_unit, declared_config=declared_config
+        )
+        fp = facts["restart_preview"].get("file_replicaof")
+        if fp and fp.get("host"):
+            from runbook.redis.connect import password_of
+
+            pw = password_of(url) or (config or {}).get("masterauth") or None
+            fp["run_id"] = await read_run_id(fp["host"], int(fp["port"]), pw, timeout)
+    facts["read_ms"] = round((time.monotonic() - t0) * 1000, 1)
+    return mask_mapping(facts, frozenset(secrets))
