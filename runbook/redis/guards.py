@@ -1,0 +1,106 @@
+"""Named Redis guards: pure functions of fresh facts. Evidence is kept to what a decision rests on
+(not live counters such as DBSIZE under a writer), so a confirmation is voided only by a real change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runbook.redis.assess import assess
+from runbook.redis.info import replicas
+
+Result = tuple[bool, dict[str, Any], str]
+
+RESTART_BLOCKERS = ("redis.restart.", "redis.persistence.save_failing", "redis.replication.full_sync_storm")
+
+
+def _unreadable(facts: dict[str, Any]) -> Result | None:
+    if not facts.get("reachable"):
+        return False, {"error": facts.get("error")}, f"the server could not be read: {facts.get('error')}"
+    return None
+
+
+def restart_is_safe(facts: dict[str, Any], params: dict[str, Any]) -> Result:
+    bad = _unreadable(facts)
+    if bad:
+        return bad
+    if facts.get("config") is None:
+        return False, {"config_error": facts.get("config_error")}, "CONFIG GET is refused or renamed: the running config cannot be compared with the file"
+    p = facts.get("restart_preview") or {}
+    ev = {"config_file": p.get("config_file") or "", "loads": p.get("loads"), "path": p.get("path"),
+          "keys_on_disk": p.get("keys_on_disk"), "writable": p.get("writable")}
+    if not p.get("local"):
+        return False, ev, "the files a restart reads are not on this machine: the restart preview is unknown"
+    critical = sorted({f.id for f in assess(facts) if f.severity == "critical" and f.id.startswith(RESTART_BLOCKERS)})
+    ev["critical_findings"] = critical
+    if critical:
+        return False, ev, "the restart preview has critical findings: " + ", ".join(critical)
+    return True, ev, ""
+
+
+def is_master(facts: dict[str, Any], params: dict[str, Any]) -> Result:
+    bad = _unreadable(facts)
+    if bad:
+        return bad
+    role = (facts.get("info") or {}).get("role")
+    return role == "master", {"role": role}, "" if role == "master" else f"the server is a {role}, not a master"
+
+
+def is_replica(facts: dict[str, Any], params: dict[str, Any]) -> Result:
+    bad = _unreadable(facts)
+    if bad:
+        return bad
+    role = (facts.get("info") or {}).get("role")
+    return role == "slave", {"role": role}, "" if role == "slave" else f"the server is a {role}, not a replica"
+
+
+def saves_ok(facts: dict[str, Any], params: dict[str, Any]) -> Result:
+    bad = _unreadable(facts)
+    if bad:
+        return bad
+    info = facts.get("info") or {}
+    ev = {k: info.get(k) for k in ("rdb_last_bgsave_status", "rdb_bgsave_in_progress", "aof_rewrite_in_progress")}
+    if info.get("rdb_last_bgsave_status") != "ok":
+        return False, ev, "the last background save failed"
+    if info.get("rdb_bgsave_in_progress") or info.get("aof_rewrite_in_progress"):
+        return False, ev, "a save or AOF rewrite is in progress"
+    return True, ev, ""
+
+
+def no_full_sync_storm(facts: dict[str, Any], params: dict[str, Any]) -> Result:
+    bad = _unreadable(facts)
+    if bad:
+        return bad
+    if not facts.get("window"):
+        return False, {}, "needs two samples (the redis.replication probe)"
+    storm = [f for f in assess(facts) if f.id == "redis.replication.full_sync_storm"]
+    ev = {"full_sync_storm": bool(storm)}
+    return not storm, ev, "replicas are caught in repeated full syncs" if storm else ""
+
+
+def replicas_in_sync(facts: dict[str, Any], params: dict[str, Any]) -> Result:
+    bad = _unreadable(facts)
+    if bad:
+        return bad
+    info = facts.get("info") or {}
+    max_lag = int(params.get("max_lag_bytes", 1024 * 1024))
+    offset = int(info.get("master_repl_offset") or 0)
+    reps = replicas(info)
+    behind = [f"{r.get('ip')}:{r.get('port')}" for r in reps if r.get("state") != "online" or offset - int(r.get("offset") or 0) > max_lag]
+    ev = {"replicas": len(reps), "not_in_sync": behind}
+    if not reps:
+        return False, ev, "no replica is attached"
+    return not behind, ev, "" if not behind else f"not in sync: {', '.join(behind)}"
+
+
+def config_writable(facts: dict[str, Any], params: dict[str, Any]) -> Result:
+    bad = _unreadable(facts)
+    if bad:
+        return bad
+    info = facts.get("info") or {}
+    cf = info.get("config_file") or ""
+    ev = {"config_file": cf, "config_readable": facts.get("config") is not None}
+    if facts.get("config") is None:
+        return False, ev, "CONFIG GET is refused or renamed"
+    if not cf:
+        return False, ev, "the server has no config file: CONFIG REWRITE would fail"
+    return True, ev, ""
