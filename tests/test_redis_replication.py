@@ -1,0 +1,115 @@
+"""Replication on real servers: a healthy set, a full-sync storm, backlog sizing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import runbook
+from redis_server import RedisServer
+
+pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    made: list[RedisServer] = []
+    procs: list[subprocess.Popen] = []
+
+    def make(n_replicas: int, master_conf: str = "", replica_conf: str = "") -> tuple[RedisServer, list[RedisServer]]:
+        m = RedisServer(tmp_path, "master", conf=master_conf)
+        made.append(m)
+        m.start()
+        reps = []
+        for i in range(n_replicas):
+            r = RedisServer(tmp_path, f"replica{i}", conf=f"replicaof 127.0.0.1 {m.port}\n{replica_conf}")
+            made.append(r)
+            reps.append(r.start())
+        deadline = time.monotonic() + 20
+        while m.client().info("replication")["connected_slaves"] < n_replicas or any(
+            r.client().info("replication")["master_link_status"] != "up" for r in reps
+        ):
+            assert time.monotonic() < deadline, "replicas did not connect"
+            time.sleep(0.05)
+        return m, reps
+
+    make.procs = procs  # type: ignore[attr-defined]
+    yield make
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    for s in made:
+        s.stop()
+
+
+def check(url: str, *extra: str) -> tuple[int, dict]:
+    r = runbook("redis", "check", url, "--json", *extra, timeout=120)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r.returncode, json.loads(r.stdout)[0]
+
+
+def test_healthy_master_with_replicas_has_no_critical_finding(cluster) -> None:
+    m, reps = cluster(2)
+    m.fill(1000)
+    m.client().save()
+    for r in reps:
+        r.client().save()
+    code, rep = check(m.url, "--interval", "1")
+    assert rep["role"] == "master"
+    assert [f for f in rep["findings"] if f["severity"] == "critical"] == []
+    assert code in (0, 1)
+    for r in reps:
+        code, rr = check(r.url)
+        assert rr["role"] == "slave" and not [f for f in rr["findings"] if f["severity"] == "critical"], rr["findings"]
+
+
+def test_replica_link_down(cluster) -> None:
+    m, [r] = cluster(1)
+    m.stop()
+    deadline = time.monotonic() + 10
+    while r.client().info("replication")["master_link_status"] != "down":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    code, rep = check(r.url)
+    assert code == 2
+    assert any(f["id"] == "redis.replication.link_down" and f["severity"] == "critical" for f in rep["findings"])
+
+
+@pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark is not installed")
+def test_full_sync_storm_with_several_replicas(cluster) -> None:
+    m, reps = cluster(
+        4,
+        master_conf="repl-backlog-size 16kb\nrepl-diskless-sync no\nclient-output-buffer-limit replica 1mb 512kb 1\n",
+    )
+    m.fill(20000)
+    writer = subprocess.Popen(
+        ["redis-benchmark", "-p", str(m.port), "-t", "set", "-n", "50000000", "-d", "256", "-P", "16", "-r", "200000", "-q"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cluster.procs.append(writer)
+    time.sleep(0.5)
+    for r in reps:
+        os.kill(r.pid, signal.SIGSTOP)
+    time.sleep(2.5)
+    for r in reps:
+        os.kill(r.pid, signal.SIGCONT)
+    code, rep = check(m.url, "--interval", "3")
+    writer.kill()
+    found = {f["id"]: f for f in rep["findings"]}
+    assert "redis.replication.full_sync_storm" in found, rep["findings"]
+    ev = found["redis.replication.full_sync_storm"]["evidence"]
+    print(json.dumps(ev))
+    assert ev["window_s"] >= 3
+    assert code == 2
+    # the write rate makes a 16 kB backlog hopeless: sizing advice with a figure
+    bl = found["redis.replication.backlog_too_small"]
+    assert bl["evidence"]["suggested_repl_backlog_size"].endswith("mb")
+    assert "CONFIG SET repl-backlog-size" in bl["action"]
+    # the advice steers away from restarting the overloaded master
+    assert "Do not restart the master" in found["redis.replication.full_sync_storm"]["action"]
