@@ -39,20 +39,26 @@ def _alias(k: str) -> str:
 
 
 def parse_command(argv: list[str] | tuple[str, ...]) -> tuple[str, list[list[str]]]:
-    """redis-server [FILE] [--opt val ...] -> (file, overrides)."""
+    """redis-server [FILE] [--opt val ...] -> (file, overrides). A wrapper (sh -c ..., a script) is
+    searched for the one .conf file it names; when that is ambiguous the file is unknown ("")."""
     args = list(argv)
-    if args and os.path.basename(args[0]).startswith("redis"):
+    if args and os.path.basename(args[0]).startswith("redis-server"):
         args = args[1:]
-    conf = ""
-    if args and not args[0].startswith("-"):
-        conf = args.pop(0)
-    overrides: list[list[str]] = []
+        conf = ""
+        if args and not args[0].startswith("-"):
+            conf = args.pop(0)
+        overrides: list[list[str]] = []
+        for a in args:
+            if a.startswith("--"):
+                overrides.append([a[2:]])
+            elif overrides:
+                overrides[-1].append(a)
+        return conf, overrides
+    tokens: list[str] = []
     for a in args:
-        if a.startswith("--"):
-            overrides.append([a[2:]])
-        elif overrides:
-            overrides[-1].append(a)
-    return conf, overrides
+        tokens += (split_args(a) or [a]) if any(c.isspace() for c in a) else [a]
+    confs = list(dict.fromkeys(t.strip("'\";") for t in tokens if t.strip("'\";").endswith(".conf")))
+    return (confs[0] if len(confs) == 1 else ""), []
 
 
 def unit_exec_start(unit: str) -> tuple[list[str], str]:
@@ -119,6 +125,14 @@ def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] =
     elif restart_command:
         conf, overrides = parse_command(restart_command)
         source = "the declared restart command"
+        if not conf:
+            out["problems"].append("cannot tell which config file the declared restart command reads")
+            out["config_file"] = ""
+            out["config_source"] = source
+            out["loads"] = "unknown"
+            out["writable"] = None
+            out["restart_fails"] = "unknown: the restart command names no single .conf file"
+            return out
     elif declared_config:
         conf, source = declared_config, "the inventory's config"
     out["config_file"] = conf

@@ -1,0 +1,152 @@
+"""The shipped Redis playbook, headless, against real servers: guards read fresh, fail closed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import PLAYBOOKS, runbook
+from redis_server import RedisServer
+from runbook.journal import store
+
+pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
+PLAYBOOK = str(PLAYBOOKS / "redis-master-restart.yaml")
+
+
+def inventory(tmp: Path, s: RedisServer) -> Path:
+    restart = ["sh", "-c", f'redis-cli -p {s.port} shutdown save >/dev/null 2>&1; exec redis-server "$0"', str(s.conf)]
+    p = tmp / "inventory.yaml"
+    p.write_text(json.dumps({"targets": {"master": {"url": s.url, "restart": {"command": restart}}}}))
+    return p
+
+
+def answers(tmp: Path, **extra: object) -> Path:
+    a = {"storm": "done", "aof-trap": "done", "preview": "done", "investigate": "done", **extra}
+    p = tmp / "answers.yaml"
+    p.write_text(json.dumps(a))
+    return p
+
+
+def events(state: Path) -> list:
+    return store.read(next((state / "sessions").glob("*.jsonl"))).events
+
+
+def kill_port(port: int) -> None:
+    for p in psutil.process_iter(["name", "cmdline"]):
+        if "redis-server" in (p.info["name"] or "") and f":{port}" in " ".join(p.info["cmdline"] or []):
+            p.kill()
+
+
+def test_replicaof_self_in_the_file_blocks_the_restart_and_the_server_keeps_its_keys(tmp_path, state_dir) -> None:
+    s = RedisServer(tmp_path, "m").start()
+    try:
+        s.fill(300)
+        s.client().save()
+        s.conf.write_text(s.conf.read_text() + f"replicaof 127.0.0.1 {s.port}\n")
+        r = runbook("run", PLAYBOOK, "-i", str(inventory(tmp_path, s)), "--headless",
+                    "--answers", str(answers(tmp_path, restart={"confirm": "master"})), timeout=120)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "redis.restart.replicaof_self" in r.stdout
+        assert "BLOCK redis.restart_is_safe" in r.stdout
+        ev = events(state_dir)
+        assert "action_intent" not in [e.kind for e in ev]
+        assert ev[-1].data["outcome"] == "blocked"
+        assert s.alive() and s.client().dbsize() == 300
+    finally:
+        s.stop()
+
+
+def test_aof_trap_declined_changes_nothing(tmp_path, state_dir) -> None:
+    s = RedisServer(tmp_path, "m").start()
+    try:
+        s.fill(300)
+        s.client().save()
+        s.conf.write_text(s.conf.read_text().replace("appendonly no", "appendonly yes"))
+        r = runbook("run", PLAYBOOK, "-i", str(inventory(tmp_path, s)), "--headless",
+                    "--answers", str(answers(tmp_path)), timeout=120)
+        assert r.returncode == 1
+        assert "redis.restart.aof_missing" in r.stdout and "go to aof-trap" in r.stdout
+        assert s.alive() and s.client().dbsize() == 300 and s.client().info("server")["process_id"] == s.pid
+    finally:
+        s.stop()
+
+
+def test_aof_trap_fixed_by_the_safe_switch_then_restarted_with_every_key(tmp_path, state_dir) -> None:
+    s = RedisServer(tmp_path, "m").start()
+    try:
+        s.fill(300)
+        s.client().save()
+        s.conf.write_text(s.conf.read_text().replace("appendonly no", "appendonly yes"))
+        ans = answers(tmp_path, **{"enable-aof": {"confirm": "master"}, "restart": {"confirm": "master"}})
+        r = runbook("run", PLAYBOOK, "-i", str(inventory(tmp_path, s)), "--headless", "--answers", str(ans), timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "PASS  redis.restart_is_safe" in r.stdout
+        c = s.client()
+        assert c.info("server")["process_id"] != s.pid
+        assert c.dbsize() == 300 and c.info("persistence")["aof_enabled"] == 1
+    finally:
+        kill_port(s.port)
+        s.stop()
+
+
+def test_hung_master_blocks_every_guard(tmp_path, state_dir) -> None:
+    s = RedisServer(tmp_path, "m").start()
+    try:
+        s.fill(10)
+        s.client().save()
+        inv = inventory(tmp_path, s)
+        ans = answers(tmp_path, restart={"confirm": "master"})
+        os.kill(s.pid, signal.SIGSTOP)
+        t = time.monotonic()
+        r = runbook("run", PLAYBOOK, "-i", str(inv), "--headless", "--answers", str(ans), "--timeout", "0.5", timeout=120)
+        elapsed = time.monotonic() - t
+        os.kill(s.pid, signal.SIGCONT)
+        assert r.returncode == 1
+        assert "redis.unreachable" in r.stdout
+        guards = [e.data for e in events(state_dir) if e.kind == "guard"]
+        assert guards and all(not g["passed"] for g in guards)
+        assert elapsed < 30
+        assert s.client().dbsize() == 10
+    finally:
+        s.stop()
+
+
+def test_safe_restart_runs_after_typed_confirmation(tmp_path, state_dir) -> None:
+    s = RedisServer(tmp_path, "m").start()
+    try:
+        s.fill(200)
+        s.client().save()
+        old_pid = s.pid
+        r = runbook("run", PLAYBOOK, "-i", str(inventory(tmp_path, s)), "--headless",
+                    "--answers", str(answers(tmp_path, restart={"confirm": "master"})), timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "PASS  redis.restart_is_safe" in r.stdout
+        kinds = [e.kind for e in events(state_dir)]
+        assert kinds.index("confirmation") < kinds.index("action_intent") < kinds.index("action_result")
+        info = s.client().info("server")
+        assert info["process_id"] != old_pid
+        assert s.client().dbsize() == 200
+    finally:
+        kill_port(s.port)
+        s.stop()
+
+
+def test_dry_run_names_the_exact_restart_command(tmp_path, state_dir) -> None:
+    s = RedisServer(tmp_path, "m").start()
+    try:
+        s.fill(20)
+        s.client().save()
+        r = runbook("run", PLAYBOOK, "-i", str(inventory(tmp_path, s)), "--headless", "--dry-run",
+                    "--answers", str(answers(tmp_path)), timeout=120)
+        assert "would run: sh -c" in r.stdout and str(s.conf) in r.stdout
+        assert s.client().info("server")["process_id"] == s.pid
+        assert r.returncode == 0, r.stdout
+    finally:
+        s.stop()
