@@ -6,6 +6,7 @@ journal, JSON, snapshots, exports) goes through these functions.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -51,13 +52,15 @@ def mask_url(url: str) -> str:
 
 def mask_text(text: str, known: set[str] | frozenset[str] = frozenset()) -> str:
     """Mask credentials in URLs inside free text, and any known secret value."""
-    text = _URL_CRED.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
-    for secret in sorted(known, key=len, reverse=True):
-        if secret and len(secret) >= 1:
+    if "@" in text:
+        text = _URL_CRED.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    for secret in sorted(known, key=len, reverse=True) if known else ():
+        if secret and secret in text:
             text = text.replace(secret, MASK)
     return text
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     k = key.lower()
     return k in SECRET_KEYS or k.endswith(("pass", "password", "token", "secret"))

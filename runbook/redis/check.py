@@ -8,7 +8,7 @@ from typing import Any
 
 from runbook.findings import Finding, sort_findings
 from runbook.redis import assess as _assess
-from runbook.redis.probe import read_instance, read_server
+from runbook.redis.probe import SECRETS, read_instance, read_server
 from runbook.targets import Target
 
 DEFAULT_INTERVAL_S = 3.0
@@ -36,13 +36,14 @@ def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, A
 async def read_window(url: str, timeout: float, interval: float, outage: float, **kw: Any) -> dict[str, Any]:
     """Two samples `interval` apart: the second is a full read, with the deltas of the first."""
     first = await read_server(url, timeout)
+    first.pop(SECRETS, None)
     t0 = time.monotonic()
     if not first.get("reachable"):
         return first
     from runbook.redis.probe import host_facts, log_facts
 
-    host0 = await asyncio.to_thread(host_facts, first["info"], first.get("config"))
-    log0 = await asyncio.to_thread(log_facts, first.get("config"), host0.get("cwd")) if host0.get("local") else {}
+    host0 = host_facts(first["info"], first.get("config"))
+    log0 = log_facts(first.get("config"), host0.get("cwd")) if host0.get("local") else {}
     await asyncio.sleep(interval)
     second = await read_instance(url, timeout, **kw)
     if not second.get("reachable"):
@@ -129,10 +130,11 @@ def report(facts: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
     }
 
 
-async def check_many(urls: list[str], timeout: float, interval: float | None, outage: float) -> list[dict[str, Any]]:
+async def check_many(urls: list[str], timeout: float, interval: float | None, outage: float,
+                     preview: bool = True) -> list[dict[str, Any]]:
     async def one(u: str) -> dict[str, Any]:
         if interval:
-            return await read_window(u, timeout, interval, outage)
-        return await read_instance(u, timeout)
+            return await read_window(u, timeout, interval, outage, preview=preview)
+        return await read_instance(u, timeout, preview=preview)
 
     return list(await asyncio.gather(*(one(u) for u in urls)))

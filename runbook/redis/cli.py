@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import Any
@@ -21,14 +20,18 @@ def register(sub: Any) -> None:
                    help="take two samples this many seconds apart: full-sync storm, write rate, backlog sizing")
     c.add_argument("--outage", type=float, default=60.0, help="the outage the backlog must survive, seconds (default 60)")
     c.add_argument("--no-discover", action="store_true", help="do not expand Sentinels and cluster nodes")
+    c.add_argument("--no-preview", action="store_true",
+                   help="skip the restart preview (files and a throwaway redis-server): a fast sweep of many servers")
     c.set_defaults(fn=cmd_check)
 
 
 async def discover(facts: dict[str, Any], url: str, timeout: float) -> list[str]:
     """More instances named by one already read: a Sentinel's masters and replicas, a cluster's nodes."""
+    import asyncio
     from urllib.parse import urlsplit, urlunsplit
 
-    from runbook.redis.connect import async_client
+    from runbook.redis.connect import connection_kwargs
+    from runbook.redis.wire import Wire
 
     info = facts.get("info") or {}
     sentinel = info.get("redis_mode") == "sentinel"
@@ -42,17 +45,19 @@ async def discover(facts: dict[str, Any], url: str, timeout: float) -> list[str]
         h = f"[{host}]" if ":" in host else host
         return urlunsplit(parts._replace(netloc=f"{cred}{h}:{port}"))
 
-    r = async_client(url, timeout)
     out: list[str] = []
+    w = None
     try:
+        w = await Wire.open(connection_kwargs(url, timeout), timeout)
         if sentinel:
-            for m in await asyncio.wait_for(r.execute_command("SENTINEL", "MASTERS"), timeout * 2):
+            (masters,) = await w.call([["SENTINEL", "MASTERS"]])
+            for m in masters:
                 md = _pairs(m)
                 out.append(with_addr(md["ip"], md["port"]))
-                reps = await asyncio.wait_for(r.execute_command("SENTINEL", "REPLICAS", md["name"]), timeout * 2)
+                (reps,) = await w.call([["SENTINEL", "REPLICAS", md["name"]]])
                 out += [with_addr(_pairs(x)["ip"], _pairs(x)["port"]) for x in reps]
         else:
-            nodes = await asyncio.wait_for(r.execute_command("CLUSTER", "NODES"), timeout * 2)
+            (nodes,) = await w.call([["CLUSTER", "NODES"]])
             for line in (nodes.decode() if isinstance(nodes, bytes) else str(nodes)).splitlines():
                 f = line.split()
                 if len(f) > 2 and "fail" not in f[2] and "noaddr" not in f[2]:
@@ -61,10 +66,8 @@ async def discover(facts: dict[str, Any], url: str, timeout: float) -> list[str]
     except Exception:  # noqa: BLE001 - discovery is best effort; what was read is still reported
         pass
     finally:
-        try:
-            await asyncio.wait_for(r.aclose(), 1.0)
-        except Exception:  # noqa: BLE001
-            pass
+        if w is not None:
+            await w.close()
     return out
 
 
@@ -75,6 +78,8 @@ def _pairs(x: Any) -> dict[str, str]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    import asyncio
+
     from runbook.redis.check import aggregate, assess, check_many, report, status_code
     from runbook.redis.connect import RedisUrlError, connection_kwargs
     from runbook.secrets import mask_url
@@ -88,7 +93,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     async def run() -> list[dict[str, Any]]:
         urls = list(dict.fromkeys(args.urls))
-        results = await check_many(urls, args.timeout, args.interval or None, args.outage)
+        results = await check_many(urls, args.timeout, args.interval or None, args.outage, not args.no_preview)
         if args.no_discover:
             return results
         more: list[str] = []
@@ -96,7 +101,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             more += [u for u in await discover(facts, url, args.timeout) if u not in urls and u not in more]
         # a Sentinel is a way in, not an instance to judge
         results = [f for f in results if (f.get("info") or {}).get("redis_mode") != "sentinel"]
-        return results + (await check_many(more, args.timeout, args.interval or None, args.outage) if more else [])
+        return results + (await check_many(more, args.timeout, args.interval or None, args.outage, not args.no_preview)
+                          if more else [])
 
     all_facts = asyncio.run(run())
     reports, codes = [], []

@@ -1,9 +1,6 @@
-"""Connections: one per instance, short timeouts, nothing sent but what we ask.
-
-redis-py normally sends CLIENT SETINFO on connect; we turn that off (lib_name=None), so a
-server sees only AUTH and the read-only commands of the probe. Replies are left raw (no
-response callbacks): parsing INFO is the cost of checking many servers, and ours is faster.
-"""
+"""Connection settings from a URL (redis://, rediss://, unix://, REDISCLI_AUTH), for the probes'
+own wire client and for redis-py in actions. redis-py normally sends CLIENT SETINFO and HELLO on
+connect; we turn both off, so a server sees only AUTH and the commands we send."""
 
 from __future__ import annotations
 
@@ -81,19 +78,6 @@ def _no_retry() -> Any:
     from redis.retry import Retry
 
     return Retry(NoBackoff(), 0)  # a dead host answers once: no retries that multiply the timeout
-
-
-def async_client(url: str, timeout: float) -> Any:
-    import redis.asyncio as aredis
-    from redis.asyncio.retry import Retry as ARetry
-    from redis.backoff import NoBackoff
-
-    kw = connection_kwargs(url, timeout)
-    kw["retry"] = ARetry(NoBackoff(), 0)
-    kw["single_connection_client"] = True
-    r = aredis.Redis(**kw)
-    r.response_callbacks.clear()
-    return r
 
 
 def sync_client(url: str, timeout: float) -> Any:

@@ -10,10 +10,11 @@ import asyncio
 import ipaddress
 import os
 import socket
+import threading
 import time
 from typing import Any
 
-from runbook.redis.connect import RedisUrlError, async_client
+from runbook.redis.connect import RedisUrlError
 from runbook.redis.info import pairs_to_dict, parse_info
 from runbook.secrets import mask_mapping, mask_url
 
@@ -30,6 +31,7 @@ LOG_PATTERNS = {
     "aof_created_on_start": "on server start",
 }
 LOG_TAIL_BYTES = 512 * 1024
+SECRETS = "_secrets"
 
 
 def _s(v: Any) -> Any:
@@ -42,62 +44,57 @@ def _s(v: Any) -> Any:
 
 async def read_server(url: str, timeout: float) -> dict[str, Any]:
     """INFO all, CONFIG GET *, ROLE, DBSIZE. Never raises for a dead host: reachable=False and error."""
+    from runbook.redis.connect import connection_kwargs
+    from runbook.redis.wire import Wire, WireError
+
     facts: dict[str, Any] = {"url": mask_url(url), "reachable": False}
     try:
-        r = async_client(url, timeout)
+        kw = connection_kwargs(url, timeout)
     except RedisUrlError as e:
         facts["error"] = str(e)
         return facts
+    w = None
     try:
-        pipe = r.pipeline(transaction=False)
-        pipe.execute_command("INFO", "all")
-        pipe.execute_command("CONFIG", "GET", "*")
-        pipe.execute_command("ROLE")
-        pipe.execute_command("DBSIZE")
-        info_raw, config_raw, role, dbsize = await asyncio.wait_for(pipe.execute(raise_on_error=False), timeout * 2)
+        w = await Wire.open(kw, timeout)
+        info_raw, config_raw, role, dbsize = await w.call([["INFO", "all"], ["CONFIG", "GET", "*"], ["ROLE"], ["DBSIZE"]])
         if isinstance(info_raw, Exception):
-            raise info_raw
+            raise WireError(f"INFO refused: {info_raw}")
         facts["reachable"] = True
         facts["info"] = parse_info(info_raw)
         if isinstance(config_raw, Exception):
             facts["config"] = None
             facts["config_error"] = str(config_raw)
         else:
-            facts["config"] = pairs_to_dict(config_raw)
+            config = pairs_to_dict(config_raw)
+            # kept apart (never in facts) to mask their echoes and to authenticate to our master
+            facts[SECRETS] = {k: config[k] for k in ("requirepass", "masterauth") if config.get(k)}
+            facts["config"] = mask_mapping(config)  # masked at once
         facts["role"] = None if isinstance(role, Exception) else _s(role)
         facts["dbsize"] = None if isinstance(dbsize, Exception) else int(dbsize)
-    except asyncio.TimeoutError:
-        facts["error"] = f"no answer within {timeout * 2:g} s"
-    except Exception as e:  # noqa: BLE001 - a dead host is a fact, not a crash
-        facts["error"] = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    except WireError as e:
+        facts["error"] = str(e)
     finally:
-        try:
-            await asyncio.wait_for(r.aclose(), 1.0)
-        except Exception:  # noqa: BLE001
-            pass
+        if w is not None:
+            await w.close()
     return facts
 
 
 async def read_run_id(host: str, port: int, password: str | None, timeout: float) -> str | None:
     """run_id of the server at host:port (INFO server), or None when it cannot be read."""
-    import redis.asyncio as aredis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
+    from runbook.redis.wire import Wire, WireError
 
-    r = aredis.Redis(host=host, port=port, password=password, socket_timeout=timeout, socket_connect_timeout=timeout,
-                     lib_name=None, lib_version=None, single_connection_client=True, protocol=2,
-                     retry=Retry(NoBackoff(), 0))
-    r.response_callbacks.clear()
+    w = None
     try:
-        raw = await asyncio.wait_for(r.execute_command("INFO", "server"), timeout * 2)
+        w = await Wire.open({"host": host, "port": port, "password": password}, timeout)
+        (raw,) = await w.call([["INFO", "server"]])
+        if isinstance(raw, Exception):
+            return None
         return str(parse_info(raw).get("run_id") or "") or None
-    except Exception:  # noqa: BLE001
+    except WireError:
         return None
     finally:
-        try:
-            await asyncio.wait_for(r.aclose(), 1.0)
-        except Exception:  # noqa: BLE001
-            pass
+        if w is not None:
+            await w.close()
 
 
 # ------------------------------------------------------------------ host (this machine only)
@@ -109,7 +106,29 @@ def _read_first_line(path: str) -> str | None:
         return None
 
 
+_CACHE: dict[str, tuple[float, Any]] = {}
+CACHE_S = 1.0  # system-wide tables are read once per check of many servers, not once per server
+
+
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(key: str, fn: Any) -> Any:
+    with _CACHE_LOCK:  # concurrent checks wait for one read instead of each reading the tables
+        hit = _CACHE.get(key)
+        now = time.monotonic()
+        if hit and now - hit[0] < CACHE_S:
+            return hit[1]
+        value = fn()
+        _CACHE[key] = (time.monotonic(), value)
+        return value
+
+
 def local_addresses() -> set[str]:
+    return _cached("addrs", _local_addresses)
+
+
+def _local_addresses() -> set[str]:
     import psutil
 
     out = set()
@@ -135,7 +154,49 @@ def resolve(host: str) -> list[str]:
         return []
 
 
+def _proc_listen_table() -> dict[int, tuple[str, int]]:
+    """inode -> (ip, port) of every listening TCP socket, from /proc/net/tcp{,6} (Linux)."""
+    out: dict[int, tuple[str, int]] = {}
+    for name, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            with open(name, encoding="ascii") as f:
+                next(f, None)
+                for line in f:
+                    parts = line.split()
+                    if len(parts) < 10 or parts[3] != "0A":  # 0A = LISTEN
+                        continue
+                    hexip, hexport = parts[1].split(":")
+                    raw = bytes.fromhex(hexip)
+                    if v6:
+                        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+                        ip = str(ipaddress.IPv6Address(raw))
+                    else:
+                        ip = str(ipaddress.IPv4Address(raw[::-1]))
+                    out[int(parts[9])] = (ip, int(hexport, 16))
+        except OSError:
+            continue
+    return out
+
+
 def listening(pid: int) -> list[tuple[str, int]]:
+    """Listening TCP sockets of pid: its socket inodes matched against the system table (read once
+    per batch of servers), so a check of a hundred servers does not scan every process a hundred times."""
+    try:
+        inodes = set()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(int(link[8:-1]))
+    except OSError:
+        return _listening_psutil(pid)
+    table = _cached("listen-table", _proc_listen_table)
+    return sorted({table[i] for i in inodes if i in table})
+
+
+def _listening_psutil(pid: int) -> list[tuple[str, int]]:
     import psutil
 
     try:
@@ -228,16 +289,17 @@ async def read_instance(url: str, timeout: float, *, restart_command: tuple[str,
         return facts
     info = facts["info"]
     config = facts.get("config")
-    secrets = {v for k, v in (config or {}).items() if k in ("requirepass", "masterauth") and v}
-    host = await asyncio.to_thread(host_facts, info, config)
+    raw_secrets = facts.pop(SECRETS, {})
+    secrets = set(raw_secrets.values())
+    host = host_facts(info, config)  # local /proc and statvfs reads: quicker inline than through a thread
     facts["host"] = host
     if host.get("local"):
-        facts["log"] = await asyncio.to_thread(log_facts, config, host.get("cwd"))
+        facts["log"] = log_facts(config, host.get("cwd"))
     # Is the server (live) a replica of itself? Compare run ids through the address it replicates from.
     if info.get("role") == "slave" and info.get("master_host"):
         from runbook.redis.connect import password_of
 
-        pw = password_of(url) or (config or {}).get("masterauth") or None
+        pw = password_of(url) or raw_secrets.get("masterauth") or None
         facts["master_run_id"] = await read_run_id(str(info["master_host"]), int(info.get("master_port") or 6379), pw, timeout)
     if preview:
         from runbook.redis.preview import restart_preview
@@ -249,7 +311,11 @@ async def read_instance(url: str, timeout: float, *, restart_command: tuple[str,
         if fp and fp.get("host"):
             from runbook.redis.connect import password_of
 
-            pw = password_of(url) or (config or {}).get("masterauth") or None
+            pw = password_of(url) or raw_secrets.get("masterauth") or None
             fp["run_id"] = await read_run_id(fp["host"], int(fp["port"]), pw, timeout)
     facts["read_ms"] = round((time.monotonic() - t0) * 1000, 1)
-    return mask_mapping(facts, frozenset(secrets))
+    # INFO holds no secrets; what can (config, the preview's diff, log lines) is masked here, once.
+    for key in ("restart_preview", "log", "error"):  # config was masked as it was read
+        if facts.get(key) is not None:
+            facts[key] = mask_mapping(facts[key], frozenset(secrets))
+    return facts
