@@ -1,0 +1,298 @@
+"""Legacy HotSpot logs (JDK 6-8): -XX:+PrintGCDetails with or without date and time stamps,
+-verbose:gc, application stopped time, tenuring distribution, adaptive size lines; Serial,
+ParNew/CMS, iCMS, Parallel, G1 (and JDK 8 Shenandoah).
+
+Lines are gathered into records: a record starts at a line that begins with a time stamp, a date
+stamp or `[GC`; other lines (tenuring tables, G1 details, the second half of a line split by a
+concurrent phase) continue it. A concurrent phase printed in the middle of a record is cut out
+and counted, so the record it interrupted is read whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+from runbook.jvm.gclog.stats import Acc
+from runbook.jvm.gclog.timefmt import iso_to_epoch
+
+_HEAD = re.compile(rb"^(?:(\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4}|Z)?): ?)?(?:(\d+[.,]\d+): ?)?\[")
+_CONC = re.compile(rb"(?:\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4}|Z)?: ?)?(?:\d+[.,]\d+: ?)?\[(?:CMS-concurrent-|GC concurrent-|Concurrent )[^\[\]]*\](?: ?\[Times: [^\]]*\])?")
+_FRAG = re.compile(rb"\[([A-Za-z0-9][A-Za-z0-9 ()_-]*?) ?: ([^\[\]]*)\]")
+_SIZE = re.compile(rb"(\d+(?:[.,]\d+)?)([BKMG])->(\d+(?:[.,]\d+)?)([BKMG])\((\d+(?:[.,]\d+)?)([BKMG])\)")
+_G1HEAP = re.compile(rb"Heap: (\d+(?:\.\d+)?)([BKMG])\((\d+(?:\.\d+)?)([BKMG])\)->(\d+(?:\.\d+)?)([BKMG])\((\d+(?:\.\d+)?)([BKMG])\)")
+_SECS = re.compile(rb", (\d+[.,]\d+) secs\]")
+_MS = re.compile(rb", (\d+(?:[.,]\d+)?) ms\]")
+_TIMES = re.compile(rb"\[Times: user=(\d+[.,]\d+) sys=(\d+[.,]\d+), real=(\d+[.,]\d+) secs\]")
+_STOPPED = re.compile(rb"stopped: (\d+[.,]\d+) seconds(?:, Stopping threads took: (\d+[.,]\d+) seconds)?")
+_JDK = re.compile(rb"JRE \((1\.\d+\.\d+(?:_\d+)?|\d+(?:\.\d+)*)")
+_UNIT = {b"B": 1, b"K": 1024, b"M": 1024**2, b"G": 1024**3}
+_RUN_ON = re.compile(rb"(?<=secs\]) (?=(?:\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4})?: )?\d+[.,]\d+: \[)")
+RECORD_BRACKETS = (b"[GC ", b"[GC(", b"[GC--", b"[GC[", b"[Full GC", b"[CMS", b"[Pause", b"[Concurrent")
+YOUNG = (b"ParNew", b"DefNew", b"PSYoungGen", b"ASParNew")
+OLD = (b"CMS", b"Tenured", b"ParOldGen", b"PSOldGen")
+HEAP_SUMMARY = ((b"PSYoungGen", "Parallel"), (b" PSYoungGen", "Parallel"), (b"ParOldGen", "Parallel"), (b"PSOldGen", "Parallel"),
+                (b"par new generation", "CMS"), (b" par new generation", "CMS"), (b"concurrent mark-sweep", "CMS"),
+                (b" concurrent mark-sweep", "CMS"), (b"def new generation", "Serial"), (b" def new generation", "Serial"),
+                (b"tenured generation", "Serial"), (b" tenured generation", "Serial"), (b"garbage-first heap", "G1"),
+                (b" garbage-first heap", "G1"), (b"Shenandoah Heap", "Shenandoah"))
+SHENANDOAH_INFO = (b"Trigger:", b"Soft Max Heap", b"Reference processing", b"All times are", b"all workers",
+                   b"Failed to", b"Good progress", b"Collectable Garbage", b"Immediate Garbage", b"Adaptive CSet",
+                   b"Uncommitted", b"Concurrent", b"Pause", b"Cancelling", b"Heap:", b"Free set", b"Evacuation Reserve",
+                   b"Mutator", b"Collector Reserve", b"Status:", b"Reserved region", b"Region", b"Unload classes",
+                   b"Process weak", b"Total Pauses", b"Bytes allocated")
+HEADER_PREFIXES = (b"Java HotSpot", b"OpenJDK", b"Memory:", b"CommandLine flags:", b"/proc/meminfo", b"Heap",
+                   b"{Heap", b"}", b"Regions:", b"Humongous object threshold", b"Max TLAB", b"GC threads",
+                   b"Heuristics", b"Shenandoah", b"Pacer", b"Initialize", b"Application time:", b"Desired survivor",
+                   b"- age", b"Reference Processing", b"Cancelling", b"Capacity:", b"Periodic", b"Free:", b"Evacuation",
+                   b"Adaptive", b"AdaptiveSize", b"PSAdaptiveSize", b"  ")
+
+
+def _f(b: bytes) -> float:
+    return float(b.replace(b",", b"."))
+
+
+def _bytes(n: bytes, unit: bytes) -> float:
+    return _f(n) * _UNIT[unit]
+
+
+class LegacyReader:
+    def __init__(self, acc: Acc) -> None:
+        self.acc = acc
+        self.record: list[bytes] = []
+        self.collector_hint: str | None = None
+
+    def feed_lines(self, lines: list[bytes]) -> None:
+        acc = self.acc
+        rec = self.record
+        for raw in lines:
+            line = raw.rstrip(b"\r")
+            if not line:
+                continue
+            if len(line) > 2000 and _RUN_ON.search(line):
+                # records written one after another without line breaks: split them
+                self.feed_lines(_RUN_ON.sub(b"\n", line).split(b"\n"))
+                continue
+            c = line[0]
+            if c == 0x5B and (not line.startswith(RECORD_BRACKETS) or line.startswith(b"[GC Worker")):
+                c = 0x20  # "[Parallel Time: ...": a G1 detail line printed without indentation
+            if 48 <= c <= 57 or c == 0x5B:  # a digit or "[": a new record, or a concurrent phase on its own
+                if b"concurrent" in line[:80] or b"Concurrent" in line[:80]:
+                    stripped = _CONC.sub(b"", line).strip()
+                    if not stripped:
+                        acc.concurrent_count += line.count(b"oncurrent-") or 1
+                        if b"oncurrent mode" in line:
+                            self._flags_only(line)
+                        continue
+                if b"Total time for which" in line:
+                    m = _STOPPED.search(line)
+                    if m:
+                        h = _HEAD.match(line + b"[")
+                        acc.stopped(self._time(h) if h else None, _f(m[1]) * 1000, _f(m[2]) * 1000 if m[2] else None)
+                    continue
+                if b"Application time:" in line:
+                    continue
+                if rec:
+                    self._record(b"".join(rec))
+                rec.clear()
+                rec.append(line)
+            elif line.startswith((b"Desired", b"- age")):
+                continue  # the tenuring table inside a record: not needed, and it would split "[DefNew" from its sizes
+            elif rec and c in (0x20, 0x3A, 0x09, 0x2C, 0x28):
+                rec.append(line)  # continuation: " [Times...", ": 8704K->...", "(concurrent mode failure)", G1 details
+            else:
+                self._other(line)
+
+    def finish(self) -> None:
+        if self.record:
+            self._record(b"".join(self.record))
+            self.record.clear()
+
+    def _other(self, line: bytes) -> None:
+        acc = self.acc
+        if line.startswith((b"CMS: abort preclean", b" CMS: abort preclean")):
+            acc.concurrent_count += 1
+            return
+        if line.startswith(b"Total time for which"):
+            m = _STOPPED.search(line)
+            if m:
+                acc.stopped(None, _f(m[1]) * 1000, _f(m[2]) * 1000 if m[2] else None)
+            return
+        if line.startswith(SHENANDOAH_INFO) or b"GC log file " in line or line.startswith(b"No shared spaces"):
+            return
+        for prefix, coll in HEAP_SUMMARY:
+            if line.startswith(prefix):
+                if acc.collector is None and self.collector_hint is None:
+                    self.collector_hint = coll
+                return
+        if line.startswith((b"Java HotSpot", b"OpenJDK")):
+            m = _JDK.search(line)
+            if m:
+                v = m[1].decode()
+                jdk = v.split(".")[1] if v.startswith("1.") else v.split(".")[0]
+                if acc.jdk and acc.last_t is not None:
+                    acc.flag("restart_header", acc.last_t, line.decode("utf-8", "replace"))
+                acc.jdk = jdk
+            return
+        if line.startswith(b"CommandLine flags:"):
+            for flag, coll in ((b"UseConcMarkSweepGC", "CMS"), (b"UseParallelGC", "Parallel"), (b"UseParallelOldGC", "Parallel"),
+                               (b"UseSerialGC", "Serial"), (b"UseG1GC", "G1"), (b"UseShenandoahGC", "Shenandoah")):
+                if b"+" + flag in line:
+                    acc.collector = coll
+            m = re.search(rb"MaxHeapSize=(\d+)", line)
+            if m:
+                acc.max_heap = int(m[1])
+            if b"CMSIncrementalMode" in line:
+                acc.flag("icms", None)
+            return
+        if line.startswith(HEADER_PREFIXES) or line[:1] in (b" ", b"\t"):
+            return
+        acc.unknown(line.decode("utf-8", "replace"))
+
+    def _time(self, h: re.Match[bytes]) -> float | None:
+        if h[2]:
+            return _f(h[2])
+        if h[1]:
+            return iso_to_epoch(h[1])
+        return None
+
+    def _flags_only(self, text: bytes) -> None:
+        acc = self.acc
+        h = _HEAD.match(text)
+        t = self._time(h) if h else None
+        line = text.decode("utf-8", "replace")
+        if b"concurrent mode failure" in text or b"concurrent mode interrupted" in text:
+            acc.flag("concurrent_mode_failure", t, line)
+
+    def _record(self, text: bytes) -> None:
+        acc = self.acc
+        h = _HEAD.match(text)
+        if not h:
+            acc.unknown(text.split(b"\n", 1)[0].decode("utf-8", "replace"))
+            return
+        t = self._time(h)
+        if b"oncurrent" in text:
+            n_before = len(text)
+            text = _CONC.sub(b"", text)
+            if len(text) != n_before:
+                acc.concurrent_count += 1
+        body = text[h.end():]
+        kind_end = 0
+        while kind_end < len(body) and body[kind_end] not in b"[(,:0123456789" :
+            kind_end += 1
+        kind = body[:kind_end].strip().decode("ascii", "replace") or "GC"
+        # pause duration: the last ", N secs]" of the record (never [Times: ...])
+        ms = None
+        last = None
+        for last in _SECS.finditer(text):
+            pass
+        if last is not None:
+            ms = _f(last[1]) * 1000
+        else:
+            mm = _MS.search(text)
+            if mm:
+                ms = _f(mm[1])
+        if ms is None:
+            if kind.startswith(("CMS-concurrent", "GC concurrent", "Concurrent")) or b"-start]" in text:
+                acc.concurrent_count += 1
+                return
+            if kind.startswith("Pause") and b"start]" in text:
+                return
+            acc.unknown(text.split(b"\n", 1)[0].decode("utf-8", "replace"))
+            return
+        line = None
+        tm = _TIMES.search(text)
+        if tm:
+            acc.cpu(_f(tm[1]), _f(tm[2]), _f(tm[3]), None)
+            if _f(tm[2]) > _f(tm[1]) and _f(tm[3]) >= 0.01 and len(acc.sys_samples) < 3:
+                acc.sys_samples.append(text.split(b"\n", 1)[0].decode("utf-8", "replace")[:300])
+        # generation fragments: young/old before and after, then the heap outside them
+        young = old = None
+        rest = text
+        if b": " in text:
+            for fm in _FRAG.finditer(text):
+                if b"Perm" in fm[1] or b"Metaspace" in fm[1]:
+                    continue
+                name = fm[1].split(b" ", 1)[0]
+                if name in YOUNG or name in OLD:
+                    sm = _SIZE.search(fm[2])
+                    if sm:
+                        if name in YOUNG:
+                            young = sm
+                        else:
+                            old = sm
+                if self.collector_hint is None:
+                    if name in (b"ParNew", b"CMS", b"ASParNew"):
+                        self.collector_hint = "CMS"
+                    elif name in (b"PSYoungGen", b"ParOldGen", b"PSOldGen"):
+                        self.collector_hint = "Parallel"
+                    elif name in (b"DefNew", b"Tenured"):
+                        self.collector_hint = "Serial"
+                elif self.collector_hint == "Serial" and b"CMS" in fm[1]:
+                    self.collector_hint = "CMS"
+                if self.collector_hint is None and b"CMS" in fm[1]:
+                    self.collector_hint = "CMS"
+            rest = _FRAG.sub(b"", text)
+        before = after = total = None
+        g1 = _G1HEAP.search(text) if b"Heap: " in text else None
+        if g1:
+            before, after = _bytes(g1[1], g1[2]), _bytes(g1[5], g1[6])
+            total = _bytes(g1[7], g1[8])
+            if self.collector_hint is None:
+                self.collector_hint = "G1"
+        else:
+            sm = None
+            for sm in _SIZE.finditer(rest):
+                pass
+            if sm is not None:
+                before, after, total = _bytes(sm[1], sm[2]), _bytes(sm[3], sm[4]), _bytes(sm[5], sm[6])
+        if self.collector_hint is None:
+            if b"GC pause" in text or b"G1" in text:
+                self.collector_hint = "G1"
+            elif kind.startswith("Pause") and (b"Degenerated" in text or b"Init Mark" in text or b"Final Mark" in text):
+                self.collector_hint = "Shenandoah"
+        full = kind.startswith("Full GC") or kind.startswith("Pause Full")
+        if young is not None and before is not None and after is not None:
+            yb, ya = _bytes(young[1], young[2]), _bytes(young[3], young[4])
+            promoted = (yb - ya) - (before - after)
+            acc.promotion(promoted)
+            if not full and promoted > 0:
+                acc.young_promoted += promoted
+                acc.young_survived += ya
+        if full and old is not None:
+            acc.old_full_before += _bytes(old[1], old[2])
+            acc.old_full_after += _bytes(old[3], old[4])
+            acc.old_full_count += 1
+        low = text if len(text) < 4096 else text[:4096]
+        if b"concurrent mode failure" in low or b"concurrent mode interrupted" in low:
+            line = text.split(b"\n", 1)[0].decode("utf-8", "replace")
+            acc.flag("concurrent_mode_failure", t, line)
+            full = True
+        if b"promotion failed" in low or kind == "GC--":
+            line = line or text.split(b"\n", 1)[0].decode("utf-8", "replace")
+            acc.flag("promotion_failed", t, line)
+        if b"to-space exhausted" in low or b"to-space overflow" in low:
+            line = line or text.split(b"\n", 1)[0].decode("utf-8", "replace")
+            acc.flag("evacuation_failure", t, line)
+        if b"System.gc()" in low or b"(System)" in low:
+            line = line or text.split(b"\n", 1)[0].decode("utf-8", "replace")
+            acc.flag("explicit", t, line)
+        if b"Humongous" in low:
+            line = line or text.split(b"\n", 1)[0].decode("utf-8", "replace")
+            acc.flag("humongous", t, line)
+        if b"Degenerated" in low:
+            line = line or text.split(b"\n", 1)[0].decode("utf-8", "replace")
+            acc.flag("degenerated", t, line)
+        if full and (b"Metadata GC Threshold" in low or b"Last ditch" in low or b"Perm Gen" in low or b"(Permanent Generation)" in low):
+            line = line or text.split(b"\n", 1)[0].decode("utf-8", "replace")
+            acc.flag("metaspace", t, line)
+        if "remark" in kind.lower() or b"CMS-remark" in low:
+            kind = "Remark"
+        elif b"CMS-initial-mark" in low or "Initial Mark" in kind:
+            kind = "Initial Mark"
+        elif kind.startswith("GC pause"):
+            kind = "Young" if b"(young)" in low else "Mixed" if b"(mixed)" in low else "Pause"
+        elif full:
+            kind = "Full"
+        elif kind in ("GC", "GC--"):
+            kind = "Young"
+        acc.pause(t, kind, ms, before, after, total, full)

@@ -1,0 +1,216 @@
+"""Open GC logs however they are kept, and stream them through the right reader.
+
+Plain files, .gz and .zip are read in chunks (memory stays flat); a rotation set is read in order
+as one timeline; the format (unified or legacy) is told per file from its first lines.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+from runbook.jvm.gclog.legacy import LegacyReader
+from runbook.jvm.gclog.stats import Acc
+from runbook.jvm.gclog.unified import parse_chunk
+
+CHUNK = 4 * 1024 * 1024
+SNIFF = 64 * 1024
+
+
+class GcLogError(Exception):
+    pass
+
+
+def _open(path: str) -> tuple[BinaryIO, int]:
+    """A binary stream of the log's text, and its compressed or plain size (for progress)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(path, "rb"), size  # type: ignore[return-value]
+    if magic == b"PK\x03\x04":
+        z = zipfile.ZipFile(path)
+        names = [n for n in z.namelist() if not n.endswith("/")]
+        if not names:
+            raise GcLogError(f"{path}: the zip archive is empty")
+        if len(names) > 1:
+            raise GcLogError(f"{path}: the zip archive holds {len(names)} files; unzip it and name the logs")
+        return z.open(names[0]), z.getinfo(names[0]).file_size
+    return open(path, "rb"), size
+
+
+def sniff(head: bytes) -> str | None:
+    """'unified', 'legacy', or None (not a GC log we know)."""
+    if b"\x00" in head:
+        return None
+    unified = legacy = 0
+    for line in head.split(b"\n")[:400]:
+        if not line.strip():
+            continue
+        if line.startswith(b"[") and (b"][" in line[:120] or b"GC(" in line[:200]) and (b"[gc" in line or b"GC(" in line or b"[safepoint" in line):
+            unified += 1
+        elif line.startswith(b"GC(") or line.startswith((b"Using G1", b"Using Parallel", b"Using Serial", b"Using Shenandoah", b"Using The Z")):
+            unified += 1
+        elif re.match(rb"^(?:\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4})?: ?)?(?:\d+[.,]\d+: ?)?\[(?:GC|Full GC|CMS|Pause|GC pause)", line):
+            legacy += 1
+        elif line.startswith((b"Java HotSpot", b"OpenJDK", b"CommandLine flags:")) or b"Total time for which" in line \
+                or b"Application time:" in line or line.startswith((b"PSYoungGen", b" PSYoungGen", b" par new generation",
+                                                                      b" def new generation", b" garbage-first heap")):
+            legacy += 1
+    if unified == 0 and legacy == 0:
+        return None
+    return "unified" if unified >= legacy else "legacy"
+
+
+_NUM = re.compile(r"^(.*?)(?:\.(\d+))?(\.current)?$")
+
+
+def order_rotation(paths: list[str]) -> list[str]:
+    """A rotation set in time order: gc.log.0, gc.log.1, ..., gc.log.N.current, then gc.log (the live file).
+    Files of different logs keep the order they were given in."""
+    def key(p: str) -> tuple[str, int, int]:
+        name = os.path.basename(p)
+        for ext in (".gz", ".zip"):
+            if name.endswith(ext):
+                name = name[: -len(ext)]
+        m = _NUM.match(name)
+        assert m
+        base, num, cur = m[1], m[2], m[3]
+        if num is None and not cur:
+            return base, 1 << 30, 0  # the current file of a JDK 9+ set is newest
+        return base, int(num or 0), 1 if cur else 0
+
+    groups: dict[str, list[str]] = {}
+    first_seen: list[str] = []
+    for p in paths:
+        b = key(p)[0]
+        if b not in groups:
+            groups[b] = []
+            first_seen.append(b)
+        groups[b].append(p)
+    out: list[str] = []
+    for b in first_seen:
+        out += sorted(groups[b], key=key)
+    return out
+
+
+def read_logs(paths: list[str], progress: Callable[[int, int], None] | None = None) -> Acc:
+    """Read one JVM's logs into an Acc. Raises GcLogError for files that cannot be read at all."""
+    acc = Acc()
+    ordered = order_rotation(paths)
+    totals = []
+    for p in ordered:
+        if not os.path.exists(p):
+            raise GcLogError(f"{p}: no such file")
+        if os.path.isdir(p):
+            raise GcLogError(f"{p}: is a directory; name the log files")
+        totals.append(os.path.getsize(p))
+    done = 0
+    total = sum(totals)
+    for p, size in zip(ordered, totals):
+        try:
+            _read_one(acc, p, lambda n: progress(done + n, total) if progress else None)
+        except (OSError, EOFError, zipfile.BadZipFile, gzip.BadGzipFile) as e:
+            raise GcLogError(f"{p}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+        done += size
+        acc.files.append(p)
+    return acc
+
+
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+    while True:
+        b = stream.read(CHUNK)
+        if not b:
+            return
+        yield b
+
+
+def _read_one(acc: Acc, path: str, progress: Callable[[int], None]) -> None:
+    stream, size = _open(path)
+    with stream:
+        head = stream.read(SNIFF)
+        if not head.strip():
+            raise GcLogError(f"{path}: the file is empty")
+        cr_only = b"\r" in head and b"\n" not in head  # old Mac line ends
+        if cr_only:
+            head = head.replace(b"\r", b"\n")
+        fmt = sniff(head)
+        if fmt is None:
+            kind = "binary data" if b"\x00" in head else "no GC log lines in its first 64 KB"
+            raise GcLogError(f"{path}: not a GC log we can read ({kind})")
+        if acc.format and acc.format != fmt:
+            acc.flag("mixed_formats", None, path)
+        acc.format = acc.format or fmt
+        # a file of a rotation set starts a new stretch of the timeline (the clock may go back)
+        acc.last_after = None
+        carry = b""
+        legacy = LegacyReader(acc) if fmt == "legacy" else None
+        pos = 0
+        for chunk in _iter_with_head(head, stream):
+            pos += len(chunk)
+            if cr_only:
+                chunk = chunk.replace(b"\r", b"\n")
+            buf = carry + chunk
+            cut = buf.rfind(b"\n") + 1
+            if cut == 0:
+                carry = buf
+                if len(carry) > 16 * CHUNK:
+                    raise GcLogError(f"{path}: no line break in {len(carry)} bytes: not a text log")
+                continue
+            part, carry = buf[:cut], buf[cut:]
+            acc.bytes += len(part)
+            acc.lines += part.count(b"\n")
+            if legacy is not None:
+                legacy.feed_lines(part.split(b"\n"))
+            else:
+                parse_chunk(acc, part)
+                _unified_unparsed(acc, part)
+            progress(min(pos, size))
+        if carry:
+            acc.bytes += len(carry)
+            acc.lines += 1
+            if legacy is not None:
+                legacy.feed_lines([carry])
+            else:
+                parse_chunk(acc, carry + b"\n")
+                _unified_unparsed(acc, carry + b"\n")
+        if legacy is not None:
+            legacy.finish()
+            if acc.collector is None and legacy.collector_hint:
+                acc.collector = legacy.collector_hint
+
+
+_NOT_DECORATED = re.compile(rb"\n(?!\[|\n|GC\(|Using |\s)([^\n]*)")
+
+
+def _unified_unparsed(acc: Acc, part: bytes) -> None:
+    """Lines of a unified log that are not log lines at all (other output mixed in)."""
+    if part.count(b"\n[") + 8 >= part.count(b"\n"):
+        return  # nearly every line is decorated: nothing to look at
+    for m in _NOT_DECORATED.finditer(part):
+        acc.unknown(m[1].decode("utf-8", "replace"))
+
+
+def _iter_with_head(head: bytes, stream: BinaryIO) -> Iterator[bytes]:
+    yield head
+    yield from _chunks(stream)
+
+
+def read_text(text: str) -> Acc:
+    """For tests: a log given as text."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("wb", suffix=".log", delete=False) as f:
+        f.write(text.encode())
+    try:
+        return read_logs([f.name])
+    finally:
+        os.unlink(f.name)
+
+
+__all__ = ["GcLogError", "read_logs", "order_rotation", "sniff", "io"]

@@ -1,0 +1,212 @@
+"""Unified logging (JDK 9+): -Xlog:gc*, any decorators or none, every collector.
+
+The reader never looks at most lines: a handful of literal markers are found with one regex over
+a whole chunk (C speed), and only those lines are parsed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from runbook.jvm.gclog.stats import Acc
+from runbook.jvm.gclog.timefmt import iso_to_epoch
+
+MARKERS = re.compile(
+    rb"Pause |To-space exhausted|Allocation Stall \(|Total time for which|Safepoint \"|User=|Using |Version: "
+    rb"|Old regions: |ParOldGen: |Tenured: |Heap region size: |Collection \("
+)
+_SIZE = re.compile(rb"(\d+(?:\.\d+)?)([BKMG])(?:\(\d+%\))?->(\d+(?:\.\d+)?)([BKMG])(?:\(\d+%\))?(?:\((\d+(?:\.\d+)?)([BKMG])\))?")
+_MS = re.compile(rb"(\d+(?:[.,]\d+)?)ms\s*$")
+_SECS = re.compile(rb"(\d+(?:\.\d+)?)s\s*$")
+_CPU = re.compile(rb"User=(\d+(?:\.\d+)?)s Sys=(\d+(?:\.\d+)?)s Real=(\d+(?:\.\d+)?)s")
+_STOPPED = re.compile(rb"stopped: (\d+(?:\.\d+)?) seconds(?:, Stopping threads took: (\d+(?:\.\d+)?) seconds)?")
+_SAFEPOINT = re.compile(rb"Reaching safepoint: (\d+) ns.*?Total: (\d+) ns")
+_KIND = re.compile(rb"Pause ((?:[A-Z][A-Za-z]*)(?: [A-Z][A-Za-z]*)*)")
+_UNIT = {b"B": 1, b"K": 1024, b"M": 1024**2, b"G": 1024**3}
+COLLECTORS = [
+    (b"G1", "G1"), (b"Parallel", "Parallel"), (b"Serial", "Serial"), (b"Concurrent Mark Sweep", "CMS"),
+    (b"The Z Garbage Collector", "ZGC"), (b"ZGC", "ZGC"), (b"Shenandoah", "Shenandoah"),
+]
+
+
+def _bytes(n: bytes, unit: bytes) -> float:
+    return float(n) * _UNIT[unit]
+
+
+def decorations(line: bytes) -> tuple[float | None, bytes]:
+    """(time in seconds: uptime, else wall clock; None without decorators), and the message."""
+    i = 0
+    up = wall = None
+    n = len(line)
+    while i < n and line[i] == 0x5B:  # "["
+        j = line.find(b"]", i)
+        if j < 0:
+            break
+        tok = line[i + 1 : j].strip()
+        i = j + 1
+        if not tok:
+            continue
+        c0 = tok[0]
+        if 48 <= c0 <= 57:  # digit
+            if tok.endswith(b"ms"):
+                try:
+                    v = int(tok[:-2])
+                except ValueError:
+                    continue
+                if v > 100_000_000_000:  # timemillis: epoch
+                    wall = v / 1000.0
+                elif up is None:
+                    up = v / 1000.0
+            elif tok.endswith(b"ns"):
+                try:
+                    up = int(tok[:-2]) / 1e9 if up is None else up
+                except ValueError:
+                    continue
+            elif tok.endswith(b"s"):
+                try:
+                    up = float(tok[:-1].replace(b",", b"."))
+                except ValueError:
+                    continue
+            elif len(tok) >= 19 and tok[4:5] == b"-":
+                wall = iso_to_epoch(tok)
+            elif tok.isdigit():
+                continue  # pid / tid
+    rest = line[i:].lstrip()
+    return (up if up is not None else wall), rest
+
+
+def parse_chunk(acc: Acc, buf: bytes) -> None:
+    """Parse the whole lines of buf (it ends at a line boundary)."""
+    pos_end = -1
+    for m in MARKERS.finditer(buf):
+        s = m.start()
+        if s < pos_end:
+            continue  # a second marker on a line already handled
+        ls = buf.rfind(b"\n", 0, s) + 1
+        le = buf.find(b"\n", s)
+        if le < 0:
+            le = len(buf)
+        pos_end = le
+        line = buf[ls:le].rstrip(b"\r")
+        t, rest = decorations(line)
+        _handle(acc, t, rest, m.group())
+
+
+def _handle(acc: Acc, t: float | None, rest: bytes, marker: bytes) -> None:
+    if marker == b"Pause ":
+        _pause(acc, t, rest)
+    elif marker == b"User=":
+        m = _CPU.search(rest)
+        if m:
+            acc.cpu(float(m[1]), float(m[2]), float(m[3]), rest.decode("utf-8", "replace"))
+    elif marker == b"To-space exhausted":
+        acc.flag("evacuation_failure", t, rest.decode("utf-8", "replace"))
+    elif marker == b"Allocation Stall (":
+        m = _MS.search(rest)
+        acc.tick(t)
+        acc.flag("allocation_stall", t, rest.decode("utf-8", "replace"))
+        if m:
+            acc.stall_ms += float(m[1].replace(b",", b"."))
+    elif marker == b"Total time for which":
+        m = _STOPPED.search(rest)
+        if m:
+            ttsp = float(m[2]) * 1000 if m[2] else None
+            acc.stopped(t, float(m[1]) * 1000, ttsp)
+    elif marker == b'Safepoint "':
+        m = _SAFEPOINT.search(rest)
+        if m:
+            acc.stopped(t, int(m[2]) / 1e6, int(m[1]) / 1e6)
+    elif marker == b"Using ":
+        if rest.startswith(b"Using ") and not rest[6:7].isdigit():
+            name = rest[6:]
+            for key, coll in COLLECTORS:
+                if name.startswith(key):
+                    if acc.collector and acc.collector != coll:
+                        acc.flag("collector_changed", t, rest.decode("utf-8", "replace"))
+                    acc.collector = coll
+                    acc.tick(t)
+                    break
+    elif marker == b"Version: ":
+        if acc.jdk is None:
+            v = rest.split(b"Version: ", 1)[1].split()[0].decode("utf-8", "replace")
+            acc.jdk = v.split("+")[0].split("-")[0]
+    elif marker in (b"Old regions: ", b"ParOldGen: ", b"Tenured: "):
+        if b"GC(" not in rest:
+            return
+        tail = rest.split(marker, 1)[1]
+        m = _SIZE.match(tail) if marker != b"Old regions: " else re.match(rb"(\d+)->(\d+)", tail)
+        if not m:
+            return
+        if marker == b"Old regions: ":
+            if acc.region_size:
+                acc.promotion((int(m[2]) - int(m[1])) * acc.region_size)
+        else:
+            acc.promotion(_bytes(m[3], m[4]) - _bytes(m[1], m[2]))
+    elif marker == b"Heap region size: ":
+        m = re.search(rb"Heap region size: (\d+)([KMG])", rest)
+        if m:
+            acc.region_size = int(_bytes(m[1], m[2]))
+    elif marker == b"Collection (":
+        # ZGC: "Garbage Collection (Warmup) 100M(10%)->50M(5%)", generational: "Major/Minor Collection (...) ... 36.764s"
+        if b"GC(" not in rest or not (rest.endswith(b"%)") or _SECS.search(rest)):
+            return
+        acc.tick(t)
+        if acc.collector is None:
+            acc.collector = "ZGC"
+        if b"System.gc()" in rest:
+            acc.flag("explicit", t, rest.decode("utf-8", "replace"))
+        m = _SIZE.search(rest)
+        if m and t is not None:
+            after = _bytes(m[3], m[4])
+            before = _bytes(m[1], m[2])
+            if acc.last_after is not None and before > acc.last_after:
+                acc.allocated += before - acc.last_after
+            acc.last_after = after
+            acc.after_t.append(t)
+            acc.after_b.append(after)
+
+
+def _guess_collector(kind: str, rest: bytes) -> str | None:
+    if b"G1 " in rest or kind in ("Young", "Remark", "Cleanup") and (b"(Normal)" in rest or b"(Mixed)" in rest or b"(Concurrent Start)" in rest or b"(Prepare Mixed)" in rest):
+        return "G1"
+    if kind in ("Mark Start", "Mark End", "Relocate Start"):
+        return "ZGC"
+    if kind in ("Init Mark", "Final Mark", "Init Update Refs", "Final Update Refs", "Degenerated GC", "Final Roots", "Final Evac"):
+        return "Shenandoah"
+    if kind in ("Initial Mark",):
+        return "CMS"
+    return None
+
+
+def _pause(acc: Acc, t: float | None, rest: bytes) -> None:
+    m = _MS.search(rest)
+    if not m:
+        return  # the start line of a pause; its end line carries the duration
+    ms = float(m[1].replace(b",", b"."))
+    km = _KIND.search(rest)
+    kind = km[1].decode() if km else "Pause"
+    if acc.collector is None:
+        acc.collector = _guess_collector(kind, rest)
+    full = kind.startswith("Full")
+    size = _SIZE.search(rest)
+    before = after = total = None
+    if size:
+        before, after = _bytes(size[1], size[2]), _bytes(size[3], size[4])
+        if size[5]:
+            total = _bytes(size[5], size[6])
+    line = None
+    if b"System.gc()" in rest:
+        line = rest.decode("utf-8", "replace")
+        acc.flag("explicit", t, line)
+    if b"Humongous Allocation" in rest:
+        acc.flag("humongous", t, line or rest.decode("utf-8", "replace"))
+    if b"Evacuation Failure" in rest:
+        acc.flag("evacuation_failure", t, line or rest.decode("utf-8", "replace"))
+    if kind == "Degenerated GC":
+        acc.flag("degenerated", t, line or rest.decode("utf-8", "replace"))
+    if full:
+        if b"Metadata GC Threshold" in rest or b"Metaspace" in rest or b"Last ditch" in rest:
+            acc.flag("metaspace", t, line or rest.decode("utf-8", "replace"))
+        if b"Allocation Failure" in rest or b"G1 Compaction" in rest:
+            acc.flag("full_allocation_failure", t, line or rest.decode("utf-8", "replace"))
+    acc.pause(t, kind, ms, before, after, total, full)
