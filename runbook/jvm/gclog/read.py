@@ -99,8 +99,11 @@ def order_rotation(paths: list[str]) -> list[str]:
     return out
 
 
-def read_logs(paths: list[str], progress: Callable[[int, int], None] | None = None) -> Acc:
-    """Read one JVM's logs into an Acc. Raises GcLogError for files that cannot be read at all."""
+def read_logs(paths: list[str], progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> Acc:
+    """Read one JVM's logs into an Acc. Raises GcLogError for files that cannot be read at all.
+
+    workers: processes for one large plain file (None: one per CPU, up to 4; 1: this process only).
+    """
     acc = Acc()
     ordered = order_rotation(paths)
     totals = []
@@ -114,7 +117,7 @@ def read_logs(paths: list[str], progress: Callable[[int, int], None] | None = No
     total = sum(totals)
     for p, size in zip(ordered, totals):
         try:
-            _read_one(acc, p, lambda n: progress(done + n, total) if progress else None)
+            _read_one(acc, p, lambda n: progress(done + n, total) if progress else None, workers)
         except (OSError, EOFError, zipfile.BadZipFile, gzip.BadGzipFile) as e:
             raise GcLogError(f"{p}: cannot read: {getattr(e, 'strerror', None) or e}") from None
         done += size
@@ -130,7 +133,10 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
         yield b
 
 
-def _read_one(acc: Acc, path: str, progress: Callable[[int], None]) -> None:
+PARALLEL_MIN = 24 * 1024 * 1024
+
+
+def _read_one(acc: Acc, path: str, progress: Callable[[int], None], workers: int | None = None) -> None:
     stream, size = _open(path)
     with stream:
         head = stream.read(SNIFF)
@@ -148,41 +154,107 @@ def _read_one(acc: Acc, path: str, progress: Callable[[int], None]) -> None:
         acc.format = acc.format or fmt
         # a file of a rotation set starts a new stretch of the timeline (the clock may go back)
         acc.last_after = None
-        carry = b""
-        legacy = LegacyReader(acc) if fmt == "legacy" else None
-        pos = 0
-        for chunk in _iter_with_head(head, stream):
-            pos += len(chunk)
-            if cr_only:
-                chunk = chunk.replace(b"\r", b"\n")
-            buf = carry + chunk
-            cut = buf.rfind(b"\n") + 1
-            if cut == 0:
-                carry = buf
-                if len(carry) > 16 * CHUNK:
-                    raise GcLogError(f"{path}: no line break in {len(carry)} bytes: not a text log")
-                continue
-            part, carry = buf[:cut], buf[cut:]
-            acc.bytes += len(part)
-            acc.lines += part.count(b"\n")
-            if legacy is not None:
-                legacy.feed_lines(part.split(b"\n"))
-            else:
-                parse_chunk(acc, part)
-                _unified_unparsed(acc, part)
-            progress(min(pos, size))
-        if carry:
-            acc.bytes += len(carry)
-            acc.lines += 1
-            if legacy is not None:
-                legacy.feed_lines([carry])
-            else:
-                parse_chunk(acc, carry + b"\n")
-                _unified_unparsed(acc, carry + b"\n")
+        n = workers if workers is not None else min(os.cpu_count() or 1, 4)
+        plain = isinstance(stream, io.BufferedReader) and not cr_only
+        if plain and n > 1 and size >= PARALLEL_MIN:
+            _read_parallel(acc, path, fmt, size, n, progress)
+            return
+        _parse_stream(acc, fmt, _iter_with_head(head, stream), size, progress, cr_only, path)
+
+
+def _parse_stream(acc: Acc, fmt: str, chunks: Iterator[bytes], size: int, progress: Callable[[int], None],
+                  cr_only: bool = False, path: str = "") -> None:
+    carry = b""
+    legacy = LegacyReader(acc) if fmt == "legacy" else None
+    pos = 0
+    for chunk in chunks:
+        pos += len(chunk)
+        if cr_only:
+            chunk = chunk.replace(b"\r", b"\n")
+        buf = carry + chunk
+        cut = buf.rfind(b"\n") + 1
+        if cut == 0:
+            carry = buf
+            if len(carry) > 16 * CHUNK:
+                raise GcLogError(f"{path}: no line break in {len(carry)} bytes: not a text log")
+            continue
+        part, carry = buf[:cut], buf[cut:]
+        acc.bytes += len(part)
+        acc.lines += part.count(b"\n")
         if legacy is not None:
-            legacy.finish()
-            if acc.collector is None and legacy.collector_hint:
-                acc.collector = legacy.collector_hint
+            legacy.feed_buffer(part)
+        else:
+            parse_chunk(acc, part)
+            _unified_unparsed(acc, part)
+        acc.compact()
+        progress(min(pos, size))
+    if carry:
+        acc.bytes += len(carry)
+        acc.lines += 1
+        if legacy is not None:
+            legacy.feed_lines([carry])
+        else:
+            parse_chunk(acc, carry + b"\n")
+            _unified_unparsed(acc, carry + b"\n")
+    if legacy is not None:
+        legacy.finish()
+        if acc.collector is None and legacy.collector_hint:
+            acc.collector = legacy.collector_hint
+
+
+_RECORD_START = re.compile(rb"\n(?=(?:\d{4}-[0-9T:.+-]+: )?\d+[.,]\d+: \[(?:GC|Full GC))")
+
+
+def _boundaries(path: str, fmt: str, size: int, n: int) -> list[int]:
+    """Offsets that split the file into n stretches, each starting at a line (legacy: at a record)."""
+    cuts = [0]
+    with open(path, "rb") as f:
+        for i in range(1, n):
+            f.seek(size * i // n)
+            window = f.read(1 << 20)
+            m = _RECORD_START.search(window) if fmt == "legacy" else re.search(rb"\n", window)
+            if m:
+                cut = size * i // n + m.start() + 1
+                if cut > cuts[-1]:
+                    cuts.append(cut)
+    cuts.append(size)
+    return cuts
+
+
+def _read_range(args: tuple[str, str, int, int]) -> Acc:
+    path, fmt, start, end = args
+    acc = Acc()
+    acc.format = fmt
+
+    def chunks() -> Iterator[bytes]:
+        with open(path, "rb") as f:
+            f.seek(start)
+            left = end - start
+            while left > 0:
+                b = f.read(min(CHUNK, left))
+                if not b:
+                    return
+                left -= len(b)
+                yield b
+
+    _parse_stream(acc, fmt, chunks(), end - start, lambda n: None, path=path)
+    return acc
+
+
+def _read_parallel(acc: Acc, path: str, fmt: str, size: int, n: int, progress: Callable[[int], None]) -> None:
+    """Stretches of one big file read by n processes, merged in order (fork: nothing to import again)."""
+    import multiprocessing as mp
+
+    cuts = _boundaries(path, fmt, size, n)
+    jobs = [(path, fmt, a, b) for a, b in zip(cuts, cuts[1:])]
+    ctx = mp.get_context("fork")
+    with ctx.Pool(len(jobs)) as pool:
+        done = 0
+        for (_, _, a, b), part in zip(jobs, pool.imap(_read_range, jobs)):
+            acc.merge(part)
+            done += b - a
+            progress(done)
+    acc.compact()
 
 
 _NOT_DECORATED = re.compile(rb"\n(?!\[|\n|GC\(|Using |\s)([^\n]*)")

@@ -51,8 +51,6 @@ class Acc:
         self.series_ms = array("d")
         self.after_t = array("d")
         self.after_b = array("d")
-        self._step = 1
-        self._skip = 0
         # timeline
         self.segments: list[list[float]] = []  # [first_t, last_t]
         self.last_t: float | None = None
@@ -113,17 +111,19 @@ class Acc:
             self.unparsed_samples.append(line[:200])
 
     # -- events
-    def pause(self, t: float | None, kind: str, ms: float, before: float | None = None, after: float | None = None,
+    def pause(self, t: float | None, kind: str | None, ms: float, before: float | None = None, after: float | None = None,
               total: float | None = None, full: bool = False) -> None:
         t = self.tick(t)
         self.pause_ms.append(ms)
-        k = self.pause_kinds.get(kind)
-        if k is None:
-            k = self.pause_kinds[kind] = array("d")
-        k.append(ms)
-        if before is not None and after is not None:
-            if self.last_after is not None and before > self.last_after:
-                self.allocated += before - self.last_after
+        if kind is not None:  # None: the caller has counted it in its kind already
+            k = self.pause_kinds.get(kind)
+            if k is None:
+                k = self.pause_kinds[kind] = array("d")
+            k.append(ms)
+        if after is not None:
+            last = self.last_after
+            if last is not None and before is not None and before > last:
+                self.allocated += before - last
             self.last_after = after
             if t is not None:
                 self.after_t.append(t)
@@ -132,31 +132,30 @@ class Acc:
             self.full_times.append(t if t is not None else math.nan)
             self.full_after.append(after if after is not None else math.nan)
             self.full_total.append(total if total is not None else math.nan)
-        if total and (self.max_heap is None or total > self.max_heap):
+        if total is not None and (self.max_heap is None or total > self.max_heap):
             self.max_heap = int(total)
         if t is not None:
-            self._series(t, ms)
-        if len(self.after_t) > SERIES_MAX * 2:
-            self.after_t = self.after_t[::2]
-            self.after_b = self.after_b[::2]
+            self.series_t.append(t)
+            self.series_ms.append(ms)
 
-    def _series(self, t: float, ms: float) -> None:
-        if self._skip:
-            # merge into the last point: keep the larger pause
-            self._skip -= 1
-            if ms > self.series_ms[-1]:
-                self.series_ms[-1] = ms
-            return
-        self.series_t.append(t)
-        self.series_ms.append(ms)
-        self._skip = self._step - 1
-        if len(self.series_t) >= SERIES_MAX:
-            t2, m2 = array("d"), array("d")
-            for i in range(0, len(self.series_t) - 1, 2):
-                t2.append(self.series_t[i])
-                m2.append(max(self.series_ms[i], self.series_ms[i + 1]))
+    def compact(self) -> None:
+        """Called between chunks: keeps the chart series and heap samples bounded (memory stays flat)."""
+        while len(self.series_t) > SERIES_MAX:
+            t, m = self.series_t, self.series_ms
+            n = len(t) // 2 * 2
+            t2 = t[0:n:2]
+            m2 = array("d", map(max, m[0:n:2], m[1:n:2]))
+            if n < len(t):
+                t2.append(t[-1])
+                m2.append(m[-1])
             self.series_t, self.series_ms = t2, m2
-            self._step *= 2
+        while len(self.after_t) > SERIES_MAX * 2:
+            # keep the lower of each pair: the floor of heap after GC is what the leak check reads
+            t, b = self.after_t, self.after_b
+            n = len(t) // 2 * 2
+            keep_first = [b[i] <= b[i + 1] for i in range(0, n, 2)]
+            self.after_t = array("d", (t[i] if k else t[i + 1] for i, k in zip(range(0, n, 2), keep_first)))
+            self.after_b = array("d", (b[i] if k else b[i + 1] for i, k in zip(range(0, n, 2), keep_first)))
 
     def promotion(self, amount: float) -> None:
         self.promotion_known = True
@@ -180,10 +179,54 @@ class Acc:
             if line is not None and len(self.sys_samples) < 3:
                 self.sys_samples.append(line[:300])
 
+    def merge(self, b: "Acc") -> None:
+        """Append the accumulator of the next stretch of the same log (read by another process)."""
+        for name in ("pause_ms", "full_times", "full_after", "full_total", "series_t", "series_ms", "after_t", "after_b"):
+            getattr(self, name).extend(getattr(b, name))
+        for kind, values in b.pause_kinds.items():
+            self.pause_kinds.setdefault(kind, array("d")).extend(values)
+        if b.segments:
+            if self.segments and b.segments[0][0] >= self.segments[-1][1] - 1.0:
+                self.segments[-1][1] = max(self.segments[-1][1], b.segments[0][1])
+                self.segments += b.segments[1:]
+            else:
+                if self.segments:
+                    self.restarts += 1
+                self.segments += b.segments
+            self.last_t = b.last_t
+        self.restarts += b.restarts
+        if b.last_after is not None:
+            self.last_after = b.last_after
+        for name in ("allocated", "promoted", "young_promoted", "young_survived", "old_full_before", "old_full_after",
+                     "old_full_count", "stopped_ms", "stopped_count", "cpu_events", "sys_gt_user", "concurrent_count",
+                     "stall_ms", "unparsed", "lines", "bytes"):
+            setattr(self, name, getattr(self, name) + getattr(b, name))
+        self.promotion_known = self.promotion_known or b.promotion_known
+        if b.stopped_max_ms > self.stopped_max_ms:
+            self.stopped_max_ms = b.stopped_max_ms
+        if b.ttsp_max_ms > self.ttsp_max_ms:
+            self.ttsp_max_ms, self.ttsp_max_t = b.ttsp_max_ms, b.ttsp_max_t
+        self.sys_samples = (self.sys_samples + b.sys_samples)[:3]
+        self.unparsed_samples = (self.unparsed_samples + b.unparsed_samples)[:5]
+        for name, c in b.flags.items():
+            mine = self.flags.get(name)
+            if mine is None:
+                self.flags[name] = c
+                continue
+            mine.count += c.count
+            if mine.first_t is None:
+                mine.first_t = c.first_t
+            if c.last_t is not None:
+                mine.last_t = c.last_t
+            mine.samples = (mine.samples + c.samples)[:3]
+        self.collector = self.collector or b.collector
+        self.jdk = self.jdk or b.jdk
+        self.format = self.format or b.format
+        self.region_size = self.region_size or b.region_size
+        if b.max_heap and (self.max_heap is None or b.max_heap > self.max_heap):
+            self.max_heap = b.max_heap
+
     @property
     def duration_s(self) -> float:
         return sum(max(0.0, b - a) for a, b in self.segments)
 
-    def to_state(self) -> dict[str, Any]:
-        """Plain data, to merge results of files read in parallel."""
-        return {k: v for k, v in self.__dict__.items()}
