@@ -38,8 +38,8 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
-def pause_stats(values: Any) -> dict[str, float]:
-    v = sorted(values)
+def pause_stats(values: Any, presorted: bool = False) -> dict[str, float]:
+    v = values if presorted else sorted(values)
     n = len(v)
     total = float(sum(v))
     return {
@@ -88,7 +88,13 @@ def _floor_series(ts: Any, ys: Any, buckets: int = 20) -> tuple[list[float], lis
 
 def analyze(acc: Acc, *, long_pause_ms: float = LONG_PAUSE_MS) -> dict[str, Any]:
     duration = acc.duration_s
-    pauses = pause_stats(acc.pause_ms)
+    import heapq
+
+    by_kind = {k: sorted(v) for k, v in sorted(acc.pause_kinds.items())}
+    if sum(len(v) for v in by_kind.values()) == len(acc.pause_ms):
+        pauses = pause_stats(list(heapq.merge(*by_kind.values())), presorted=True)  # one sort per kind, no more
+    else:
+        pauses = pause_stats(acc.pause_ms)
     total_pause_s = pauses["total_ms"] / 1000.0
     if duration > 0 and pauses["count"] and duration >= total_pause_s * 0.5:
         throughput = max(0.0, 100.0 * (1.0 - total_pause_s / (duration + pauses["max_ms"] / 1000.0)))
@@ -105,7 +111,7 @@ def analyze(acc: Acc, *, long_pause_ms: float = LONG_PAUSE_MS) -> dict[str, Any]
         "duration_s": round(duration, 3),
         "restarts": acc.restarts,
         "pauses": pauses,
-        "pauses_by_kind": {k: pause_stats(v) for k, v in sorted(acc.pause_kinds.items())},
+        "pauses_by_kind": {k: pause_stats(v, presorted=True) for k, v in by_kind.items()},
         "throughput_pct": round(throughput, 3) if throughput is not None else None,
         "allocation_rate_mb_s": round(acc.allocated / MB / duration, 3) if duration > 0 else None,
         "promotion_rate_mb_s": round(acc.promoted / MB / duration, 3) if duration > 0 and acc.promotion_known else None,

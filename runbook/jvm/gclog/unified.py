@@ -33,8 +33,14 @@ def _bytes(n: bytes, unit: bytes) -> float:
     return float(n) * _UNIT[unit]
 
 
+_UPTIME_FIRST = re.compile(rb"\[(\d+\.\d+)s\]\[[a-z]+ *\]\[[a-z,]+ *\] ?")
+
+
 def decorations(line: bytes) -> tuple[float | None, bytes]:
     """(time in seconds: uptime, else wall clock; None without decorators), and the message."""
+    m = _UPTIME_FIRST.match(line)  # the default decorators, [uptime][level][tags]: the common case
+    if m:
+        return float(m[1]), line[m.end():].lstrip()
     i = 0
     up = wall = None
     n = len(line)
@@ -87,9 +93,12 @@ def parse_chunk(acc: Acc, buf: bytes) -> None:
         if le < 0:
             le = len(buf)
         pos_end = le
+        marker = m.group()
+        if marker == b"Pause " and buf[le - 2 : le] != b"ms" and buf[le - 3 : le] != b"ms\r":
+            continue  # the start line of a pause: its end line carries the duration
         line = buf[ls:le].rstrip(b"\r")
         t, rest = decorations(line)
-        _handle(acc, t, rest, m.group())
+        _handle(acc, t, rest, marker)
 
 
 def _handle(acc: Acc, t: float | None, rest: bytes, marker: bytes) -> None:
