@@ -1,0 +1,358 @@
+"""Live JVMs: local processes (psutil, jstat, jcmd) and remote ones over HTTP (Jolokia, Spring Boot
+actuator). Probes only read; the heap dump is an action."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+from runbook import catalog
+from runbook.findings import Finding, sort_findings
+from runbook.targets import Target
+
+COLLECTOR_FLAGS = [("UseG1GC", "G1"), ("UseParallelGC", "Parallel"), ("UseParallelOldGC", "Parallel"),
+                   ("UseSerialGC", "Serial"), ("UseConcMarkSweepGC", "CMS"), ("UseZGC", "ZGC"),
+                   ("UseShenandoahGC", "Shenandoah")]
+_SIZE = re.compile(r"^(\d+)([kKmMgGtT]?)$")
+
+
+class JvmError(Exception):
+    pass
+
+
+def _size(v: str) -> int | None:
+    m = _SIZE.match(v)
+    if not m:
+        return None
+    return int(m[1]) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}[m[2].lower()]
+
+
+def java_processes() -> list[int]:
+    import psutil
+
+    out = []
+    for p in psutil.process_iter(["name", "cmdline"]):
+        try:
+            name = p.info["name"] or ""
+            cmd = p.info["cmdline"] or []
+            if name == "java" or (cmd and os.path.basename(cmd[0]) == "java"):
+                out.append(p.pid)
+        except psutil.Error:
+            continue
+    return sorted(out)
+
+
+def parse_cmdline(cmd: list[str], cwd: str | None) -> dict[str, Any]:
+    """Collector, heap settings, GC log and its rotation, heap dump settings, from a java command line."""
+    facts: dict[str, Any] = {"collector": None, "xmx_bytes": None, "xms_bytes": None, "gc_log": None,
+                             "gc_log_rotation": None, "heap_dump_on_oom": False, "heap_dump_path": None}
+    for a in cmd:
+        if a.startswith("-XX:+"):
+            for flag, coll in COLLECTOR_FLAGS:
+                if a[5:] == flag:
+                    facts["collector"] = coll
+            if a == "-XX:+HeapDumpOnOutOfMemoryError":
+                facts["heap_dump_on_oom"] = True
+        elif a.startswith("-Xmx"):
+            facts["xmx_bytes"] = _size(a[4:])
+        elif a.startswith("-Xms"):
+            facts["xms_bytes"] = _size(a[4:])
+        elif a.startswith("-XX:MaxHeapSize="):
+            facts["xmx_bytes"] = _size(a.split("=", 1)[1])
+        elif a.startswith("-XX:HeapDumpPath="):
+            facts["heap_dump_path"] = a.split("=", 1)[1]
+        elif a.startswith("-Xloggc:"):
+            facts["gc_log"] = a[len("-Xloggc:"):]
+            facts["gc_log_format"] = "legacy"
+            facts["gc_log_rotation"] = "-XX:+UseGCLogFileRotation" in cmd
+        elif a.startswith("-Xlog:") and ("gc" in a.split(":")[0] or a.startswith("-Xlog:gc")):
+            parts = a[len("-Xlog:"):].split(":")
+            if len(parts) >= 2 and parts[1].startswith("file="):
+                facts["gc_log"] = parts[1][5:].strip('"')
+                facts["gc_log_format"] = "unified"
+                opts = parts[3] if len(parts) >= 4 else ""
+                m = re.search(r"filecount=(\d+)", opts)
+                facts["gc_log_rotation"] = not (m and m[1] == "0")  # unified logging rotates files by default
+                facts["gc_log_options"] = opts
+    if facts["collector"] is None:
+        facts["collector"] = "G1 (default)"
+    log = facts["gc_log"]
+    if log:
+        facts["gc_log_unique_name"] = "%p" in log or "%t" in log
+        path = log.replace("%p", "*").replace("%t", "*")
+        if cwd and not os.path.isabs(path):
+            path = os.path.join(cwd, path)
+        facts["gc_log_path"] = path
+    return facts
+
+
+def _run(argv: list[str], timeout: float) -> str:
+    if not shutil.which(argv[0]):
+        raise JvmError(f"{argv[0]} is not installed")
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise JvmError(f"{' '.join(argv[:3])} did not answer within {timeout:g} s") from None
+    if p.returncode != 0:
+        raise JvmError((p.stderr or p.stdout).strip()[-300:] or f"{argv[0]} exited {p.returncode}")
+    return p.stdout
+
+
+def jstat(pid: int, timeout: float) -> dict[str, float]:
+    """One jstat -gcutil sample: S0 S1 E O M CCS YGC YGCT FGC FGCT CGC CGCT GCT."""
+    out = _run(["jstat", "-gcutil", str(pid)], timeout).strip().splitlines()
+    if len(out) < 2:
+        raise JvmError("jstat gave no sample")
+    head, vals = out[0].split(), out[-1].split()
+    res = {}
+    for h, v in zip(head, vals):
+        try:
+            res[h] = float(v)
+        except ValueError:
+            res[h] = None  # type: ignore[assignment]
+    return res
+
+
+def read_local(pid: int, timeout: float) -> dict[str, Any]:
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        cmd = p.cmdline()
+        cwd = p.cwd()
+        rss = p.memory_info().rss
+    except psutil.NoSuchProcess:
+        return {"pid": pid, "reachable": False, "error": f"no process {pid}"}
+    except psutil.Error as e:
+        return {"pid": pid, "reachable": False, "error": str(e) or type(e).__name__}
+    if not cmd or os.path.basename(cmd[0]) != "java":
+        return {"pid": pid, "reachable": False, "error": f"process {pid} is not a java process"}
+    facts: dict[str, Any] = {"pid": pid, "reachable": True, "cwd": cwd, "rss_bytes": rss,
+                             "main": next((a for a in cmd[1:] if not a.startswith("-")), ""), **parse_cmdline(cmd, cwd)}
+    try:
+        facts["jstat"] = jstat(pid, timeout)
+    except JvmError as e:
+        facts["jstat_error"] = str(e)
+    dump_dir = facts.get("heap_dump_path") or cwd
+    if dump_dir and not os.path.isdir(dump_dir):
+        dump_dir = os.path.dirname(dump_dir) or cwd
+    try:
+        st = os.statvfs(dump_dir)
+        facts["dump_dir"] = dump_dir
+        facts["dump_dir_free_bytes"] = st.f_bavail * st.f_frsize
+    except OSError as e:
+        facts["dump_dir_error"] = str(e)
+    return facts
+
+
+# ------------------------------------------------------------------ remote: Jolokia, actuator
+def read_remote(url: str, timeout: float) -> dict[str, Any]:
+    import httpx
+
+    from runbook.secrets import mask_url
+
+    facts: dict[str, Any] = {"url": mask_url(url), "reachable": False}
+    base = url.rstrip("/")
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as c:
+            if "/actuator" in base:
+                root = base[: base.index("/actuator") + len("/actuator")]
+                pause = c.get(f"{root}/metrics/jvm.gc.pause")
+                pause.raise_for_status()
+                meas = {m["statistic"]: m["value"] for m in pause.json().get("measurements", [])}
+                facts.update({"source": "actuator", "reachable": True, "gc_pause_count": meas.get("COUNT"),
+                              "gc_pause_total_s": meas.get("TOTAL_TIME"), "gc_pause_max_s": meas.get("MAX")})
+                causes = [t for t in pause.json().get("availableTags", []) if t.get("tag") == "cause"]
+                facts["gc_causes"] = causes[0].get("values", []) if causes else []
+                used = c.get(f"{root}/metrics/jvm.memory.used", params={"tag": "area:heap"})
+                mx = c.get(f"{root}/metrics/jvm.memory.max", params={"tag": "area:heap"})
+                if used.status_code == 200 and mx.status_code == 200:
+                    facts["heap_used_bytes"] = used.json()["measurements"][0]["value"]
+                    facts["heap_max_bytes"] = mx.json()["measurements"][0]["value"]
+            else:
+                root = base if base.endswith("/jolokia") else base + "/jolokia"
+                r = c.get(f"{root}/read/java.lang:type=GarbageCollector,name=*")
+                r.raise_for_status()
+                body = r.json()
+                if body.get("status") != 200:
+                    raise JvmError(f"Jolokia answered status {body.get('status')}: {body.get('error', '')}")
+                gcs = {}
+                for mbean, v in (body.get("value") or {}).items():
+                    name = mbean.split("name=", 1)[-1].split(",")[0]
+                    gcs[name] = {"count": v.get("CollectionCount"), "time_ms": v.get("CollectionTime")}
+                facts.update({"source": "jolokia", "reachable": True, "collectors": gcs,
+                              "collector": _collector_from_beans(list(gcs))})
+                m = c.get(f"{root}/read/java.lang:type=Memory/HeapMemoryUsage")
+                if m.status_code == 200 and m.json().get("status") == 200:
+                    hv = m.json()["value"]
+                    facts["heap_used_bytes"] = hv.get("used")
+                    facts["heap_max_bytes"] = hv.get("max")
+    except (httpx.HTTPError, ValueError, KeyError, JvmError) as e:
+        facts["error"] = f"{type(e).__name__}: {e}" if not isinstance(e, JvmError) else str(e)
+        facts["reachable"] = False
+    return facts
+
+
+def _collector_from_beans(names: list[str]) -> str | None:
+    joined = " ".join(names)
+    for key, coll in (("G1", "G1"), ("PS ", "Parallel"), ("ParNew", "CMS"), ("ConcurrentMarkSweep", "CMS"),
+                      ("ZGC", "ZGC"), ("Shenandoah", "Shenandoah"), ("Copy", "Serial"), ("MarkSweepCompact", "Serial")):
+        if key in joined:
+            return coll
+    return None
+
+
+# ------------------------------------------------------------------ engine probes, findings, guard, action
+def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    if target.pid is not None:
+        return read_local(target.pid, timeout)
+    return read_remote(target.url, timeout)
+
+
+def assess(facts: dict[str, Any]) -> list[Finding]:
+    if not facts.get("reachable"):
+        return [catalog.make("jvm.unreachable", {"target": facts.get("pid") or facts.get("url"), "error": facts.get("error")})]
+    out = []
+    if facts.get("gc_log") and facts.get("gc_log_rotation") is False and not facts.get("gc_log_unique_name"):
+        out.append(catalog.make("gc.log.overwritten_on_restart", {"gc_log": facts.get("gc_log_path") or facts["gc_log"],
+                                                                  "rotation": False, "name_has_%p_or_%t": False}))
+    if "heap_dump_on_oom" in facts and not facts["heap_dump_on_oom"]:
+        out.append(catalog.make("jvm.heap_dump.disabled", {"pid": facts.get("pid")}))
+    js = facts.get("jstat") or {}
+    if js.get("O") is not None and js["O"] >= 95 and (js.get("FGC") or 0) > 0:
+        out.append(catalog.make("gc.heap.too_small", {"old_gen_used_pct": js["O"], "full_gcs": js.get("FGC"),
+                                                      "full_gc_time_s": js.get("FGCT")}))
+    return sort_findings(out)
+
+
+def probe_gc_log(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    from runbook.jvm.gclog.analyze import analyze
+    from runbook.jvm.gclog.read import read_logs
+
+    path = params.get("gc_log")
+    if not path:
+        facts = read_local(target.pid, timeout) if target.pid is not None else {}
+        path = facts.get("gc_log_path")
+    if not path:
+        raise JvmError("the JVM writes no GC log that can be found (no -Xlog:gc*:file= or -Xloggc:)")
+    import glob
+
+    files = sorted(glob.glob(path)) if "*" in path else [path]
+    r = analyze(read_logs(files, workers=1))
+    r.pop("series", None)
+    return r
+
+
+def assess_gc_log(facts: dict[str, Any]) -> list[Finding]:
+    return [Finding.from_dict(f) for f in facts.get("findings", [])]
+
+
+def guard_disk_for_heap_dump(facts: dict[str, Any], params: dict[str, Any]) -> tuple[bool, dict[str, Any], str]:
+    if not facts.get("reachable"):
+        return False, {}, f"the JVM could not be read: {facts.get('error')}"
+    need = facts.get("xmx_bytes") or facts.get("rss_bytes")
+    free = facts.get("dump_dir_free_bytes")
+    ev = {"dump_dir": facts.get("dump_dir"), "free_mb": round(free / 1048576) if free else None,
+          "heap_mb": round(need / 1048576) if need else None}
+    if free is None or need is None:
+        return False, ev, "cannot tell the free space or the heap size"
+    if free < need * 1.1:
+        return False, ev, "not enough free space for a dump the size of the heap"
+    return True, ev, ""
+
+
+class HeapDump:
+    @staticmethod
+    def _argv(target: Target, params: dict[str, Any]) -> list[str]:
+        if target.pid is None:
+            raise ValueError("a heap dump needs a local JVM (pid:N)")
+        path = params.get("path") or f"heap-{target.pid}.hprof"
+        return ["jcmd", str(target.pid), "GC.heap_dump", str(path)]
+
+    @staticmethod
+    def describe(target: Target, params: dict[str, Any]) -> str:
+        import shlex
+
+        return shlex.join(HeapDump._argv(target, params))
+
+    @staticmethod
+    def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+        try:
+            out = _run(HeapDump._argv(target, params), max(timeout, 300))
+        except JvmError as e:
+            return {"ok": False, "error": str(e)}
+        return {"ok": True, "output": out.strip()[-500:]}
+
+
+def thread_dump(pid: int, timeout: float = 10) -> str:
+    """jcmd Thread.print: a safe diagnostic (it does not stop the JVM for long)."""
+    return _run(["jcmd", str(pid), "Thread.print"], timeout)
+
+
+def class_histogram(pid: int, timeout: float = 30) -> str:
+    """jcmd GC.class_histogram: note that it triggers a full GC on most collectors."""
+    return _run(["jcmd", str(pid), "GC.class_histogram"], timeout)
+
+
+# ------------------------------------------------------------------ CLI
+def cli_check(args: Any) -> int:
+    from runbook.findings import exit_code
+    from runbook.text import printable as p
+
+    targets: list[Any] = []
+    if args.pid:
+        if args.pid.startswith(("http://", "https://")):
+            targets = [args.pid]
+        elif args.pid.isdigit():
+            targets = [int(args.pid)]
+        else:
+            sys.stderr.write(f"runbook: {args.pid!r} is neither a PID nor an http(s) URL\n")
+            return 3
+    else:
+        targets = java_processes()
+        if not targets:
+            sys.stderr.write("runbook: no java process on this machine\n")
+            return 3
+    reports = []
+    codes = []
+    for t in targets:
+        facts = read_local(t, args.timeout) if isinstance(t, int) else read_remote(t, args.timeout)
+        findings = assess(facts)
+        code = 3 if not facts.get("reachable") else exit_code(findings)
+        codes.append(code)
+        reports.append({"target": facts.get("pid") or facts.get("url"), "facts": facts,
+                        "findings": [f.to_dict() for f in findings]})
+    if args.json:
+        sys.stdout.write(json.dumps(reports, indent=2, default=str) + "\n")
+    else:
+        for r in reports:
+            f = r["facts"]
+            sys.stdout.write(f"{p(r['target'])}  {p(f.get('main') or f.get('source') or '')}\n")
+            if not f.get("reachable"):
+                sys.stdout.write(f"  could not read: {p(f.get('error'))}\n")
+                continue
+            if "xmx_bytes" in f:
+                xmx = f"{f['xmx_bytes'] // 1048576} MB" if f.get("xmx_bytes") else "default"
+                sys.stdout.write(f"  collector {p(f.get('collector'))}, -Xmx {xmx}, GC log {p(f.get('gc_log_path') or 'none')}"
+                                 f" (rotation {'on' if f.get('gc_log_rotation') else 'off'})\n")
+            if f.get("jstat"):
+                js = f["jstat"]
+                sys.stdout.write(f"  jstat: eden {js.get('E')}%  old {js.get('O')}%  young GCs {js.get('YGC')}  full GCs {js.get('FGC')}"
+                                 f"  GC time {js.get('GCT')} s\n")
+            if f.get("collectors"):
+                for name, v in f["collectors"].items():
+                    sys.stdout.write(f"  {p(name)}: {v['count']} collections, {v['time_ms']} ms\n")
+            if f.get("source") == "actuator":
+                sys.stdout.write(f"  GC pauses: {f.get('gc_pause_count')} totalling {f.get('gc_pause_total_s')} s, max {f.get('gc_pause_max_s')} s\n")
+            for fd in r["findings"]:
+                sys.stdout.write(f"  {fd['severity'].upper():8} {fd['id']}: {p(fd['title'])}\n")
+                for k, v in fd["evidence"].items():
+                    sys.stdout.write(f"           {p(k)}: {p(v)}\n")
+                sys.stdout.write(f"           do:  {p(fd['action'])}\n")
+    order = {2: 4, 3: 3, 1: 2, 0: 1}
+    return max(codes, key=lambda c: order[c])

@@ -1,0 +1,33 @@
+"""Every probe, guard and action the registry names resolves; every finding id of DESIGN.md exists."""
+
+from __future__ import annotations
+
+from conftest import runbook
+from runbook import catalog, registry
+
+DESIGN_IDS = """redis.restart.aof_missing redis.restart.aof_damaged redis.restart.config_drift redis.restart.no_config_file
+redis.restart.replicaof_self redis.restart.snapshot_stale redis.persistence.save_failing redis.replication.full_sync_storm
+redis.replication.backlog_too_small redis.replication.replica_lag redis.replication.link_down redis.host.overcommit_memory
+redis.host.transparent_hugepages redis.host.disk_space gc.explicit gc.full gc.cms.concurrent_mode_failure gc.promotion_failed
+gc.g1.evacuation_failure gc.g1.humongous gc.metaspace gc.pause.long gc.throughput.low gc.heap.leak gc.heap.too_small
+gc.premature_promotion gc.sys_time_high gc.safepoint.long gc.zgc.allocation_stall gc.shenandoah.degenerated
+gc.log.overwritten_on_restart""".split()
+
+
+def test_registry_references_resolve() -> None:
+    for p in registry.PROBES.values():
+        assert callable(p.read_fn()) and callable(p.assess_fn())
+    for g in registry.GUARDS.values():
+        assert callable(g.check_fn()) and g.probe in registry.PROBES
+    for a in registry.ACTIONS.values():
+        impl = a.impl_obj()
+        assert callable(impl.describe) and callable(impl.run)
+        assert all(g in registry.GUARDS for g in a.guards)
+
+
+def test_design_finding_ids_exist_and_are_explained() -> None:
+    assert set(DESIGN_IDS) <= set(catalog.RULES)
+    for rid in DESIGN_IDS:
+        r = runbook("explain", rid)
+        assert r.returncode == 0 and rid in r.stdout and "What to do" in r.stdout
+    assert runbook("explain", "redis.restart.aof_mising").returncode == 1
