@@ -356,3 +356,19 @@ def cli_check(args: Any) -> int:
                 sys.stdout.write(f"           do:  {p(fd['action'])}\n")
     order = {2: 4, 3: 3, 1: 2, 0: 1}
     return max(codes, key=lambda c: order[c])
+
+
+def live_summary(target: Target, timeout: float) -> dict[str, Any]:
+    """What the live panel shows: heap occupancy and GC counters (jstat locally, HTTP remotely)."""
+    if target.pid is None:
+        f = read_remote(target.url, timeout)
+        return {"reachable": f.get("reachable"), "error": f.get("error"), "heap_used_bytes": f.get("heap_used_bytes"),
+                "heap_max_bytes": f.get("heap_max_bytes"),
+                "gc_time_s": (sum((v.get("time_ms") or 0) for v in (f.get("collectors") or {}).values()) / 1000.0)
+                if f.get("collectors") else f.get("gc_pause_total_s")}
+    try:
+        js = jstat(target.pid, timeout)
+    except JvmError as e:
+        return {"reachable": False, "error": str(e)}
+    return {"reachable": True, "eden_pct": js.get("E"), "old_pct": js.get("O"), "young_gcs": js.get("YGC"),
+            "full_gcs": js.get("FGC"), "gc_time_s": js.get("GCT")}

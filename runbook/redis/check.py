@@ -138,3 +138,30 @@ async def check_many(urls: list[str], timeout: float, interval: float | None, ou
         return await read_instance(u, timeout, preview=preview)
 
     return list(await asyncio.gather(*(one(u) for u in urls)))
+
+
+def live_summary(url: str, timeout: float) -> dict[str, Any]:
+    """What the live panel shows: role, ops/s, memory, clients, replicas, persistence (INFO only)."""
+    from runbook.redis.info import replicas as _replicas
+
+    facts = asyncio.run(read_server(url, timeout))
+    facts.pop(SECRETS, None)
+    if not facts.get("reachable"):
+        return {"reachable": False, "error": facts.get("error")}
+    i = facts["info"]
+    offset = int(i.get("master_repl_offset") or 0)
+    return {
+        "reachable": True,
+        "role": i.get("role"),
+        "ops_per_sec": i.get("instantaneous_ops_per_sec"),
+        "used_memory_human": i.get("used_memory_human"),
+        "clients": i.get("connected_clients"),
+        "keys": _assess.keys_live(i),
+        "replicas": [{"addr": f"{r.get('ip')}:{r.get('port')}", "state": r.get("state"),
+                      "lag_bytes": offset - int(r.get("offset") or 0)} for r in _replicas(i)],
+        "master_link_status": i.get("master_link_status"),
+        "rdb_last_bgsave_status": i.get("rdb_last_bgsave_status"),
+        "rdb_changes_since_last_save": i.get("rdb_changes_since_last_save"),
+        "aof_enabled": i.get("aof_enabled"),
+        "rdb_bgsave_in_progress": i.get("rdb_bgsave_in_progress"),
+    }

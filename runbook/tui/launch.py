@@ -6,20 +6,16 @@ from pathlib import Path
 from typing import Any
 
 
-def home(playbook_dirs: list[str]) -> int:
-    from runbook.tui.app import RunbookApp
+def home(playbook_dirs: list[str], targets: dict[str, Any] | None = None, read_only: bool = False) -> int:
+    from runbook.tui.app import run_app
 
-    app = RunbookApp(playbook_dirs=[Path(d) for d in playbook_dirs])
-    app.run()
-    return app.return_code or 0
+    return run_app(playbook_dirs=[Path(d) for d in playbook_dirs], targets=targets, read_only=read_only)
 
 
 def run_playbook(playbook: Any, targets: dict[str, Any], *, mode: str, journal_path: Path,
-                 resume_events: list[Any] | None, read_only: bool) -> int:
-    from runbook.tui.app import RunbookApp
+                 resume_events: list[Any] | None, read_only: bool, facts: Any = None) -> int:
+    from runbook.tui.app import run_app
 
-    app = RunbookApp(playbook_dirs=[Path(playbook.path).parent],
-                     start_run=dict(playbook=playbook, targets=targets, mode=mode, journal_path=journal_path,
-                                    resume_events=resume_events, read_only=read_only))
-    app.run()
-    return app.return_code or 0
+    return run_app(playbook_dirs=[Path(playbook.path).parent], targets=targets, read_only=read_only,
+                   start_run=dict(playbook=playbook, targets=targets, mode=mode, journal_path=journal_path,
+                                  resume_events=resume_events, read_only=read_only, facts=facts))

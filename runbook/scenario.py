@@ -1,0 +1,80 @@
+"""Scenarios: facts recorded from live targets (secrets masked), replayed by `runbook test` and the TUI.
+
+A scenario file (YAML):
+    playbook: redis-master-restart          # which playbook it is for (name)
+    description: ...
+    targets: {master: {kind: redis, url: redis://master:6379}}
+    facts: {master: {redis.check: {...}, redis.replication: {...}}}
+    answers: {preview: done, restart: {confirm: master}}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runbook import registry
+from runbook.secrets import mask_mapping
+from runbook.targets import Target
+
+PROBES_BY_KIND = {"redis": ["redis.check", "redis.replication"], "host": ["host.basic", "host.disk"],
+                  "jvm": ["jvm.check"]}
+
+
+class ScenarioError(Exception):
+    pass
+
+
+def record(targets: dict[str, Target], timeout: float = 3.0, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    from runbook.engine.facts import LiveFacts, ProbeError
+
+    live = LiveFacts(timeout)
+    facts: dict[str, dict[str, Any]] = {}
+    for name, t in targets.items():
+        facts[name] = {}
+        for probe in PROBES_BY_KIND.get(t.kind, []):
+            try:
+                facts[name][probe] = live.read(probe, t, dict(params or {}))
+            except ProbeError as e:
+                facts[name][probe] = {"error": str(e)}
+    return mask_mapping({
+        "targets": {n: {k: v for k, v in t.to_dict().items() if k != "name"} | {"url": t.url} for n, t in targets.items()},
+        "facts": facts,
+        "answers": {},
+    })
+
+
+def save(data: dict[str, Any], path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ScenarioError(f"{p}: cannot read: {e.strerror}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ScenarioError(f"{p}: not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("facts"), dict) or not isinstance(data.get("targets"), dict):
+        raise ScenarioError(f"{p}: a scenario is a mapping with targets and facts")
+    for name, by_probe in data["facts"].items():
+        for probe in by_probe or {}:
+            if probe not in registry.PROBES:
+                raise ScenarioError(f"{p}: unknown probe {probe!r} for target {name}")
+    return data
+
+
+def targets_of(data: dict[str, Any]) -> dict[str, Target]:
+    """The scenario's targets, with what an inventory may say of them (restart command or unit, config, logs)."""
+    from runbook.targets import TargetError, from_inventory_entry
+
+    out = {}
+    for name, t in data["targets"].items():
+        try:
+            out[name] = from_inventory_entry(name, t)
+        except TargetError as e:
+            raise ScenarioError(str(e)) from None
+    return out

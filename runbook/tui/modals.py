@@ -1,0 +1,197 @@
+"""Modal screens: the action confirmation (typed target name), break-glass (written reason),
+a finding's page, and binding targets to a playbook's roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from runbook.engine.operators import Answer, ConfirmRequest
+from runbook.tui.widgets import finding_text, guards_table
+
+MIN_REASON = 10
+
+
+class ConfirmActionScreen(ModalScreen[Answer]):
+    """The command, the guards evaluated fresh with their evidence, and a typed confirmation.
+
+    Nothing runs on a single key: the target's full name must be typed, and a blocked action can only
+    go through break-glass with a written reason."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="action-cancel")]
+
+    def __init__(self, request: ConfirmRequest, dry_run_label: bool = False) -> None:
+        super().__init__()
+        self.request = request
+
+    def compose(self) -> ComposeResult:
+        r = self.request
+        with Vertical(id="confirm-box"):
+            yield Label(Text(f"Action: {r.step.label}", style="bold"))
+            yield Static(Text(f"{r.step.action} on {r.target}"), classes="dim")
+            yield Static(Text("Command", style="bold underline"))
+            yield Static(Text(r.command), id="command")
+            yield Static(Text("Guards, evaluated just now", style="bold underline"))
+            with VerticalScroll(id="guards"):
+                yield Static(guards_table(r.guards))
+            if r.blocked:
+                yield Static(Text(f"BLOCKED by {', '.join(r.blocked_by)}. Fix what the guards say, or break the glass "
+                                  "with a written reason.", style="bold red"), id="blocked")
+                with Horizontal(classes="buttons"):
+                    yield Button("Break glass…", id="break-glass", variant="error")
+                    yield Button("Cancel", id="cancel")
+            else:
+                yield Input(placeholder=f"type {r.target} to run it", id="typed")
+                with Horizontal(classes="buttons"):
+                    yield Button("Run", id="run", variant="warning", disabled=True)
+                    yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        if not self.request.blocked:
+            self.query_one("#typed", Input).focus()
+        else:
+            self.query_one("#cancel", Button).focus()
+
+    @on(Input.Changed, "#typed")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_one("#run", Button).disabled = event.value != self.request.target
+
+    @on(Input.Submitted, "#typed")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.value == self.request.target:
+            self._run()
+
+    @on(Button.Pressed, "#run")
+    def _run(self) -> None:
+        typed = self.query_one("#typed", Input).value
+        if typed != self.request.target:
+            return
+        self.dismiss(Answer("confirm", typed=typed, digest=self.request.digest, by="screen"))
+
+    @on(Button.Pressed, "#break-glass")
+    def _break_glass(self) -> None:
+        def done(answer: Answer | None) -> None:
+            if answer is not None:
+                self.dismiss(answer)
+
+        self.app.push_screen(BreakGlassScreen(self.request), done)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(Answer("abort", by="screen"))
+
+
+class BreakGlassScreen(ModalScreen[Answer]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="break-glass-cancel")]
+
+    def __init__(self, request: ConfirmRequest) -> None:
+        super().__init__()
+        self.request = request
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="glass-box"):
+            yield Label(Text("Break glass: run a blocked action", style="bold red"))
+            yield Static(Text(f"Blocked by: {', '.join(self.request.blocked_by)}"))
+            yield Static(Text("Why is this worth the risk? (recorded in the journal and the export)"))
+            yield TextArea(id="reason")
+            yield Input(placeholder=f"type {self.request.target} to run it anyway", id="typed")
+            with Horizontal(classes="buttons"):
+                yield Button("Break glass and run", id="go", variant="error", disabled=True)
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#reason", TextArea).focus()
+
+    def _valid(self) -> bool:
+        reason = self.query_one("#reason", TextArea).text.strip()
+        return len(reason) >= MIN_REASON and self.query_one("#typed", Input).value == self.request.target
+
+    @on(TextArea.Changed)
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self.query_one("#go", Button).disabled = not self._valid()
+
+    @on(Button.Pressed, "#go")
+    @on(Input.Submitted, "#typed")
+    def _go(self) -> None:
+        if not self._valid():
+            return
+        self.dismiss(Answer("break_glass", typed=self.query_one("#typed", Input).value,
+                            reason=self.query_one("#reason", TextArea).text.strip(), digest=self.request.digest, by="screen"))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FindingScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q", "close", "Close", id="finding-close"),
+                Binding("c", "copy", "Copy", id="finding-copy")]
+
+    def __init__(self, finding: dict[str, Any]) -> None:
+        super().__init__()
+        self.finding = finding
+
+    def compose(self) -> ComposeResult:
+        from runbook import catalog
+
+        with VerticalScroll(id="finding-box"):
+            yield Static(finding_text(self.finding))
+            if self.finding["id"] in catalog.RULES:
+                yield Static(Text("\n" + catalog.explain(self.finding["id"]), style="dim"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(finding_text(self.finding).plain)
+        self.notify("finding copied (OSC 52)")
+
+
+class BindTargetsScreen(ModalScreen[dict]):
+    """Bind each role of a playbook to a URL (prefilled from known and discovered targets)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="bind-cancel")]
+
+    def __init__(self, roles: list[tuple[str, str]], suggestions: dict[str, str]) -> None:
+        super().__init__()
+        self.roles = roles
+        self.suggestions = suggestions
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="bind-box"):
+            yield Label(Text("Bind the playbook's targets", style="bold"))
+            for name, kind in self.roles:
+                yield Static(Text(f"{name} ({kind})"))
+                yield Input(value=self.suggestions.get(name, ""), placeholder="redis://host:6379, pid:N, local", id=f"role-{name}")
+            yield Static("", id="bind-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Start", id="start", variant="primary")
+                yield Button("Dry run", id="dry")
+                yield Button("Cancel", id="cancel")
+
+    @on(Button.Pressed, "#start")
+    @on(Button.Pressed, "#dry")
+    def _start(self, event: Button.Pressed) -> None:
+        from runbook.targets import TargetError, parse_binding
+
+        out = {"__dry_run__": event.button.id == "dry"}
+        for name, _kind in self.roles:
+            url = self.query_one(f"#role-{name}", Input).value.strip()
+            try:
+                out[name] = parse_binding(f"{name}={url}")
+            except TargetError as e:
+                self.query_one("#bind-error", Static).update(Text(str(e), style="bold red"))
+                return
+        self.dismiss(out)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,63 @@
+"""The engineer, through the screen: the session runs in a worker thread and asks here; the UI
+answers on its own thread. Nothing here decides anything: it carries questions and answers."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from runbook.engine.operators import Answer, ConfirmRequest
+from runbook.playbook.model import Step
+
+
+class Cancelled(Exception):
+    pass
+
+
+class TuiOperator:
+    def __init__(self, call_ui: Callable[..., Any], ask_ack: Callable[[Step, "Reply"], None],
+                 ask_confirm: Callable[[ConfirmRequest, "Reply"], None]) -> None:
+        self.call_ui = call_ui  # app.call_from_thread
+        self.ask_ack = ask_ack
+        self.ask_confirm = ask_confirm
+        self.stopped = threading.Event()
+
+    def acknowledge(self, step: Step) -> bool:
+        reply = Reply(self.stopped)
+        self.call_ui(self.ask_ack, step, reply)
+        value = reply.wait()
+        return bool(value)
+
+    def confirm(self, request: ConfirmRequest) -> Answer:
+        reply = Reply(self.stopped)
+        self.call_ui(self.ask_confirm, request, reply)
+        value = reply.wait()
+        return value if isinstance(value, Answer) else Answer("abort", by="screen")
+
+    def stop(self) -> None:
+        """The screen is going away: every question still open is answered with 'stop'."""
+        self.stopped.set()
+
+
+class Reply:
+    """One answer, given once from the UI thread, awaited by the session thread."""
+
+    def __init__(self, stopped: threading.Event) -> None:
+        self._event = threading.Event()
+        self._stopped = stopped
+        self.value: Any = None
+
+    def set(self, value: Any) -> None:
+        if not self._event.is_set():
+            self.value = value
+            self._event.set()
+
+    def wait(self) -> Any:
+        while not self._event.wait(0.1):
+            if self._stopped.is_set():
+                return None
+        return self.value
+
+    @property
+    def answered(self) -> bool:
+        return self._event.is_set()
