@@ -1,0 +1,155 @@
+"""The TUI's main flows, driven with Pilot against the real engine."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from textual.widgets import Button, Input, RichLog, Static, TextArea
+
+from runbook.tui.modals import BreakGlassScreen, ConfirmActionScreen
+from runbook.tui.app import RunScreen
+from tui_helpers import action_playbook, journal_events, run_app, wait_for
+
+
+@pytest.fixture
+def files(tmp_path):
+    flag = tmp_path / "flag"
+    flag.write_text("safe")
+    return flag, tmp_path / "marker"
+
+
+def kinds() -> list[str]:
+    return [e.kind for e in journal_events()]
+
+
+async def to_action(pilot) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_ack is not None)
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
+
+
+async def test_typed_confirmation_runs_the_action(tmp_path, files) -> None:
+    flag, marker = files
+    app = run_app(action_playbook(tmp_path, flag, marker))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_action(pilot)
+        assert app.screen.query_one("#run", Button).disabled
+        await pilot.press("enter", "y", "space", "enter")  # none of these can start it
+        assert isinstance(app.screen, ConfirmActionScreen) and not marker.exists()
+        app.screen.query_one("#typed", Input).value = ""
+        await pilot.press(*"host")
+        assert not app.screen.query_one("#run", Button).disabled
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "session_ended" in kinds())
+    assert marker.exists()
+    k = kinds()
+    assert k.index("confirmation") < k.index("action_intent") < k.index("action_result")
+
+
+async def test_a_blocking_guard_offers_no_run_button(tmp_path, files) -> None:
+    flag, marker = files
+    flag.write_text("unsafe")
+    app = run_app(action_playbook(tmp_path, flag, marker))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_action(pilot)
+        assert not app.screen.query("#run") and not app.screen.query("#typed")
+        assert "BLOCKED" in str(app.screen.query_one("#blocked", Static).render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "session_ended" in kinds())
+    assert not marker.exists()
+    assert journal_events()[-1].data["outcome"] == "blocked"
+
+
+async def test_evidence_that_changed_voids_the_confirmation(tmp_path, files) -> None:
+    flag, marker = files
+    guards = """
+      - probe: host.file
+        expr: facts.host.file_size_bytes < 100
+        message: small flag"""
+    app = run_app(action_playbook(tmp_path, flag, marker, guards))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_action(pilot)
+        first = app.screen
+        flag.write_text("safe, and longer now")  # the world changes while the engineer types
+        await pilot.press(*"host", "enter")
+        # the engine read the guard again, saw other evidence, voided the confirmation and asks again
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen) and app.screen is not first)
+        assert "confirmation_void" in kinds() and not marker.exists()
+        await pilot.press(*"host", "enter")
+        await wait_for(pilot, lambda: "session_ended" in kinds())
+    assert marker.exists()
+
+
+async def test_break_glass_records_its_reason(tmp_path, files) -> None:
+    flag, marker = files
+    flag.write_text("unsafe")
+    app = run_app(action_playbook(tmp_path, flag, marker))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_action(pilot)
+        await pilot.click("#break-glass")
+        await wait_for(pilot, lambda: isinstance(app.screen, BreakGlassScreen))
+        go = app.screen.query_one("#go", Button)
+        app.screen.query_one("#typed", Input).value = "host"
+        await pilot.pause()
+        assert go.disabled  # no reason yet
+        app.screen.query_one("#reason", TextArea).text = "flag is stale; lead approved in #inc-42"
+        await pilot.pause()
+        assert not go.disabled
+        await pilot.click("#go")
+        await wait_for(pilot, lambda: "session_ended" in kinds())
+        await pilot.press("l")
+        await pilot.pause()
+        log = app.screen.query_one("#timeline-log", RichLog)
+        assert any("BREAK-GLASS" in line.text for line in log.lines)
+    assert marker.exists()
+    bg = [e for e in journal_events() if e.kind == "break_glass"][0]
+    assert bg.data["reason"] == "flag is stale; lead approved in #inc-42"
+
+
+async def test_read_only_refuses(tmp_path, files) -> None:
+    flag, marker = files
+    app = run_app(action_playbook(tmp_path, flag, marker), read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_ack is not None)
+        assert "READ-ONLY" in app.screen.sub_title
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "session_ended" in kinds())
+        assert not isinstance(app.screen, ConfirmActionScreen)
+    assert not marker.exists() and "read-only" in journal_events()[-2].data["reason"]
+
+
+async def test_random_keys_on_the_action_screen_run_nothing(tmp_path, files) -> None:
+    flag, marker = files
+    app = run_app(action_playbook(tmp_path, flag, marker))
+    # escape is left out: it cancels, which is safe, but would end the test's time on the action screen
+    keys = [*"abcdefghijklmnopqrstuvwxyz0123456789", "enter", "space", "tab", "up", "down", "left",
+            "right", "backspace", "y", "Y", "ctrl+a", "shift+tab", "home", "end", "pageup", "pagedown", "f1"]
+    rng = random.Random(20260126)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_action(pilot)
+        for _ in range(12):  # 240 keys; Tab then Enter may reach Cancel, which is a safe way out
+            await pilot.press(*(rng.choice(keys) for _ in range(20)))
+        await pilot.pause(0.2)
+    assert not marker.exists()
+    assert "action_intent" not in kinds()
+
+
+async def test_markup_from_live_systems_is_shown_literally(tmp_path, files) -> None:
+    flag, marker = files
+    flag.write_text("[bold red]x[/]")
+    app = run_app(action_playbook(tmp_path, flag, marker))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await to_action(pilot)
+        from rich.console import Console
+
+        console = Console(width=200, record=True, file=open("/dev/null", "w"))
+        for w in app.screen.query(Static):
+            console.print(w.content)
+        assert "facts.host.file_content: [bold red]x[/]" in console.export_text()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "session_ended" in kinds())
+        await pilot.press("l")
+        log = app.screen.query_one("#timeline-log", RichLog)
+        assert any("[bold red]x[/]" in line.text for line in log.lines)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from runbook.journal import store
+from runbook.playbook import loader
+from runbook.targets import Target
+from runbook.tui.app import RunbookApp, fixed_clock
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+def action_playbook(tmp: Path, flag: Path, marker: Path, guards: str | None = None) -> Any:
+    guards = guards or """
+      - probe: host.file
+        expr: facts.host.file_content == 'safe'
+        message: the flag file must say safe"""
+    text = f"""
+name: tui-test
+title: a test of the action screen
+targets: {{host: {{kind: host}}}}
+steps:
+  - id: read
+    kind: check
+    title: Read the flag
+    target: host
+    probes: [host.file]
+    params: {{path: "{flag}"}}
+  - id: look
+    kind: instruction
+    title: Look at it
+    text: Check the flag by hand.
+  - id: act
+    kind: action
+    title: Touch the marker
+    target: host
+    action: host.command
+    params: {{command: [touch, "{marker}"], path: "{flag}"}}
+    guards:{guards}
+"""
+    pb, problems = loader.loads(text, str(tmp / "tui-test.yaml"))
+    assert not problems, problems
+    return pb
+
+
+def run_app(pb: Any, targets: dict[str, Target] | None = None, mode: str = "live", read_only: bool = False,
+            facts: Any = None, live_panels: bool = False) -> RunbookApp:
+    targets = targets or {"host": Target("host", "local", "host")}
+    path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
+    return RunbookApp([ROOT / "playbooks"], clock=fixed_clock(), discover=False, live_panels=live_panels,
+                      start_run=dict(playbook=pb, targets=targets, mode=mode, journal_path=path, read_only=read_only,
+                                     facts=facts))
+
+
+def journal_events() -> list[Any]:
+    files = sorted(store.sessions_dir().glob("*.jsonl"))
+    return store.read(files[-1]).events if files else []
+
+
+__all__ = ["wait_for", "action_playbook", "run_app", "journal_events", "asyncio"]
