@@ -55,7 +55,7 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
         return ["  acknowledged"]
     if k == "guard":
         line = f"  guard {'PASS ' if d.get('passed') else 'BLOCK'} {d.get('guard')}"
-        if d.get("reason"):
+        if d.get("reason") and d["reason"] != d.get("guard"):
             line += f": {d['reason']}"
         out = [line]
         if d.get("evidence"):

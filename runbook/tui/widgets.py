@@ -138,7 +138,7 @@ def guards_table(guards: list[dict[str, Any]]) -> Group:
         t = Text()
         t.append("PASS  " if g["passed"] else "BLOCK ", style="green" if g["passed"] else "bold red")
         t.append(str(g["guard"]))
-        if g.get("reason"):
+        if g.get("reason") and g["reason"] != g["guard"]:
             t.append(f": {g['reason']}")
         rows.append(t)
         for k, v in (g.get("evidence") or {}).items():

@@ -1,0 +1,135 @@
+"""SVG snapshots of every screen at 80x24 and 120x40 (deterministic: fixed clock, replayed or local facts,
+no ports, PIDs or temp paths in the picture). Stored under snapshots/svg; update with --snapshot-update."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import pytest_textual_snapshot
+
+from runbook import scenario
+from runbook.engine.facts import RecordedFacts
+from runbook.journal import store
+from runbook.playbook import loader
+from runbook.targets import Target
+from runbook.tui.app import RunbookApp, RunScreen, fixed_clock
+from runbook.tui.modals import BindTargetsScreen, BreakGlassScreen, ConfirmActionScreen, FindingScreen
+from tui_helpers import ROOT, action_playbook, wait_for
+
+os.environ["TEXTUAL_ANIMATIONS"] = "none"
+SNAPSHOTS = ROOT / "snapshots" / "svg"
+pytest_textual_snapshot.SVGImageExtension.dirname = classmethod(lambda cls, *, test_location: str(SNAPSHOTS))  # type: ignore[method-assign]
+SIZES = [(80, 24), (120, 40)]
+TRAP = ROOT / "playbooks" / "scenarios" / "redis-master-restart" / "aof-trap.yaml"
+
+
+def replay_app() -> RunbookApp:
+    pb, _ = loader.load(ROOT / "playbooks" / "redis-master-restart.yaml")
+    data = scenario.load(TRAP)
+    return RunbookApp([ROOT / "playbooks"], clock=fixed_clock(), discover=False, live_panels=False,
+                      start_run=dict(playbook=pb, targets=scenario.targets_of(data), mode="replay",
+                                     journal_path=store.sessions_dir() / "snap.jsonl", facts=RecordedFacts(data["facts"])))
+
+
+def action_app(tmp: Path) -> RunbookApp:
+    flag = tmp / "flag"
+    flag.write_text("unsafe")
+    pb = action_playbook(tmp, flag, tmp / "marker")
+    pb.steps[2] = pb.steps[2].__class__(**{**pb.steps[2].__dict__, "params": {"command": ["true"], "path": str(flag)}})
+    pb.__post_init__()
+    return RunbookApp([ROOT / "playbooks"], clock=fixed_clock(), discover=False, live_panels=False,
+                      start_run=dict(playbook=pb, targets={"host": Target("host", "local", "host")}, mode="live",
+                                     journal_path=store.sessions_dir() / "snap.jsonl"))
+
+
+async def at_instruction(pilot) -> None:
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunScreen) and pilot.app.screen.pending_ack is not None)
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_home(snap_compare, size) -> None:
+    app = RunbookApp([ROOT / "playbooks"], discover=False, targets={"master": Target("master", "redis://master.example:6379", "redis")})
+    assert snap_compare(app, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_bind_targets(snap_compare, size) -> None:
+    app = RunbookApp([ROOT / "playbooks"], discover=False, targets={"master": Target("master", "redis://master.example:6379", "redis")})
+
+    async def run_before(pilot) -> None:
+        await pilot.pause(0.1)
+        table = app.screen.query_one("#playbooks")
+        table.focus()
+        table.move_cursor(row=1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, BindTargetsScreen))
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_run_step(snap_compare, size) -> None:
+    assert snap_compare(replay_app(), terminal_size=size, run_before=at_instruction)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_run_findings(snap_compare, size) -> None:
+    async def run_before(pilot) -> None:
+        await at_instruction(pilot)
+        await pilot.press("f")
+        await pilot.pause(0.1)
+
+    assert snap_compare(replay_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_run_timeline(snap_compare, size) -> None:
+    async def run_before(pilot) -> None:
+        await at_instruction(pilot)
+        await pilot.press("l")
+        await pilot.pause(0.1)
+
+    assert snap_compare(replay_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_finding_page(snap_compare, size) -> None:
+    app = replay_app()
+
+    async def run_before(pilot) -> None:
+        await at_instruction(pilot)
+        await pilot.press("f")
+        app.screen.query_one("#findings-table").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FindingScreen))
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_action_blocked(snap_compare, size, tmp_path) -> None:
+    app = action_app(tmp_path)
+
+    async def run_before(pilot) -> None:
+        await at_instruction(pilot)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_break_glass(snap_compare, size, tmp_path) -> None:
+    app = action_app(tmp_path)
+
+    async def run_before(pilot) -> None:
+        await at_instruction(pilot)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
+        await pilot.click("#break-glass")
+        await wait_for(pilot, lambda: isinstance(app.screen, BreakGlassScreen))
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
