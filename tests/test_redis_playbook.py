@@ -63,16 +63,17 @@ def test_replicaof_self_in_the_file_blocks_the_restart_and_the_server_keeps_its_
         s.stop()
 
 
-def test_aof_trap_declined_changes_nothing(tmp_path, state_dir) -> None:
+def test_aof_trap_blocks_the_restart_and_the_server_keeps_its_keys(tmp_path, state_dir) -> None:
     s = RedisServer(tmp_path, "m").start()
     try:
         s.fill(300)
         s.client().save()
         s.conf.write_text(s.conf.read_text().replace("appendonly no", "appendonly yes"))
         r = runbook("run", PLAYBOOK, "-i", str(inventory(tmp_path, s)), "--headless",
-                    "--answers", str(answers(tmp_path)), timeout=120)
+                    "--answers", str(answers(tmp_path, restart={"confirm": "master"})), timeout=120)
         assert r.returncode == 1
         assert "redis.restart.aof_missing" in r.stdout and "go to aof-trap" in r.stdout
+        assert "BLOCK redis.restart_is_safe" in r.stdout
         assert s.alive() and s.client().dbsize() == 300 and s.client().info("server")["process_id"] == s.pid
     finally:
         s.stop()
@@ -84,8 +85,15 @@ def test_aof_trap_fixed_by_the_safe_switch_then_restarted_with_every_key(tmp_pat
         s.fill(300)
         s.client().save()
         s.conf.write_text(s.conf.read_text().replace("appendonly no", "appendonly yes"))
-        ans = answers(tmp_path, **{"enable-aof": {"confirm": "master"}, "restart": {"confirm": "master"}})
-        r = runbook("run", PLAYBOOK, "-i", str(inventory(tmp_path, s)), "--headless", "--answers", str(ans), timeout=120)
+        inv = inventory(tmp_path, s)
+        switch = tmp_path / "switch.yaml"
+        switch.write_text(json.dumps({"explain": "done", "switch": {"confirm": "master"}}))
+        r = runbook("run", str(PLAYBOOKS / "redis-enable-aof.yaml"), "-i", str(inv), "--headless", "--answers", str(switch),
+                    timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert s.client().info("persistence")["aof_enabled"] == 1
+        ans = answers(tmp_path, restart={"confirm": "master"})
+        r = runbook("run", PLAYBOOK, "-i", str(inv), "--headless", "--answers", str(ans), timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "PASS  redis.restart_is_safe" in r.stdout
         c = s.client()

@@ -1,0 +1,79 @@
+"""End to end in a real terminal (tmux, 80x24): a real redis-server in the AOF-trap state; the engineer
+types their way to the restart action; the guard blocks it; the server still runs with all its keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import PLAYBOOKS, ROOT
+from redis_server import RedisServer
+
+pytestmark = pytest.mark.skipif(not (shutil.which("tmux") and shutil.which("redis-server")), reason="needs tmux and redis-server")
+
+
+class Tmux:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def start(self, command: list[str], env: dict[str, str]) -> None:
+        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24",
+                        f"cd {ROOT} && env {exports} {' '.join(command)}"], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def send(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = self.screen()
+            if text in s:
+                return s
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def test_restart_blocked_in_a_real_terminal(tmp_path, state_dir) -> None:
+    s = RedisServer(tmp_path, "m").start()
+    tmux = Tmux(f"rbtest{os.getpid()}")
+    try:
+        s.fill(500)
+        s.client().save()
+        s.conf.write_text(s.conf.read_text().replace("appendonly no", "appendonly yes"))
+        inv = tmp_path / "inventory.yaml"
+        inv.write_text(json.dumps({"targets": {"master": {"url": s.url, "restart": {"command": ["redis-server", str(s.conf)]}}}}))
+        tmux.start([sys.executable, "-m", "runbook.cli", "run", str(PLAYBOOKS / "redis-master-restart.yaml"), "-i", str(inv)],
+                   {"RUNBOOK_STATE_DIR": str(state_dir), "TERM": "xterm-256color", "TEXTUAL_ANIMATIONS": "none"})
+        tmux.wait_for("A restart would start empty", 40)
+        tmux.send("a")
+        tmux.wait_for("Read the restart preview")
+        tmux.send("a")
+        screen = tmux.wait_for("BLOCKED by", 40)
+        assert "redis.restart_is_safe" in screen
+        # nothing typed here can run it: there is no confirmation field on a blocked action
+        tmux.send("m", "a", "s", "t", "e", "r", "Enter", "y", "Space", "Enter")
+        time.sleep(0.5)
+        tmux.send("Escape")
+        tmux.wait_for("Session blocked")
+        tmux.send("C-q")
+        time.sleep(0.5)
+    finally:
+        tmux.kill()
+        alive = s.alive()
+        keys = s.client().dbsize() if alive else None
+        pid = s.client().info("server")["process_id"] if alive else None
+        s.stop()
+    assert alive and keys == 500 and pid == s.pid
