@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import Button, Input, RichLog, Static, TextArea
 
 from runbook.tui.modals import BreakGlassScreen, ConfirmActionScreen
-from runbook.tui.app import RunScreen
+from runbook.tui.run import RunScreen
 from tui_helpers import action_playbook, journal_events, run_app, wait_for
 
 

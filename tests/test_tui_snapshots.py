@@ -14,7 +14,8 @@ from runbook.engine.facts import RecordedFacts
 from runbook.journal import store
 from runbook.playbook import loader
 from runbook.targets import Target
-from runbook.tui.app import RunbookApp, RunScreen, fixed_clock
+from runbook.tui.app import RunbookApp, fixed_clock
+from runbook.tui.run import RunScreen
 from runbook.tui.modals import BindTargetsScreen, BreakGlassScreen, ConfirmActionScreen, FindingScreen
 from tui_helpers import ROOT, action_playbook, wait_for
 
@@ -49,10 +50,15 @@ async def at_instruction(pilot) -> None:
     await pilot.pause(0.1)
 
 
+async def home_loaded(pilot) -> None:
+    await wait_for(pilot, lambda: pilot.app.screen.query_one("#playbooks").row_count > 0)
+    await pilot.pause(0.1)
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_home(snap_compare, size) -> None:
     app = RunbookApp([ROOT / "playbooks"], discover=False, targets={"master": Target("master", "redis://master.example:6379", "redis")})
-    assert snap_compare(app, terminal_size=size)
+    assert snap_compare(app, terminal_size=size, run_before=home_loaded)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -60,7 +66,7 @@ def test_bind_targets(snap_compare, size) -> None:
     app = RunbookApp([ROOT / "playbooks"], discover=False, targets={"master": Target("master", "redis://master.example:6379", "redis")})
 
     async def run_before(pilot) -> None:
-        await pilot.pause(0.1)
+        await home_loaded(pilot)
         table = app.screen.query_one("#playbooks")
         table.focus()
         table.move_cursor(row=1)

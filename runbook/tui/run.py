@@ -1,0 +1,234 @@
+"""The run screen: the steps, the current step, findings, live target panels, the timeline.
+
+No domain logic: the engine runs the playbook in a worker thread and says what happened; the screen
+shows it and carries the engineer's answers back (tui/operator.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Header, OptionList, RichLog, Static, TabbedContent, TabPane
+from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
+
+from runbook.events import Event
+from runbook.journal import store
+from runbook.playbook.model import Playbook
+from runbook.targets import Target
+from runbook.transcript import render
+from runbook.tui.modals import ConfirmActionScreen, FindingScreen
+from runbook.tui.operator import Reply, TuiOperator
+from runbook.tui.widgets import STATE_ICON, TargetPanel, finding_text
+
+SEV_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+class RunScreen(Screen[None]):
+    BINDINGS = [
+        Binding("a", "acknowledge", "Done", id="step-done"),
+        Binding("s", "tab('step')", "Step", id="tab-step"),
+        Binding("f", "tab('findings')", "Findings", id="tab-findings"),
+        Binding("t", "tab('targets')", "Targets", id="tab-targets"),
+        Binding("l", "tab('timeline')", "Timeline", id="tab-timeline"),
+        Binding("c", "copy", "Copy", id="copy"),
+        Binding("escape", "leave", "Leave", id="leave-run"),
+    ]
+
+    def __init__(self, playbook: Playbook, targets: dict[str, Target], mode: str, journal_path: Path,
+                 resume_events: list[Event] | None = None, read_only: bool = False, facts: Any = None) -> None:
+        super().__init__()
+        self.playbook = playbook
+        self.targets = targets
+        self.mode = mode
+        self.journal_path = journal_path
+        self.resume_events = resume_events
+        self.read_only = read_only
+        self.facts_source = facts
+        self.states: dict[str, str] = {s.id: "pending" for s in playbook.steps}
+        self.findings: dict[str, list[dict[str, Any]]] = {}
+        self.timeline: list[str] = []
+        self.pending_ack: Reply | None = None
+        self.outcome = ""
+        self.operator = TuiOperator(self.app_call, self.ask_ack, self.ask_confirm)
+
+    def app_call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.app.call_from_thread(fn, *args)
+
+    @property
+    def rb(self) -> Any:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="run"):
+            yield OptionList(*[Option(self._step_label(s.id), id=s.id) for s in self.playbook.steps], id="steps")
+            with TabbedContent(initial="step", id="tabs"):
+                with TabPane("Step", id="step"):
+                    with VerticalScroll():
+                        yield Static(id="step-info")
+                        yield Button("Done", id="ack", variant="primary", classes="hidden")
+                with TabPane("Findings", id="findings"):
+                    yield DataTable(id="findings-table", cursor_type="row")
+                with TabPane("Targets", id="targets"):
+                    with VerticalScroll():
+                        for t in self.targets.values():
+                            yield TargetPanel(t, live=self.rb.live_panels and self.mode != "replay")
+                with TabPane("Timeline", id="timeline"):
+                    yield RichLog(id="timeline-log", markup=False, highlight=False, wrap=True)
+        yield Footer()
+
+    def _step_label(self, sid: str) -> Text:
+        step = self.playbook.by_id[sid]
+        state = self.states.get(sid, "pending") if hasattr(self, "states") else "pending"
+        style = {"current": "bold reverse", "done": "green", "blocked": "bold red"}.get(state, "")
+        return Text(f"{STATE_ICON[state]} {step.label}", style=style)
+
+    def on_mount(self) -> None:
+        mode = self.mode.upper() + (" READ-ONLY" if self.read_only else "")
+        self.title = f"runbook: {self.playbook.name}"
+        self.sub_title = mode
+        self.query_one("#findings-table", DataTable).add_columns("sev", "finding", "target")
+        self.query_one("#step-info", Static).update(Text("starting…"))
+        self.run_session()
+
+    # ---------------------------------------------------------------- session thread
+    @work(thread=True, exclusive=True, group="session", exit_on_error=False)
+    def run_session(self) -> str:
+        from runbook.engine.facts import LiveFacts
+        from runbook.engine.session import Session
+
+        journal = store.Journal(self.journal_path)
+        try:
+            session = Session(self.playbook, self.targets, mode=self.mode, journal=journal, operator=self.operator,
+                              facts=self.facts_source or LiveFacts(2.0), clock=self.rb.clock,
+                              listeners=[lambda ev: self.app_call(self.on_session_event, ev)], read_only=self.read_only)
+            return session.resume(self.resume_events) if self.resume_events else session.start()
+        finally:
+            journal.close()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "session":
+            return
+        if event.state == WorkerState.ERROR:
+            self.query_one("#step-info", Static).update(Text(f"The session stopped on an error: {event.worker.error}", style="bold red"))
+        elif event.state == WorkerState.SUCCESS:
+            self.outcome = str(event.worker.result)
+
+    # ---------------------------------------------------------------- events from the engine
+    def on_session_event(self, ev: Event) -> None:
+        ts = ev.ts[11:19] if len(ev.ts) >= 19 else ev.ts
+        log = self.query_one("#timeline-log", RichLog)
+        for line in render(ev):
+            self.timeline.append(f"{ev.ts} {line}")
+            log.write(Text(f"{ts} {line}"))
+        if ev.kind == "step_entered" and ev.step:
+            for sid, st in self.states.items():
+                if st == "current":
+                    self.states[sid] = "done"
+            self.states[ev.step] = "current"
+            self._refresh_steps(ev.step)
+            step = self.playbook.by_id[ev.step]
+            info = Text()
+            info.append(f"{step.kind.upper()}  ", style="bold")
+            info.append(step.label + "\n\n", style="bold")
+            if step.description:
+                info.append(step.description.strip() + "\n\n")
+            if step.text:
+                info.append(step.text.strip() + "\n")
+            if step.kind == "action":
+                info.append(f"\nChecking the guards of {step.action} on {step.target}, fresh…\n", style="italic")
+            self.query_one("#step-info", Static).update(info)
+        elif ev.kind == "findings":
+            self.findings[f"{ev.data.get('target')}/{ev.data.get('probe')}"] = [dict(f, target=ev.data.get("target")) for f in ev.data.get("findings", [])]
+            self._refresh_findings()
+        elif ev.kind in ("blocked", "session_ended"):
+            if ev.step:
+                self.states[ev.step] = "blocked"
+                self._refresh_steps(ev.step)
+            if ev.kind == "session_ended":
+                for sid, st in self.states.items():
+                    if st == "current":
+                        self.states[sid] = "done" if ev.data.get("outcome") == "completed" else st
+                self._refresh_steps(None)
+                style = "bold green" if ev.data.get("outcome") == "completed" else "bold red"
+                self.query_one("#step-info", Static).update(
+                    Text(f"Session {ev.data.get('outcome')}" + (f": {ev.data['reason']}" if ev.data.get("reason") else "")
+                         + f"\n\nJournal: {self.journal_path.name}\nExport: runbook journal export {self.journal_path.stem}",
+                         style=style))
+            else:
+                self.query_one("#step-info", Static).update(Text(f"BLOCKED: {ev.data.get('reason')}", style="bold red"))
+
+    def _refresh_steps(self, current: str | None) -> None:
+        ol = self.query_one("#steps", OptionList)
+        for i, s in enumerate(self.playbook.steps):
+            ol.replace_option_prompt_at_index(i, self._step_label(s.id))
+        if current is not None:
+            ol.highlighted = [s.id for s in self.playbook.steps].index(current)
+
+    def _refresh_findings(self) -> None:
+        table = self.query_one("#findings-table", DataTable)
+        table.clear()
+        rows = sorted((f for fs in self.findings.values() for f in fs), key=lambda f: (SEV_ORDER[f["severity"]], f["id"]))
+        self._finding_rows = rows
+        for i, f in enumerate(rows):
+            table.add_row(Text(f["severity"][:4].upper(), style={"critical": "bold red", "warning": "yellow"}.get(f["severity"], "cyan")),
+                          Text(f"{f['id']}: {f['title']}"), Text(str(f.get("target", ""))), key=str(i))
+        tabs = self.query_one("#tabs", TabbedContent)
+        tabs.get_tab("findings").label = f"Findings ({len(rows)})"
+
+    @on(DataTable.RowSelected, "#findings-table")
+    def _finding_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.push_screen(FindingScreen(self._finding_rows[int(event.row_key.value)]))
+
+    # ---------------------------------------------------------------- questions from the engine
+    def ask_ack(self, step: Any, reply: Reply) -> None:
+        self.pending_ack = reply
+        self.query_one("#ack", Button).remove_class("hidden")
+        self.query_one("#tabs", TabbedContent).active = "step"
+
+    def action_acknowledge(self) -> None:
+        if self.pending_ack is not None:
+            reply, self.pending_ack = self.pending_ack, None
+            self.query_one("#ack", Button).add_class("hidden")
+            reply.set(True)
+
+    @on(Button.Pressed, "#ack")
+    def _ack_pressed(self) -> None:
+        self.action_acknowledge()
+
+    def ask_confirm(self, request: Any, reply: Reply) -> None:
+        self.app.push_screen(ConfirmActionScreen(request), reply.set)
+
+    # ---------------------------------------------------------------- keys
+    def action_tab(self, name: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = name
+
+    def action_copy(self) -> None:
+        tabs = self.query_one("#tabs", TabbedContent)
+        if tabs.active == "findings" and getattr(self, "_finding_rows", None):
+            table = self.query_one("#findings-table", DataTable)
+            f = self._finding_rows[table.cursor_row]
+            self.app.copy_to_clipboard(finding_text(f).plain)
+            self.notify(f"copied {f['id']} (OSC 52)")
+        else:
+            self.action_copy_timeline()
+
+    def action_copy_timeline(self) -> None:
+        self.app.copy_to_clipboard("\n".join(self.timeline))
+        self.notify("timeline copied (OSC 52)")
+
+    def action_leave(self) -> None:
+        self.operator.stop()
+        self.app.pop_screen()
+
+    def on_unmount(self) -> None:
+        self.operator.stop()
+
+
