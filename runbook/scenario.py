@@ -17,7 +17,7 @@ import yaml
 
 from runbook import registry
 from runbook.secrets import mask_mapping
-from runbook.targets import Target
+from runbook.targets import Target, to_inventory_entry
 
 PROBES_BY_KIND = {"redis": ["redis.check", "redis.replication"], "host": ["host.basic", "host.disk"],
                   "jvm": ["jvm.check"]}
@@ -40,7 +40,7 @@ def record(targets: dict[str, Target], timeout: float = 3.0, params: dict[str, A
             except ProbeError as e:
                 facts[name][probe] = {"error": str(e)}
     return mask_mapping({
-        "targets": {n: {k: v for k, v in t.to_dict().items() if k != "name"} | {"url": t.url} for n, t in targets.items()},
+        "targets": {n: to_inventory_entry(t) for n, t in targets.items()},
         "facts": facts,
         "answers": {},
     })

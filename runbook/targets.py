@@ -55,6 +55,20 @@ class Target:
         return d
 
 
+def to_inventory_entry(t: Target) -> dict[str, Any]:
+    """The inventory form of a target (from_inventory_entry reads it back)."""
+    d: dict[str, Any] = {"kind": t.kind, "url": t.url}
+    if t.restart_command:
+        d["restart"] = {"command": list(t.restart_command)}
+    elif t.restart_unit:
+        d["restart"] = {"unit": t.restart_unit}
+    if t.config:
+        d["config"] = t.config
+    if t.logs:
+        d["logs"] = list(t.logs)
+    return d
+
+
 def kind_of(url: str) -> str:
     if url in ("local", "localhost") or url.startswith("host:"):
         return "host"

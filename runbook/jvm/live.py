@@ -257,7 +257,8 @@ def guard_disk_for_heap_dump(facts: dict[str, Any], params: dict[str, Any]) -> t
         return False, {}, f"the JVM could not be read: {facts.get('error')}"
     need = facts.get("xmx_bytes") or facts.get("rss_bytes")
     free = facts.get("dump_dir_free_bytes")
-    ev = {"dump_dir": facts.get("dump_dir"), "free_mb": round(free / 1048576) if free else None,
+    # whole GiB: a log growing by a few MB must not void a confirmation given a moment ago
+    ev = {"dump_dir": facts.get("dump_dir"), "free_gib": round(free / 1024**3) if free else None,
           "heap_mb": round(need / 1048576) if need else None}
     if free is None or need is None:
         return False, ev, "cannot tell the free space or the heap size"

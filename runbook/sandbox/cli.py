@@ -9,7 +9,8 @@ from typing import Any
 
 def register(sub: Any) -> None:
     r = sub.add_parser("record", help="save the facts of live targets (secrets masked) as a scenario")
-    r.add_argument("targets", nargs="+", metavar="NAME=URL")
+    r.add_argument("targets", nargs="*", metavar="NAME=URL")
+    r.add_argument("-i", "--inventory", metavar="FILE", help="record the targets of an inventory (with their restart commands)")
     r.add_argument("-o", "--output", required=True, metavar="FILE")
     r.add_argument("--playbook", help="the playbook (name) the scenario is for")
     r.add_argument("--timeout", type=float, default=3.0)
@@ -29,12 +30,16 @@ def register(sub: Any) -> None:
 
 def cmd_record(args: argparse.Namespace) -> int:
     from runbook import scenario
-    from runbook.targets import TargetError, parse_binding
+    from runbook.targets import TargetError, load_inventory, parse_binding
 
     try:
-        targets = {t.name: t for t in (parse_binding(b) for b in args.targets)}
+        targets = load_inventory(args.inventory) if args.inventory else {}
+        targets.update({t.name: t for t in (parse_binding(b) for b in args.targets)})
     except TargetError as e:
         sys.stderr.write(f"runbook: {e}\n")
+        return 2
+    if not targets:
+        sys.stderr.write("runbook: name targets to record (NAME=URL or --inventory FILE)\n")
         return 2
     data = scenario.record(targets, args.timeout, params={"interval": args.interval})
     if args.playbook:

@@ -1,0 +1,156 @@
+"""The processes of a sandbox: started on free ports in a temp dir, recorded in a state file so that
+nothing is left behind, on exit, on Ctrl-C, or after a kill (the next run cleans up)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from runbook.journal.store import state_dir
+
+
+def sandboxes_dir() -> Path:
+    return state_dir() / "sandboxes"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _alive(pid: int, create_time: float) -> bool:
+    """The process we started is alive (not a later process that reused its pid)."""
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        return abs(p.create_time() - create_time) < 1.0 and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _kill(pid: int, create_time: float) -> bool:
+    if not _alive(pid, create_time):
+        return False
+    try:
+        os.kill(pid, signal.SIGCONT)  # a stopped process (fault injection) must be able to die
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def cleanup_stale(say: Callable[[str], None] = lambda s: None) -> int:
+    """Stop what sandboxes of runs that no longer exist left behind. Returns how many processes."""
+    d = sandboxes_dir()
+    if not d.exists():
+        return 0
+    killed = 0
+    for f in d.glob("*.json"):
+        try:
+            rec = json.loads(f.read_text())
+        except (OSError, ValueError):
+            f.unlink(missing_ok=True)
+            continue
+        owner = rec.get("owner", {})
+        if owner and _alive(owner.get("pid", -1), owner.get("create_time", 0)):
+            continue  # its run is still going
+        for p in rec.get("processes", []):
+            if _kill(p["pid"], p["create_time"]):
+                killed += 1
+                say(f"stopped {p['name']} (pid {p['pid']}) left by an earlier rehearsal")
+        if rec.get("dir") and Path(rec["dir"]).name.startswith("runbook-sandbox-"):
+            shutil.rmtree(rec["dir"], ignore_errors=True)
+        f.unlink(missing_ok=True)
+    return killed
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    create_time: float
+    info: str = ""
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+@dataclass
+class Sandbox:
+    name: str
+    say: Callable[[str], None] = print
+    dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="runbook-sandbox-")))
+    procs: list[Proc] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        sandboxes_dir().mkdir(parents=True, exist_ok=True)
+        self.state_file = sandboxes_dir() / f"{self.dir.name}.json"
+        self._save()
+
+    def _save(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        rec = {"name": self.name, "dir": str(self.dir), "owner": {"pid": me.pid, "create_time": me.create_time()},
+               "processes": [{"name": p.name, "pid": p.pid, "create_time": p.create_time} for p in self.procs]}
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rec))
+        os.replace(tmp, self.state_file)
+
+    def start(self, name: str, argv: list[str], cwd: Path | None = None, info: str = "", **kw: Any) -> Proc:
+        import psutil
+
+        popen = subprocess.Popen(argv, cwd=cwd or self.dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True, **kw)
+        try:
+            ct = psutil.Process(popen.pid).create_time()
+        except psutil.Error:
+            ct = time.time()
+        proc = Proc(name, popen, ct, info)
+        self.procs.append(proc)
+        self._save()  # recorded before anything else can go wrong
+        self.say(f"started {name}{' ' + info if info else ''} (pid {popen.pid})")
+        return proc
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if _kill(p.pid, p.create_time):
+                try:
+                    p.popen.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+            else:
+                p.popen.poll()
+        stopped = len(self.procs)
+        self.procs.clear()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.state_file.unlink(missing_ok=True)
+        if stopped:
+            self.say(f"stopped the {self.name} sandbox ({stopped} processes) and removed {self.dir}")
+
+    def __enter__(self) -> "Sandbox":
+        self._old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+        for s in self._old:
+            signal.signal(s, self._on_signal)
+        return self
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+        for s, h in self._old.items():
+            signal.signal(s, h)

@@ -1,0 +1,93 @@
+"""`runbook rehearse [NAME]`: start a sandbox in a fault state and run its playbook against it."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def say(text: str) -> None:
+    sys.stderr.write(f"rehearse: {text}\n")
+    sys.stderr.flush()
+
+
+def main(args: argparse.Namespace) -> int:
+    from runbook.sandbox.procs import Sandbox, cleanup_stale
+    from runbook.sandbox.scenarios import SCENARIOS, SandboxError
+
+    cleanup_stale(say)
+    if not args.scenario:
+        for name, sc in SCENARIOS.items():
+            sys.stdout.write(f"{name:20} {sc.summary} (playbook {sc.playbook})\n")
+        return 0
+    sc = SCENARIOS.get(args.scenario)
+    if sc is None:
+        say(f"no rehearsal {args.scenario!r}; known: {', '.join(SCENARIOS)}")
+        return 2
+    missing = [b for b in sc.needs if not shutil.which(b)]
+    if missing:
+        say(f"{sc.name} needs {', '.join(missing)} (run .ci/setup)")
+        return 1
+    from runbook.playbook import loader
+
+    pb, problems = loader.load(sc.playbook_path)
+    if pb is None:
+        for p in problems:
+            say(str(p))
+        return 1
+    try:
+        with Sandbox(sc.name, say=say) as sb:
+            say(f"building {sc.name} in {sb.dir}")
+            built = sc.build(sb)
+            if args.headless:
+                return _headless(pb, built)
+            from runbook.journal import store
+            from runbook.tui import launch
+
+            path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
+            launch.run_playbook(pb, built.targets, mode="rehearsal", journal_path=path, resume_events=None, read_only=False)
+            if args.keep:
+                say("the sandbox keeps running; press Ctrl-C to stop it")
+                import time
+
+                while True:
+                    time.sleep(3600)
+            return 0
+    except SandboxError as e:
+        say(f"could not build {sc.name}: {e}")
+        return 1
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+
+
+def _headless(pb: Any, built: Any) -> int:
+    from runbook.engine.facts import LiveFacts
+    from runbook.engine.operators import AnswersOperator
+    from runbook.engine.session import Session
+    from runbook.journal import store
+    from runbook.transcript import render
+
+    path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
+    journal = store.Journal(path)
+
+    def show(ev: Any) -> None:
+        for line in render(ev):
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    try:
+        outcome = Session(pb, built.targets, mode="rehearsal", journal=journal,
+                          operator=AnswersOperator(built.answers, by="rehearsal script"), facts=LiveFacts(3.0),
+                          listeners=[show]).start()
+    finally:
+        journal.close()
+    say(f"journal: {path}")
+    if outcome != built.expected:
+        say(f"the rehearsal ended {outcome}, expected {built.expected}")
+        return 1
+    say(f"the rehearsal ended {outcome}, as it should")
+    return 0

@@ -1,0 +1,166 @@
+"""Rehearsal scenarios: real local processes put into a fault, and the playbook that goes with each."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from runbook.sandbox.procs import Sandbox, free_port
+from runbook.targets import Target
+
+PLAYBOOKS = Path(__file__).resolve().parent.parent.parent / "playbooks"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@dataclass
+class Built:
+    targets: dict[str, Target]
+    answers: dict[str, Any]
+    expected: str  # the outcome the rehearsal is meant to reach ("blocked", "completed")
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Scenario:
+    name: str
+    summary: str
+    playbook: str
+    build: Callable[[Sandbox], Built]
+    needs: tuple[str, ...] = ()
+
+    @property
+    def playbook_path(self) -> Path:
+        return PLAYBOOKS / f"{self.playbook}.yaml"
+
+
+class SandboxError(Exception):
+    pass
+
+
+def _redis(sb: Sandbox, name: str, conf: str) -> tuple[Any, int, Path, Path]:
+    """A redis-server of the sandbox: its own dir, config file, free port; waits until it answers."""
+    import redis
+
+    port = free_port()
+    d = sb.dir / name
+    d.mkdir()
+    cfg = d / "redis.conf"
+    cfg.write_text(f"port {port}\nbind 127.0.0.1\ndir {d}\nlogfile {d}/redis.log\ndaemonize no\nsave \"\"\nappendonly no\n{conf}")
+    proc = sb.start(f"redis-server {name}", ["redis-server", str(cfg)], cwd=d, info=f"on 127.0.0.1:{port}")
+    c = redis.Redis(port=port, socket_timeout=2, decode_responses=True)
+    deadline = time.monotonic() + 10
+    while True:
+        if proc.popen.poll() is not None:
+            raise SandboxError(f"redis-server {name} exited: see {d}/redis.log")
+        try:
+            if c.ping():
+                return c, port, cfg, d
+        except redis.exceptions.RedisError:
+            pass
+        if time.monotonic() > deadline:
+            raise SandboxError(f"redis-server {name} did not answer")
+        time.sleep(0.05)
+
+
+def build_twilio(sb: Sandbox) -> Built:
+    """Twilio, July 2013: a master, three replicas, a steady writer, a backlog too small for a blip, and the
+    master's config file as it was: appendonly yes with only an RDB on disk, replicaof pointing at itself."""
+    master, port, cfg, _ = _redis(sb, "master", "repl-backlog-size 16kb\nrepl-diskless-sync no\n"
+                                                "client-output-buffer-limit replica 1mb 512kb 1\n")
+    pipe = master.pipeline(transaction=False)
+    for i in range(20000):
+        pipe.set(f"balance:{i}", 100 + i % 900)
+    pipe.execute()
+    master.save()
+    sb.say(f"master holds {master.dbsize()} balances, saved to dump.rdb")
+    replicas = []
+    for i in range(3):
+        c, rport, _, _ = _redis(sb, f"replica{i}", f"replicaof 127.0.0.1 {port}\n")
+        replicas.append((c, sb.procs[-1]))
+    deadline = time.monotonic() + 20
+    while master.info("replication")["connected_slaves"] < 3:
+        if time.monotonic() > deadline:
+            raise SandboxError("the replicas did not connect")
+        time.sleep(0.1)
+    writer = ["redis-benchmark", "-p", str(port), "-t", "set", "-n", "200000000", "-d", "256", "-P", "16", "-r", "200000", "-q"]
+    if not shutil.which("redis-benchmark"):
+        writer = [sys.executable, "-m", "runbook.sandbox.writer", str(port), "600"]
+    sb.start("steady writer", writer, info=f"to 127.0.0.1:{port}")
+    # the config file a restart reads, as it was in 2013 (the running master is not touched)
+    cfg.write_text(cfg.read_text().replace("appendonly no", "appendonly yes") + f"replicaof 127.0.0.1 {port}\n")
+    sb.say(f"rewrote {cfg}: appendonly yes (no AOF exists) and replicaof 127.0.0.1 {port} (itself)")
+    time.sleep(1.0)
+    # the blip: the replicas lose the master long enough to need full resyncs
+    for _, p in replicas:
+        os.kill(p.pid, signal.SIGSTOP)
+    time.sleep(2.5)
+    for _, p in replicas:
+        os.kill(p.pid, signal.SIGCONT)
+    sb.say("fault injected: the replicas were cut off for 2.5 s; they now ask for full resyncs over and over")
+    target = Target("master", f"redis://127.0.0.1:{port}", "redis", restart_command=("redis-server", str(cfg)))
+    return Built({"master": target}, {"storm": "done", "aof-trap": "done", "preview": "done",
+                                      "restart": {"confirm": "master"}, "investigate": "done"}, "blocked")
+
+
+def build_dir_deleted(sb: Sandbox) -> Built:
+    """A master whose data directory was deleted under it: saves fail, writes may be refused, a restart
+    would not find its directory."""
+    d = sb.dir / "data"
+    d.mkdir()
+    master, port, cfg, home = _redis(sb, "master", f"dir {d}\n")
+    pipe = master.pipeline(transaction=False)
+    for i in range(5000):
+        pipe.set(f"session:{i}", "x" * 32)
+    pipe.execute()
+    shutil.rmtree(d)
+    try:
+        master.bgsave()
+    except Exception:  # noqa: BLE001
+        pass
+    deadline = time.monotonic() + 10
+    while master.info("persistence")["rdb_last_bgsave_status"] != "err" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    sb.say(f"deleted {d} under the running master; its background save failed")
+    target = Target("master", f"redis://127.0.0.1:{port}", "redis", restart_command=("redis-server", str(cfg)))
+    return Built({"master": target}, {"storm": "done", "aof-trap": "done", "preview": "done",
+                                      "restart": {"confirm": "master"}, "investigate": "done"}, "blocked")
+
+
+def build_jvm_gc(sb: Sandbox) -> Built:
+    """A JVM with a small heap and a live set close to it: long and frequent old collections, its GC log
+    written without rotation (a restart would overwrite the evidence)."""
+    if not shutil.which("java"):
+        raise SandboxError("java is not installed (openjdk-17-jdk-headless)")
+    src = sb.dir / "GcPressure.java"
+    shutil.copy(DATA / "GcPressure.java", src)
+    log = sb.dir / "gc.log"
+    p = sb.start("java GcPressure", ["java", "-XX:+UseParallelGC", "-Xmx24m", "-Xms24m",
+                                     f"-Xlog:gc*:file={log}::filecount=0", str(src), "600"],
+                 info="with -Xmx24m and an unrotated GC log")
+    deadline = time.monotonic() + 30
+    while (not log.exists() or log.stat().st_size < 20000) and time.monotonic() < deadline:
+        if p.popen.poll() is not None:
+            raise SandboxError("the JVM exited early")
+        time.sleep(0.2)
+    time.sleep(2.0)
+    target = Target("app", f"pid:{p.pid}", "jvm")
+    return Built({"app": target}, {"keep-evidence": "done", "dump": {"confirm": "app"}, "healthy": "done"}, "completed")
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in [
+        Scenario("twilio-2013", "a Redis master in a full-sync storm whose restart would start empty, as a replica of itself",
+                 "redis-master-restart", build_twilio, ("redis-server", "redis-cli")),
+        Scenario("redis-dir-deleted", "a Redis master whose data directory was deleted: saves fail",
+                 "redis-master-restart", build_dir_deleted, ("redis-server",)),
+        Scenario("jvm-gc-pressure", "a JVM with a heap too small, long pauses, and a GC log a restart would overwrite",
+                 "jvm-gc-pressure", build_jvm_gc, ("java",)),
+    ]
+}

@@ -1,0 +1,134 @@
+"""Rehearsals on real local processes: the Twilio 2013 storm and trap, headless; nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from conftest import ROOT, runbook
+from runbook.sandbox.procs import Sandbox, cleanup_stale, sandboxes_dir
+from runbook.sandbox.scenarios import SCENARIOS
+
+needs_redis = pytest.mark.skipif(not (shutil.which("redis-server") and shutil.which("redis-benchmark")),
+                                 reason="needs redis-server and redis-tools")
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def started_pids(text: str) -> list[int]:
+    return [int(x) for x in re.findall(r"started .*\(pid (\d+)\)", text)]
+
+
+def test_rehearse_lists_the_scenarios() -> None:
+    r = runbook("rehearse")
+    assert r.returncode == 0
+    for name in ("twilio-2013", "jvm-gc-pressure", "redis-dir-deleted"):
+        assert name in r.stdout
+    assert runbook("rehearse", "nope").returncode == 2
+
+
+@needs_redis
+def test_twilio_2013_headless_reaches_the_blocked_restart_and_leaves_nothing() -> None:
+    r = runbook("rehearse", "twilio-2013", "--headless", timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for fid in ("redis.replication.full_sync_storm", "redis.restart.aof_missing", "redis.restart.replicaof_self"):
+        assert fid in r.stdout, fid
+    assert "[restart] action: Restart the master" in r.stdout
+    assert "guard BLOCK redis.restart_is_safe" in r.stdout
+    assert "session blocked" in r.stdout
+    pids = started_pids(r.stderr)
+    assert len(pids) == 5  # master, three replicas, the writer
+    assert not [p for p in pids if alive(p)]
+    assert not list(sandboxes_dir().glob("*.json"))
+
+
+@needs_redis
+def test_a_killed_rehearsal_is_cleaned_up_by_the_next_run() -> None:
+    p = subprocess.Popen([sys.executable, "-m", "runbook.cli", "rehearse", "twilio-2013", "--headless"], cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = ""
+    deadline = time.monotonic() + 60
+    while "fault injected" not in err and time.monotonic() < deadline:
+        line = p.stderr.readline()
+        if not line:
+            break
+        err += line
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(10)
+    pids = started_pids(err)
+    assert len(pids) == 5 and all(alive(x) for x in pids)  # killed: it could not clean up itself
+    r = runbook("rehearse")  # any next run cleans up first
+    assert "left by an earlier rehearsal" in r.stderr
+    deadline = time.monotonic() + 10
+    while any(alive(x) for x in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [x for x in pids if alive(x)]
+    assert not list(sandboxes_dir().glob("*.json"))
+
+
+@needs_redis
+def test_sandbox_never_touches_a_server_that_was_already_running(tmp_path) -> None:
+    from redis_server import RedisServer
+
+    other = RedisServer(tmp_path, "someone-elses").start()
+    try:
+        r = runbook("rehearse", "redis-dir-deleted", "--headless", timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert other.alive() and other.client().ping()
+        assert other.pid not in started_pids(r.stderr)
+    finally:
+        other.stop()
+
+
+@pytest.mark.skipif(not shutil.which("java"), reason="needs java")
+def test_jvm_gc_pressure_headless() -> None:
+    r = runbook("rehearse", "jvm-gc-pressure", "--headless", timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "gc.log.overwritten_on_restart" in r.stdout and "gc.heap.too_small" in r.stdout
+    assert "running: jcmd" in r.stdout and "result: ok" in r.stdout
+    assert not [x for x in started_pids(r.stderr) if alive(x)]
+
+
+@needs_redis
+async def test_random_keys_in_the_rehearsals_tui_never_restart_redis() -> None:
+    from runbook.journal import store
+    from runbook.playbook import loader
+    from runbook.tui.app import RunbookApp, fixed_clock
+    from tui_helpers import wait_for
+
+    sc = SCENARIOS["twilio-2013"]
+    pb, _ = loader.load(sc.playbook_path)
+    with Sandbox(sc.name, say=lambda s: None) as sb:
+        built = sc.build(sb)
+        master = next(p for p in sb.procs if p.name == "redis-server master")
+        app = RunbookApp([ROOT / "playbooks"], clock=fixed_clock(), discover=False,
+                         start_run=dict(playbook=pb, targets=built.targets, mode="rehearsal",
+                                        journal_path=store.sessions_dir() / "r.jsonl"))
+        keys = [*"abcdefghijklmnopqrstuvwxyz", "enter", "space", "tab", "up", "down", "y", "backspace", "escape"]
+        rng = random.Random(2013)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "RunScreen" and app.screen.pending_ack is not None, 60)
+            for _ in range(10):
+                await pilot.press(*(rng.choice(keys) for _ in range(20)))
+            await pilot.pause(0.5)
+        assert alive(master.pid)
+        import redis
+
+        c = redis.Redis(port=int(built.targets["master"].url.rsplit(":", 1)[1]), socket_timeout=5)
+        assert c.info("server")["process_id"] == master.pid
+        assert c.dbsize() >= 20000
+    assert "action_intent" not in [e.kind for e in store.read(store.sessions_dir() / "r.jsonl").events]
