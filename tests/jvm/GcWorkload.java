@@ -15,8 +15,8 @@ public class GcWorkload {
             sink += b.length;
             if (i % 50 == 0) {
                 kept.add(b);
-                if (kept.size() > 20_000) {
-                    kept.subList(0, 10_000).clear();
+                if (kept.size() > 4_000) {  // at most about 20 MB kept
+                    kept.subList(0, 2_000).clear();
                 }
             }
             if (!calledGc && System.nanoTime() > end - seconds * 500_000_000L) {
