@@ -34,6 +34,17 @@ def _wait_ping(target: Target, seconds: float) -> bool:
     return False
 
 
+def _call(target: Target, timeout: float, fn: Any) -> dict[str, Any]:
+    """Run fn(client) on one connection; any error is the action's failed result."""
+    c = _client(target, timeout)
+    try:
+        return {"ok": True, **(fn(c) or {})}
+    except Exception as e:  # noqa: BLE001 - reported in the journal as the outcome
+        return {"ok": False, "error": str(e)}
+    finally:
+        c.close()
+
+
 def _on(target: Target) -> str:
     return f"on {mask_url(target.url)}"
 
@@ -113,15 +124,13 @@ class ConfigSet:
     @staticmethod
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
         name, value = ConfigSet._nv(params)
-        c = _client(target, timeout)
-        try:
+
+        def go(c: Any) -> dict[str, Any]:
             c.config_set(name, value)
             c.config_rewrite()
-            return {"ok": True, "now": c.config_get(name)}
-        except Exception as e:  # noqa: BLE001
-            return {"ok": False, "error": str(e)}
-        finally:
-            c.close()
+            return {"now": c.config_get(name)}
+
+        return _call(target, timeout, go)
 
 
 class EnableAof:
@@ -161,14 +170,11 @@ class Promote:
 
     @staticmethod
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-        c = _client(target, timeout)
-        try:
+        def go(c: Any) -> dict[str, Any]:
             c.execute_command("REPLICAOF", "NO", "ONE")
-            return {"ok": True, "role": c.info("replication").get("role")}
-        except Exception as e:  # noqa: BLE001
-            return {"ok": False, "error": str(e)}
-        finally:
-            c.close()
+            return {"role": c.info("replication").get("role")}
+
+        return _call(target, timeout, go)
 
 
 class Failover:
@@ -186,14 +192,7 @@ class Failover:
 
     @staticmethod
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-        c = _client(target, timeout)
-        try:
-            c.execute_command(*Failover.args(params))
-            return {"ok": True}
-        except Exception as e:  # noqa: BLE001
-            return {"ok": False, "error": str(e)}
-        finally:
-            c.close()
+        return _call(target, timeout, lambda c: c.execute_command(*Failover.args(params)) and None)
 
 
 class Bgsave:
@@ -203,11 +202,4 @@ class Bgsave:
 
     @staticmethod
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-        c = _client(target, timeout)
-        try:
-            c.bgsave()
-            return {"ok": True}
-        except Exception as e:  # noqa: BLE001
-            return {"ok": False, "error": str(e)}
-        finally:
-            c.close()
+        return _call(target, timeout, lambda c: c.bgsave() and None)
