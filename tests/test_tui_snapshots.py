@@ -140,3 +140,15 @@ def test_break_glass(snap_compare, size, tmp_path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, BreakGlassScreen))
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_gc_report(snap_compare, size) -> None:
+    log = ROOT.parent / "shared" / "corpus" / "gc" / "gctoolkit-testdata" / "gclogs__preunified__cms__parnew__details__1073_1.log"
+    app = RunbookApp([], gc_files=[str(log)])
+
+    async def run_before(pilot) -> None:
+        await wait_for(pilot, lambda: pilot.app.screen.result is not None)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -16,6 +16,7 @@ def register(sub: Any) -> None:
     a.add_argument("files", nargs="+", metavar="FILE")
     a.add_argument("--json", action="store_true")
     a.add_argument("--pause-ms", type=float, default=1000.0, help="a pause at least this long is long (default 1000)")
+    a.add_argument("--tui", action="store_true", help="open the report in the TUI, with pauses over time as a chart")
     a.set_defaults(fn=cmd_analyze)
     c = gs.add_parser("compare", help="several runs side by side (a collector-tuning benchmark)")
     c.add_argument("runs", nargs="+", metavar="RUN", help="a log file, or NAME=FILE[,FILE...] for a rotation set")
@@ -63,6 +64,11 @@ def analyze_files(files: list[str], pause_ms: float = 1000.0) -> dict[str, Any]:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from runbook.findings import Finding, exit_code
     from runbook.jvm.gclog.read import GcLogError
+
+    if args.tui:
+        from runbook.tui import launch
+
+        return launch.gc_report(args.files)
 
     try:
         r = analyze_files(args.files, args.pause_ms)

@@ -52,8 +52,10 @@ class RunbookApp(App[int]):
 
     def __init__(self, playbook_dirs: list[Path], start_run: dict[str, Any] | None = None,
                  clock: Callable[[], str] = utcnow, live_panels: bool = True, read_only: bool = False,
-                 targets: dict[str, Target] | None = None, discover: bool = True) -> None:
+                 targets: dict[str, Target] | None = None, discover: bool = True,
+                 gc_files: list[str] | None = None) -> None:
         super().__init__()
+        self.gc_files = gc_files
         self.playbook_dirs = playbook_dirs
         self.start_run = start_run
         self.clock = clock
@@ -69,6 +71,11 @@ class RunbookApp(App[int]):
         km = load_keymap(keymap_path())
         if km:
             self.set_keymap(km)
+        if self.gc_files:
+            from runbook.tui.gc_report import GcReportScreen
+
+            self.push_screen(GcReportScreen(self.gc_files))
+            return
         self.push_screen(HomeScreen())
         if self.start_run:
             from runbook.tui.run import RunScreen

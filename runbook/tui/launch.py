@@ -19,3 +19,9 @@ def run_playbook(playbook: Any, targets: dict[str, Any], *, mode: str, journal_p
     return run_app(playbook_dirs=[Path(playbook.path).parent], targets=targets, read_only=read_only,
                    start_run=dict(playbook=playbook, targets=targets, mode=mode, journal_path=journal_path,
                                   resume_events=resume_events, read_only=read_only, facts=facts))
+
+
+def gc_report(files: list[str]) -> int:
+    from runbook.tui.app import run_app
+
+    return run_app(playbook_dirs=[], gc_files=files)
