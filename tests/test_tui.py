@@ -153,3 +153,20 @@ async def test_markup_from_live_systems_is_shown_literally(tmp_path, files) -> N
         await pilot.press("l")
         log = app.screen.query_one("#timeline-log", RichLog)
         assert any("[bold red]x[/]" in line.text for line in log.lines)
+
+
+async def test_keys_can_be_rebound_by_binding_id(tmp_path, files, monkeypatch) -> None:
+    flag, marker = files
+    keymap = tmp_path / "keymap.yaml"
+    keymap.write_text("step-done: z\n")
+    monkeypatch.setenv("RUNBOOK_KEYMAP", str(keymap))
+    app = run_app(action_playbook(tmp_path, flag, marker))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_ack is not None)
+        await pilot.press("a")  # no longer bound
+        await pilot.pause(0.2)
+        assert app.screen.pending_ack is not None
+        await pilot.press("z")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
+        await pilot.press("escape")
+    assert not marker.exists()
