@@ -181,6 +181,10 @@ _RULES = [
     Rule("jvm.unreachable", "critical", "The JVM could not be read",
          "Nothing can be checked, so every guard on this JVM blocks.",
          "Check the PID or URL and that the process is alive."),
+    Rule("jvm.deadlock", "critical", "The JVM reports a Java-level deadlock",
+         "Threads wait on each other's locks forever: the requests they serve never finish and a restart is the "
+         "only way out for them.",
+         "Keep the thread dump (it names the threads and locks), then restart; fix the lock order in the code."),
     Rule("jvm.heap_dump.disabled", "info", "No heap dump is written on OutOfMemoryError",
          "When the JVM dies of OOM the evidence is gone.",
          "Add -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=DIR with room for a dump the size of the heap."),

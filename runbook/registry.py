@@ -74,6 +74,10 @@ PROBES: dict[str, ProbeSpec] = {
                   "runbook.redis.check:assess", "two samples a few seconds apart: storm, backlog, lag"),
         ProbeSpec("jvm.check", "jvm", "runbook.jvm.live:probe", "runbook.jvm.live:assess",
                   "collector, heap settings, GC log and its rotation, heap dump settings"),
+        ProbeSpec("jvm.thread_dump", "jvm", "runbook.jvm.live:probe_thread_dump", "runbook.jvm.live:assess_diagnostics",
+                  "jcmd Thread.print: thread states and deadlocks (a safe diagnostic)"),
+        ProbeSpec("jvm.class_histogram", "jvm", "runbook.jvm.live:probe_class_histogram",
+                  "runbook.jvm.live:assess_diagnostics", "jcmd GC.class_histogram: the top classes by bytes"),
         ProbeSpec("jvm.gc_log", "jvm", "runbook.jvm.live:probe_gc_log", "runbook.jvm.live:assess_gc_log",
                   "analysis of the JVM's GC log"),
     ]

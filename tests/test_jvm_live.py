@@ -76,6 +76,10 @@ def test_unique_log_names_and_heap_dump_settings_give_no_warning(jvm, tmp_path) 
 def test_thread_dump_and_gc_log_probe(jvm, tmp_path) -> None:
     p = jvm("-XX:+UseSerialGC", "-Xmx64m", f"-Xlog:gc*:file={tmp_path}/gc.log")
     assert '"main"' in live.thread_dump(p.pid)
+    td = live.probe_thread_dump(Target("app", f"pid:{p.pid}", "jvm"), {}, 10)
+    assert td["threads"] > 5 and td["deadlock"] is False and sum(td["thread_states"].values()) > 0
+    hist = live.probe_class_histogram(Target("app", f"pid:{p.pid}", "jvm"), {"top": 5}, 30)
+    assert len(hist["top_classes"]) == 5 and hist["top_classes"][0]["bytes"] >= hist["top_classes"][1]["bytes"]
     time.sleep(1.5)
     r = live.probe_gc_log(Target("app", f"pid:{p.pid}", "jvm"), {}, 5)
     assert r["collector"] == "Serial" and r["pauses"]["count"] > 0

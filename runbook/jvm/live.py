@@ -373,3 +373,34 @@ def live_summary(target: Target, timeout: float) -> dict[str, Any]:
         return {"reachable": False, "error": str(e)}
     return {"reachable": True, "eden_pct": js.get("E"), "old_pct": js.get("O"), "young_gcs": js.get("YGC"),
             "full_gcs": js.get("FGC"), "gc_time_s": js.get("GCT")}
+
+
+def probe_thread_dump(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """jcmd Thread.print, summarised: thread states, a deadlock if the JVM found one."""
+    if target.pid is None:
+        raise JvmError("a thread dump needs a local JVM (pid:N)")
+    text = thread_dump(target.pid, max(timeout, 10))
+    states: dict[str, int] = {}
+    for m in re.finditer(r"java\.lang\.Thread\.State: (\w+)", text):
+        states[m[1]] = states.get(m[1], 0) + 1
+    return {"threads": text.count('\n"'), "thread_states": states,
+            "deadlock": "Found one Java-level deadlock" in text or "Found a total of" in text,
+            "dump_head": text[:4000]}
+
+
+def probe_class_histogram(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """jcmd GC.class_histogram, top classes by bytes (note: it runs a full GC first on most collectors)."""
+    if target.pid is None:
+        raise JvmError("a class histogram needs a local JVM (pid:N)")
+    rows = []
+    for line in class_histogram(target.pid, max(timeout, 30)).splitlines():
+        m = re.match(r"\s*\d+:\s+(\d+)\s+(\d+)\s+(\S+)", line)
+        if m:
+            rows.append({"instances": int(m[1]), "bytes": int(m[2]), "class": m[3]})
+    return {"top_classes": rows[: int(params.get("top", 15))]}
+
+
+def assess_diagnostics(facts: dict[str, Any]) -> list[Finding]:
+    if facts.get("deadlock"):
+        return [catalog.make("jvm.deadlock", {"thread_states": facts.get("thread_states"), "threads": facts.get("threads")})]
+    return []
