@@ -268,7 +268,7 @@ def effective_via_server(fc: FileConfig, timeout: float = 5.0) -> dict[str, str]
                     raise ConfigError("the throwaway redis-server did not start in time")
                 time.sleep(0.01)
             client = redis_py.Redis(unix_socket_path=str(sock), socket_timeout=timeout, socket_connect_timeout=timeout,
-                                    lib_name=None, lib_version=None, protocol=2)
+                                    driver_info=None, protocol=2)
             try:
                 reply = client.execute_command(config_cmd, "GET", "*")
             finally:

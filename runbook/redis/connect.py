@@ -24,8 +24,7 @@ def connection_kwargs(url: str, timeout: float) -> dict[str, Any]:
     kw: dict[str, Any] = {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
-        "lib_name": None,
-        "lib_version": None,
+        "driver_info": None,  # no CLIENT SETINFO on connect
         "decode_responses": False,
         "protocol": 2,  # RESP2: no HELLO on connect (not in the read-only allowlist)
     }
@@ -62,7 +61,7 @@ def connection_kwargs(url: str, timeout: float) -> dict[str, Any]:
         raise RedisUrlError(f"{mask_url(url)}: {e}") from None
     if not kw.get("password") and os.environ.get("REDISCLI_AUTH"):
         kw["password"] = os.environ["REDISCLI_AUTH"]
-    return {k: v for k, v in kw.items() if v is not None or k in ("lib_name", "lib_version")}
+    return {k: v for k, v in kw.items() if v is not None or k == "driver_info"}
 
 
 def password_of(url: str) -> str | None:
