@@ -132,3 +132,23 @@ async def test_random_keys_in_the_rehearsals_tui_never_restart_redis() -> None:
         assert c.info("server")["process_id"] == master.pid
         assert c.dbsize() >= 20000
     assert "action_intent" not in [e.kind for e in store.read(store.sessions_dir() / "r.jsonl").events]
+
+
+@needs_redis
+async def test_a_rehearsal_started_from_home_stops_when_the_run_is_left() -> None:
+    from runbook.tui.app import RunbookApp
+    from runbook.tui.run import RunScreen
+    from tui_helpers import wait_for
+
+    app = RunbookApp([ROOT / "playbooks"], discover=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#rehearsals").row_count > 0)
+        app.screen.open_row("rehearsals", "redis-dir-deleted")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), 60)
+        sb = app.sandboxes[0]
+        pids = [p.pid for p in sb.procs]
+        assert pids and all(alive(p) for p in pids)
+        await wait_for(pilot, lambda: app.screen.pending_ack is not None, 60)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.sandboxes, 20)
+    assert not [p for p in pids if alive(p)]

@@ -56,6 +56,7 @@ class RunbookApp(App[int]):
                  gc_files: list[str] | None = None) -> None:
         super().__init__()
         self.gc_files = gc_files
+        self.sandboxes: list[Any] = []  # rehearsals started from the home screen, stopped on the way out
         self.playbook_dirs = playbook_dirs
         self.start_run = start_run
         self.clock = clock
@@ -196,9 +197,13 @@ class HomeScreen(Screen[None]):
         return found
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "rehearsal" and event.state == WorkerState.ERROR:
+            self.notify(f"the rehearsal could not start: {event.worker.error}", severity="error")
         if event.state != WorkerState.SUCCESS:
             return
-        if event.worker.group == "discover":
+        if event.worker.group == "rehearsal":
+            self._start_rehearsal(*event.worker.result)
+        elif event.worker.group == "discover":
             self.discovered = event.worker.result or {}
             self._fill_targets(self.discovered, "this machine", clear=False)
         elif event.worker.group == "home":
@@ -233,7 +238,46 @@ class HomeScreen(Screen[None]):
         elif table == "sessions":
             self.resume(key)
         elif table == "rehearsals":
-            self.notify(f"start it from a shell: runbook rehearse {key}", title="rehearsal")
+            self.notify(f"building the {key} sandbox: real local processes, stopped when you leave the run",
+                        title="rehearsal")
+            self.build_rehearsal(key)
+
+    @work(thread=True, exclusive=True, group="rehearsal", exit_on_error=False)
+    def build_rehearsal(self, name: str) -> tuple[Any, Any, Any]:
+        from runbook.playbook import loader
+        from runbook.sandbox.procs import Sandbox, cleanup_stale
+        from runbook.sandbox.scenarios import SCENARIOS
+
+        cleanup_stale()
+        sc = SCENARIOS[name]
+        pb, problems = loader.load(sc.playbook_path)
+        if pb is None:
+            raise RuntimeError(str(problems[0]))
+        sb = Sandbox(sc.name, say=lambda text: None)
+        self.rb.sandboxes.append(sb)
+        try:
+            built = sc.build(sb)
+        except Exception:
+            sb.stop()
+            raise
+        return sb, built, pb
+
+    def _start_rehearsal(self, sb: Any, built: Any, pb: Any) -> None:
+        from runbook.journal import store
+        from runbook.tui.run import RunScreen
+
+        def done(_: Any = None) -> None:
+            self.stop_sandbox(sb)
+
+        path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
+        self.app.push_screen(RunScreen(playbook=pb, targets=built.targets, mode="rehearsal", journal_path=path,
+                                       read_only=self.rb.read_only), done)
+
+    @work(thread=True, group="sandbox-stop", exit_on_error=False)
+    def stop_sandbox(self, sb: Any) -> None:
+        sb.stop()
+        if sb in self.rb.sandboxes:
+            self.rb.sandboxes.remove(sb)
 
     def bind_and_run(self, pb: Any, resume_events: list[Any] | None = None, journal_path: Path | None = None) -> None:
         from runbook.journal import store
@@ -283,7 +327,11 @@ class HomeScreen(Screen[None]):
 
 def run_app(**kwargs: Any) -> int:
     app = RunbookApp(**kwargs)
-    app.run()
+    try:
+        app.run()
+    finally:
+        for sb in list(app.sandboxes):
+            sb.stop()
     return app.return_code or 0
 
 

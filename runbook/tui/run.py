@@ -226,7 +226,7 @@ class RunScreen(Screen[None]):
 
     def action_leave(self) -> None:
         self.operator.stop()
-        self.app.pop_screen()
+        self.dismiss()
 
     def on_unmount(self) -> None:
         self.operator.stop()
