@@ -157,8 +157,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     def show(ev: Any) -> None:
         for line in render(ev):
             _out(line)
-            if ev.kind == "dry_run" or ev.kind == "step_entered":
-                pass
         if ev.kind == "step_entered":
             step = pb.by_id.get(ev.step)
             if step and step.text:

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from runbook import registry
 from runbook.engine.facts import FactSource, ProbeError
@@ -81,9 +82,7 @@ class Session:
         self.facts: dict[str, dict[str, Any]] = {name: {} for name in targets}
         self.findings: dict[str, list[Finding]] = {}  # per "target/probe"
         self.outcome = ""
-        for t in targets.values():
-            from urllib.parse import urlsplit
-
+        for t in targets.values():  # a password in a URL is masked wherever it would be echoed
             try:
                 pw = urlsplit(t.url).password
             except ValueError:

@@ -19,7 +19,6 @@ def _facts_for_engine(facts: dict[str, Any]) -> dict[str, Any]:
     info = facts.get("info") or {}
     p = facts.get("restart_preview") or {}
     facts = dict(facts)
-    facts.setdefault("role", info.get("role"))
     facts["role"] = info.get("role") if info else None
     facts["keys_live"] = _assess.keys_live(info) if info else None
     for k in ("loads", "keys_on_disk", "writable", "config_file"):

@@ -37,20 +37,20 @@ def restart_is_safe(facts: dict[str, Any], params: dict[str, Any]) -> Result:
     return True, ev, ""
 
 
-def is_master(facts: dict[str, Any], params: dict[str, Any]) -> Result:
+def _role(facts: dict[str, Any], want: str, label: str) -> Result:
     bad = _unreadable(facts)
     if bad:
         return bad
     role = (facts.get("info") or {}).get("role")
-    return role == "master", {"role": role}, "" if role == "master" else f"the server is a {role}, not a master"
+    return role == want, {"role": role}, "" if role == want else f"the server is a {role}, not a {label}"
+
+
+def is_master(facts: dict[str, Any], params: dict[str, Any]) -> Result:
+    return _role(facts, "master", "master")
 
 
 def is_replica(facts: dict[str, Any], params: dict[str, Any]) -> Result:
-    bad = _unreadable(facts)
-    if bad:
-        return bad
-    role = (facts.get("info") or {}).get("role")
-    return role == "slave", {"role": role}, "" if role == "slave" else f"the server is a {role}, not a replica"
+    return _role(facts, "slave", "replica")
 
 
 def saves_ok(facts: dict[str, Any], params: dict[str, Any]) -> Result:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from runbook.jvm.gclog.stats import Acc
+from runbook.jvm.gclog.stats import Acc, to_bytes
 from runbook.jvm.gclog.timefmt import iso_to_epoch
 
 _HEAD = re.compile(rb"^(?:(\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4}|Z)?): ?)?(?:(\d+[.,]\d+): ?)?\[")
@@ -25,7 +25,6 @@ _MS = re.compile(rb", (\d+(?:[.,]\d+)?) ms\]")
 _TIMES = re.compile(rb"\[Times: user=(\d+[.,]\d+) sys=(\d+[.,]\d+), real=(\d+[.,]\d+) secs\]")
 _STOPPED = re.compile(rb"stopped: (\d+[.,]\d+) seconds(?:, Stopping threads took: (\d+[.,]\d+) seconds)?")
 _JDK = re.compile(rb"JRE \((1\.\d+\.\d+(?:_\d+)?|\d+(?:\.\d+)*)")
-_UNIT = {b"B": 1, b"K": 1024, b"M": 1024**2, b"G": 1024**3}
 _RUN_ON = re.compile(rb"(?<=secs\]) (?=(?:\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4})?: )?\d+[.,]\d+: \[)")
 RECORD_BRACKETS = (b"[GC ", b"[GC(", b"[GC--", b"[GC[", b"[Full GC", b"[CMS", b"[Pause", b"[Concurrent")
 YOUNG = (b"ParNew", b"DefNew", b"PSYoungGen", b"ASParNew")
@@ -50,9 +49,6 @@ HEADER_PREFIXES = (b"Java HotSpot", b"OpenJDK", b"Memory:", b"CommandLine flags:
 def _f(b: bytes) -> float:
     return float(b.replace(b",", b"."))
 
-
-def _bytes(n: bytes, unit: bytes) -> float:
-    return _f(n) * _UNIT[unit]
 
 
 # The common records, each whole on one line, found with one regex over a chunk: a young collection
@@ -372,8 +368,8 @@ class LegacyReader:
         before = after = total = None
         g1 = _G1HEAP.search(text) if b"Heap: " in text else None
         if g1:
-            before, after = _bytes(g1[1], g1[2]), _bytes(g1[5], g1[6])
-            total = _bytes(g1[7], g1[8])
+            before, after = to_bytes(g1[1], g1[2]), to_bytes(g1[5], g1[6])
+            total = to_bytes(g1[7], g1[8])
             if self.collector_hint is None:
                 self.collector_hint = "G1"
         else:
@@ -381,7 +377,7 @@ class LegacyReader:
             for sm in _SIZE.finditer(rest):
                 pass
             if sm is not None:
-                before, after, total = _bytes(sm[1], sm[2]), _bytes(sm[3], sm[4]), _bytes(sm[5], sm[6])
+                before, after, total = to_bytes(sm[1], sm[2]), to_bytes(sm[3], sm[4]), to_bytes(sm[5], sm[6])
         if self.collector_hint is None:
             if b"GC pause" in text or b"G1" in text:
                 self.collector_hint = "G1"
@@ -389,15 +385,15 @@ class LegacyReader:
                 self.collector_hint = "Shenandoah"
         full = kind.startswith("Full GC") or kind.startswith("Pause Full")
         if young is not None and before is not None and after is not None:
-            yb, ya = _bytes(young[1], young[2]), _bytes(young[3], young[4])
+            yb, ya = to_bytes(young[1], young[2]), to_bytes(young[3], young[4])
             promoted = (yb - ya) - (before - after)
             acc.promotion(promoted)
             if not full and promoted > 0:
                 acc.young_promoted += promoted
                 acc.young_survived += ya
         if full and old is not None:
-            acc.old_full_before += _bytes(old[1], old[2])
-            acc.old_full_after += _bytes(old[3], old[4])
+            acc.old_full_before += to_bytes(old[1], old[2])
+            acc.old_full_after += to_bytes(old[3], old[4])
             acc.old_full_count += 1
         low = text if len(text) < 4096 else text[:4096]
         if b"concurrent mode failure" in low or b"concurrent mode interrupted" in low:

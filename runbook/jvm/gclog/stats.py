@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MB = 1024 * 1024
+UNIT = {b"B": 1, b"K": 1024, b"M": 1024**2, b"G": 1024**3}
+
+
+def to_bytes(n: bytes, unit: bytes) -> float:
+    """b"12.5", b"M" -> bytes (a decimal comma is read as a point)."""
+    return float(n.replace(b",", b".")) * UNIT[unit]
 SERIES_MAX = 20000  # points kept for charts; beyond this, pairs are merged (max pause kept)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from runbook.jvm.gclog.stats import Acc
+from runbook.jvm.gclog.stats import Acc, to_bytes
 from runbook.jvm.gclog.timefmt import iso_to_epoch
 
 MARKERS = re.compile(
@@ -22,15 +22,11 @@ _CPU = re.compile(rb"User=(\d+(?:\.\d+)?)s Sys=(\d+(?:\.\d+)?)s Real=(\d+(?:\.\d
 _STOPPED = re.compile(rb"stopped: (\d+(?:\.\d+)?) seconds(?:, Stopping threads took: (\d+(?:\.\d+)?) seconds)?")
 _SAFEPOINT = re.compile(rb"Reaching safepoint: (\d+) ns.*?Total: (\d+) ns")
 _KIND = re.compile(rb"Pause ((?:[A-Z][A-Za-z]*)(?: [A-Z][A-Za-z]*)*)")
-_UNIT = {b"B": 1, b"K": 1024, b"M": 1024**2, b"G": 1024**3}
 COLLECTORS = [
     (b"G1", "G1"), (b"Parallel", "Parallel"), (b"Serial", "Serial"), (b"Concurrent Mark Sweep", "CMS"),
     (b"The Z Garbage Collector", "ZGC"), (b"ZGC", "ZGC"), (b"Shenandoah", "Shenandoah"),
 ]
 
-
-def _bytes(n: bytes, unit: bytes) -> float:
-    return float(n) * _UNIT[unit]
 
 
 _UPTIME_FIRST = re.compile(rb"\[(\d+\.\d+)s\]\[[a-z]+ *\]\[[a-z,]+ *\] ?")
@@ -150,11 +146,11 @@ def _handle(acc: Acc, t: float | None, rest: bytes, marker: bytes) -> None:
             if acc.region_size:
                 acc.promotion((int(m[2]) - int(m[1])) * acc.region_size)
         else:
-            acc.promotion(_bytes(m[3], m[4]) - _bytes(m[1], m[2]))
+            acc.promotion(to_bytes(m[3], m[4]) - to_bytes(m[1], m[2]))
     elif marker == b"Heap region size: ":
         m = re.search(rb"Heap region size: (\d+)([KMG])", rest)
         if m:
-            acc.region_size = int(_bytes(m[1], m[2]))
+            acc.region_size = int(to_bytes(m[1], m[2]))
     elif marker == b"Collection (":
         # ZGC: "Garbage Collection (Warmup) 100M(10%)->50M(5%)", generational: "Major/Minor Collection (...) ... 36.764s"
         if b"GC(" not in rest or not (rest.endswith(b"%)") or _SECS.search(rest)):
@@ -166,8 +162,8 @@ def _handle(acc: Acc, t: float | None, rest: bytes, marker: bytes) -> None:
             acc.flag("explicit", t, rest.decode("utf-8", "replace"))
         m = _SIZE.search(rest)
         if m and t is not None:
-            after = _bytes(m[3], m[4])
-            before = _bytes(m[1], m[2])
+            after = to_bytes(m[3], m[4])
+            before = to_bytes(m[1], m[2])
             if acc.last_after is not None and before > acc.last_after:
                 acc.allocated += before - acc.last_after
             acc.last_after = after
@@ -200,9 +196,9 @@ def _pause(acc: Acc, t: float | None, rest: bytes) -> None:
     size = _SIZE.search(rest)
     before = after = total = None
     if size:
-        before, after = _bytes(size[1], size[2]), _bytes(size[3], size[4])
+        before, after = to_bytes(size[1], size[2]), to_bytes(size[3], size[4])
         if size[5]:
-            total = _bytes(size[5], size[6])
+            total = to_bytes(size[5], size[6])
     line = None
     if b"System.gc()" in rest:
         line = rest.decode("utf-8", "replace")
