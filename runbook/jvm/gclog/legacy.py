@@ -21,6 +21,7 @@ _FRAG = re.compile(rb"\[([A-Za-z0-9][A-Za-z0-9 ()_-]*?) ?: ([^\[\]]*)\]")
 _SIZE = re.compile(rb"(\d+(?:[.,]\d+)?)([BKMG])->(\d+(?:[.,]\d+)?)([BKMG])\((\d+(?:[.,]\d+)?)([BKMG])\)")
 _G1HEAP = re.compile(rb"Heap: (\d+(?:\.\d+)?)([BKMG])\((\d+(?:\.\d+)?)([BKMG])\)->(\d+(?:\.\d+)?)([BKMG])\((\d+(?:\.\d+)?)([BKMG])\)")
 _SECS = re.compile(rb", (\d+[.,]\d+) secs\]")
+_KIND = re.compile(rb"[^\[(,:0-9]*")  # "GC", "Full GC", "GC pause", "GC--", "Pause Degenerated GC"...
 _MS = re.compile(rb", (\d+(?:[.,]\d+)?) ms\]")
 _TIMES = re.compile(rb"\[Times: user=(\d+[.,]\d+) sys=(\d+[.,]\d+), real=(\d+[.,]\d+) secs\]")
 _STOPPED = re.compile(rb"stopped: (\d+[.,]\d+) seconds(?:, Stopping threads took: (\d+[.,]\d+) seconds)?")
@@ -68,6 +69,26 @@ _FAST = re.compile(
 _HINT = {b"ParNew": "CMS", b"ASParNew": "CMS", b"DefNew": "Serial", b"PSYoungGen": "Parallel"}
 
 
+_DIGITS = frozenset(b"0123456789.,")
+
+
+def _last_size_outside(text: bytes, spans: list[tuple[int, int]]) -> re.Match[bytes] | None:
+    """The last "before->after(total)" of a record that is not inside a generation fragment: the heap.
+    Found from the end, arrow by arrow (a forward regex scan tries every digit of a long record)."""
+    end = len(text)
+    while True:
+        i = text.rfind(b"->", 0, end)
+        if i < 1:
+            return None
+        k = i - 1  # the unit letter, then the number before it
+        while k > 0 and text[k - 1] in _DIGITS:
+            k -= 1
+        m = _SIZE.match(text, k)
+        if m is not None and not any(a <= k < b for a, b in spans):
+            return m
+        end = i
+
+
 class LegacyReader:
     def __init__(self, acc: Acc) -> None:
         self.acc = acc
@@ -87,9 +108,11 @@ class LegacyReader:
             from array import array
 
             young_ms = acc.pause_kinds["Young"] = array("d")
-        pause_append, young_append = acc.pause_ms.append, young_ms.append
-        st_append, sm_append = acc.series_t.append, acc.series_ms.append
-        at_append, ab_append = acc.after_t.append, acc.after_b.append
+        # the fast path's times, pauses and heap-after values, added to the arrays in bulk at the end
+        fast_t: list[float] = []
+        fast_ms: list[float] = []
+        fast_after: list[int] = []
+        t_append, ms_append, after_append = fast_t.append, fast_ms.append, fast_after.append
         promoted_k = survived_k = allocated_k = 0
         cpu_events = sys_gt = 0
         max_total_k = 0
@@ -155,8 +178,7 @@ class LegacyReader:
                     if len(acc.sys_samples) < 3:
                         acc.sys_samples.append(m.group().decode("utf-8", "replace")[:300])
             ms = float(secs) * 1000.0
-            pause_append(ms)
-            young_append(ms)
+            ms_append(ms)
             # the clock: a step back of more than a second starts a new segment (Acc.tick)
             if seg is None or last_t is None or t < last_t - 1.0:
                 acc.last_after = None if last_after_k is None else last_after_k * 1024
@@ -170,15 +192,20 @@ class LegacyReader:
             if last_after_k is not None and hb_k > last_after_k:
                 allocated_k += hb_k - last_after_k
             last_after_k = ha_k
-            at_append(t)
-            ab_append(ha_k * 1024)
-            st_append(t)
-            sm_append(ms)
+            t_append(t)
+            after_append(ha_k << 10)
             if ht != last_ht:
                 last_ht = ht
                 if int(ht) > max_total_k:
                     max_total_k = int(ht)
         sync()
+        # pause order does not matter to the statistics; the chart and the heap samples are bucketed by time
+        acc.pause_ms.extend(fast_ms)
+        young_ms.extend(fast_ms)
+        acc.series_t.extend(fast_t)
+        acc.series_ms.extend(fast_ms)
+        acc.after_t.extend(fast_t)
+        acc.after_b.extend(fast_after)
         acc.promotion_known = acc.promotion_known or promoted_k > 0 or pos > 0
         acc.promoted += promoted_k * 1024
         acc.young_promoted += promoted_k * 1024
@@ -303,16 +330,12 @@ class LegacyReader:
             acc.unknown(text.split(b"\n", 1)[0].decode("utf-8", "replace"))
             return
         t = self._time(h)
-        if b"oncurrent" in text:
+        if b"[CMS-concurrent-" in text or b"[GC concurrent-" in text or b"[Concurrent " in text:
             n_before = len(text)
             text = _CONC.sub(b"", text)
             if len(text) != n_before:
                 acc.concurrent_count += 1
-        body = text[h.end():]
-        kind_end = 0
-        while kind_end < len(body) and body[kind_end] not in b"[(,:0123456789" :
-            kind_end += 1
-        kind = body[:kind_end].strip().decode("ascii", "replace") or "GC"
+        kind = _KIND.match(text, h.end())[0].strip().decode("ascii", "replace") or "GC"
         # pause duration: the last ", N secs]" of the record (never [Times: ...])
         ms = None
         last = None
@@ -340,9 +363,10 @@ class LegacyReader:
                 acc.sys_samples.append(text.split(b"\n", 1)[0].decode("utf-8", "replace")[:300])
         # generation fragments: young/old before and after, then the heap outside them
         young = old = None
-        rest = text
+        spans: list[tuple[int, int]] = []  # the generation fragments: the heap is the sizes outside them
         if b": " in text:
             for fm in _FRAG.finditer(text):
+                spans.append(fm.span())
                 if b"Perm" in fm[1] or b"Metaspace" in fm[1]:
                     continue
                 name = fm[1].split(b" ", 1)[0]
@@ -364,7 +388,6 @@ class LegacyReader:
                     self.collector_hint = "CMS"
                 if self.collector_hint is None and b"CMS" in fm[1]:
                     self.collector_hint = "CMS"
-            rest = _FRAG.sub(b"", text)
         before = after = total = None
         g1 = _G1HEAP.search(text) if b"Heap: " in text else None
         if g1:
@@ -373,9 +396,7 @@ class LegacyReader:
             if self.collector_hint is None:
                 self.collector_hint = "G1"
         else:
-            sm = None
-            for sm in _SIZE.finditer(rest):
-                pass
+            sm = _last_size_outside(text, spans)
             if sm is not None:
                 before, after, total = to_bytes(sm[1], sm[2]), to_bytes(sm[3], sm[4]), to_bytes(sm[5], sm[6])
         if self.collector_hint is None:

@@ -159,9 +159,8 @@ class Acc:
             # keep the lower of each pair: the floor of heap after GC is what the leak check reads
             t, b = self.after_t, self.after_b
             n = len(t) // 2 * 2
-            keep_first = [b[i] <= b[i + 1] for i in range(0, n, 2)]
-            self.after_t = array("d", (t[i] if k else t[i + 1] for i, k in zip(range(0, n, 2), keep_first)))
-            self.after_b = array("d", (b[i] if k else b[i + 1] for i, k in zip(range(0, n, 2), keep_first)))
+            self.after_t = t[0:n:2]
+            self.after_b = array("d", map(min, b[0:n:2], b[1:n:2]))
 
     def promotion(self, amount: float) -> None:
         self.promotion_known = True
