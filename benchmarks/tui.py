@@ -72,7 +72,7 @@ def main() -> None:
     bare, ours = [], []
     for _ in range(args.repeat):  # interleaved, so both see the same machine
         bare.append(launch(f"{py} benchmarks/bare_app.py", "BAREAPP row 9", env))
-        ours.append(launch(f"{py} -m runbook.cli", "Past sessions", env))
+        ours.append(launch(str(Path(py).parent / "runbook"), "Targets", env))
     b, o = statistics.median(bare), statistics.median(ours)
     print(f"launch to first frame (median of {args.repeat}): bare Textual app {b:.3f} s, runbook {o:.3f} s, ratio {o / b:.2f}x")
 
@@ -90,7 +90,10 @@ def main() -> None:
             t = time.perf_counter()
             tmux("send-keys", "-t", SESSION, key)
             lat.append(wait(text, 5) - t)
+        print("latencies ms:", [round(x * 1000) for x in lat])
+        lat.sort()
         print(f"key to screen while the probed host is SIGSTOPped: median {statistics.median(lat) * 1000:.0f} ms, "
+              f"p90 {lat[int(len(lat) * 0.9) - 1] * 1000:.0f} ms, "
               f"max {max(lat) * 1000:.0f} ms over {len(lat)} keys")
     finally:
         stop()

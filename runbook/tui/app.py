@@ -112,20 +112,24 @@ class HomeScreen(Screen[None]):
             yield Static("", id="problems")
             yield Static(Text("Targets", style="bold"), classes="section")
             yield DataTable(id="targets", cursor_type="row")
-            yield Static(Text("Rehearsals", style="bold"), classes="section")
-            yield DataTable(id="rehearsals", cursor_type="row")
-            yield Static(Text("Past sessions", style="bold"), classes="section")
-            yield DataTable(id="sessions", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#playbooks", DataTable).add_columns("playbook", "state", "title")
         self.query_one("#targets", DataTable).add_columns("name", "kind", "url", "from")
-        self.query_one("#rehearsals", DataTable).add_columns("rehearsal", "what it starts")
-        self.query_one("#sessions", DataTable).add_columns("session", "playbook", "mode", "status", "last step")
         self.problems: dict[str, list[str]] = {}
         self._fill_targets(self.rb.known_targets, "command line")
-        self.call_after_refresh(self.action_reload)  # the first frame first; then read the disk
+        self.call_after_refresh(self._below_the_fold)  # the first frame first; then the rest, then the disk
+
+    def _below_the_fold(self) -> None:
+        home = self.query_one("#home", VerticalScroll)
+        rehearsals = DataTable(id="rehearsals", cursor_type="row")
+        sessions = DataTable(id="sessions", cursor_type="row")
+        home.mount(Static(Text("Rehearsals", style="bold"), classes="section"), rehearsals,
+                   Static(Text("Past sessions", style="bold"), classes="section"), sessions)
+        rehearsals.add_columns("rehearsal", "what it starts")
+        sessions.add_columns("session", "playbook", "mode", "status", "last step")
+        self.action_reload()
 
     @property
     def rb(self) -> RunbookApp:
