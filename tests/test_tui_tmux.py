@@ -27,6 +27,11 @@ class Tmux:
         subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24",
                         f"cd {ROOT} && env {exports} {' '.join(command)}"], check=True)
 
+    def start_shell(self, script: str, env: dict[str, str]) -> None:
+        exports = " && ".join(f"export {k}={v}" for k, v in env.items())
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24",
+                        f"cd {ROOT} && {exports} && {script}; sleep 30"], check=True)
+
     def screen(self) -> str:
         return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
 
@@ -77,3 +82,36 @@ def test_restart_blocked_in_a_real_terminal(tmp_path, state_dir) -> None:
         pid = s.client().info("server")["process_id"] if alive else None
         s.stop()
     assert alive and keys == 500 and pid == s.pid
+
+
+@pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="needs redis-tools")
+def test_the_readme_main_command_rehearses_twilio_and_leaves_nothing(state_dir) -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```sh", 1)[1].split("```", 1)[0]
+    main_cmd = block.strip().splitlines()[0].split("#", 1)[0].strip()
+    assert main_cmd.endswith("runbook rehearse twilio-2013")
+    import psutil
+
+    before = {p.pid for p in psutil.process_iter() if p.name().startswith("redis")}
+    tmux = Tmux(f"rbmain{os.getpid()}")
+    try:
+        tmux.start_shell(main_cmd, {"RUNBOOK_STATE_DIR": str(state_dir), "TERM": "xterm-256color"})
+        tmux.wait_for("The replicas are in a full-sync storm", 180)  # set-up, sandbox, the first check
+        tmux.send("a")
+        tmux.wait_for("Read the restart preview", 30)
+        tmux.send("a")
+        screen = tmux.wait_for("BLOCKED by", 60)
+        assert "redis.restart_is_safe" in screen
+        tmux.send("Escape")
+        tmux.wait_for("Session blocked", 30)
+        tmux.send("C-q")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            left = {p.pid for p in psutil.process_iter() if p.name().startswith("redis")
+                    and p.status() != psutil.STATUS_ZOMBIE} - before
+            if not left:
+                break
+            time.sleep(0.2)
+        assert not left, left
+    finally:
+        tmux.kill()
