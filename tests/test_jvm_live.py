@@ -83,6 +83,9 @@ def test_thread_dump_and_gc_log_probe(jvm, tmp_path) -> None:
     time.sleep(1.5)
     r = live.probe_gc_log(Target("app", f"pid:{p.pid}", "jvm"), {}, 5)
     assert r["collector"] == "Serial" and r["pauses"]["count"] > 0
+    summary = live.live_summary(Target("app", f"pid:{p.pid}", "jvm"), 5)  # what the live panel shows
+    assert summary["reachable"] and 0 < len(summary["recent_pauses_ms"]) <= 40
+    assert all(ms > 0 for ms in summary["recent_pauses_ms"])
 
 
 @needs_java
@@ -181,3 +184,25 @@ def test_remote_errors_are_unknown(http_jvm) -> None:
     assert r.returncode == 3 and "could not read" in r.stdout
     r = runbook("jvm", "check", "http://127.0.0.1:1/jolokia", "--timeout", "0.5")
     assert r.returncode == 3 and "Traceback" not in r.stderr
+
+
+@needs_java
+async def test_live_panel_shows_recent_pauses_of_a_real_jvm(jvm, tmp_path) -> None:
+    from textual.widgets import Static
+
+    from runbook.playbook import loader
+    from runbook.tui.run import TargetPanel
+    from tui_helpers import run_app, wait_for
+
+    p = jvm("-XX:+UseSerialGC", "-Xmx64m", f"-Xlog:gc*:file={tmp_path}/gc.log")
+    time.sleep(1.5)
+    pb, _ = loader.loads("name: t\ntargets: {app: {kind: jvm}}\nsteps:\n  - {id: wait, kind: instruction, text: look}\n", "t.yaml")
+    app = run_app(pb, targets={"app": Target("app", f"pid:{p.pid}", "jvm")}, live_panels=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("t")
+
+        def shown() -> str:
+            return str(app.screen.query_one(TargetPanel).query_one("#summary", Static).content)
+
+        await wait_for(pilot, lambda: "pauses (chart)" in shown(), 20)
+        assert "old" in shown()

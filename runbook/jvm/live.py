@@ -372,7 +372,45 @@ def live_summary(target: Target, timeout: float) -> dict[str, Any]:
     except JvmError as e:
         return {"reachable": False, "error": str(e)}
     return {"reachable": True, "eden_pct": js.get("E"), "old_pct": js.get("O"), "young_gcs": js.get("YGC"),
-            "full_gcs": js.get("FGC"), "gc_time_s": js.get("GCT")}
+            "full_gcs": js.get("FGC"), "gc_time_s": js.get("GCT"), "recent_pauses_ms": recent_pauses(target.pid)}
+
+
+TAIL_BYTES = 64 * 1024
+
+
+def recent_pauses(pid: int, n: int = 40) -> list[float]:
+    """The last pauses in the JVM's own GC log (its tail only), oldest first; [] when there is no log."""
+    import psutil
+
+    from runbook.jvm.gclog.legacy import LegacyReader
+    from runbook.jvm.gclog.read import sniff
+    from runbook.jvm.gclog.stats import Acc
+    from runbook.jvm.gclog.unified import parse_chunk
+
+    try:
+        p = psutil.Process(pid)
+        path = parse_cmdline(p.cmdline(), p.cwd()).get("gc_log_path")
+    except psutil.Error:
+        return []
+    if not path or "*" in path:
+        return []
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            f.seek(max(0, size - TAIL_BYTES))
+            tail = f.read()
+    except OSError:
+        return []
+    tail = tail[tail.find(b"\n") + 1 :] if size > TAIL_BYTES else tail  # whole lines only
+    tail = tail[: tail.rfind(b"\n") + 1]
+    acc = Acc()
+    if sniff(tail) == "legacy":
+        r = LegacyReader(acc)
+        r.feed_buffer(tail)
+        r.finish()
+    else:
+        parse_chunk(acc, tail)
+    return [ms for _, ms in sorted(zip(acc.series_t, acc.series_ms))][-n:]
 
 
 def probe_thread_dump(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:

@@ -115,8 +115,10 @@ class TargetPanel(Vertical):
             if gc is not None and self._last_gc is not None and self._last_t:
                 rate = max(0.0, (gc - self._last_gc) / (now - self._last_t) * 100)
                 self.history = (self.history + [rate])[-60:]
-                self.query_one("#spark", Sparkline).data = self.history or [0.0]
             self._last_gc, self._last_t = gc, now
+            pauses = s.get("recent_pauses_ms") or []
+            # recent pauses from the JVM's GC log when it has one, else the share of time in GC per poll
+            self.query_one("#spark", Sparkline).data = pauses or self.history or [0.0]
             bits = []
             if s.get("old_pct") is not None:
                 bits.append(f"eden {s.get('eden_pct')}%  old {s.get('old_pct')}%")
@@ -125,6 +127,8 @@ class TargetPanel(Vertical):
             if s.get("young_gcs") is not None:
                 bits.append(f"young GCs {s.get('young_gcs'):.0f}  full GCs {s.get('full_gcs'):.0f}")
             bits.append(f"time in GC: {self.history[-1]:.1f}% of the last poll" if self.history else "time in GC: measuring")
+            if pauses:
+                bits.append(f"last {len(pauses)} pauses (chart): max {max(pauses):.1f} ms, last {pauses[-1]:.1f} ms")
             summary.update(Text("\n".join(bits)))
 
 
