@@ -139,6 +139,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             targets[t["name"]] = Target(t["name"], t["url"], t["kind"], tuple(t.get("restart_command", ())),
                                         t.get("restart_unit", ""), t.get("config", ""), tuple(t.get("logs", ())))
     mode = "dry-run" if args.dry_run else (started.data.get("mode", "live") if started else "live")
+    from runbook.engine.session import check_bindings
+
+    try:
+        check_bindings(pb, targets)  # before any screen opens
+    except SessionError as e:
+        raise UsageError(str(e)) from None
     if not args.headless:
         from runbook.tui import launch
 

@@ -48,6 +48,16 @@ class SessionError(Exception):
     pass
 
 
+def check_bindings(playbook: Playbook, targets: dict[str, Target]) -> None:
+    """Every role of the playbook is bound, to a target of its kind. Raises SessionError."""
+    missing = [r for r in playbook.targets if r not in targets]
+    if missing:
+        raise SessionError(f"no binding for target(s) {', '.join(missing)}: pass --target NAME=URL")
+    for role, spec in playbook.targets.items():
+        if targets[role].kind != spec.kind:
+            raise SessionError(f"target {role} must be {spec.kind}, got {targets[role].kind} ({targets[role].display})")
+
+
 class Session:
     def __init__(
         self,
@@ -64,12 +74,7 @@ class Session:
     ) -> None:
         if mode not in MODES:
             raise SessionError(f"unknown mode {mode!r}")
-        missing = [r for r in playbook.targets if r not in targets]
-        if missing:
-            raise SessionError(f"no binding for target(s) {', '.join(missing)}: pass --target NAME=URL")
-        for role, spec in playbook.targets.items():
-            if targets[role].kind != spec.kind:
-                raise SessionError(f"target {role} must be {spec.kind}, got {targets[role].kind} ({targets[role].display})")
+        check_bindings(playbook, targets)
         self.playbook = playbook
         self.targets = targets
         self.mode = mode
