@@ -170,3 +170,27 @@ async def test_keys_can_be_rebound_by_binding_id(tmp_path, files, monkeypatch) -
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
         await pilot.press("escape")
     assert not marker.exists()
+
+
+async def test_a_suggested_url_shows_its_password_masked_and_still_works(tmp_path) -> None:
+    from textual.widgets import Input
+
+    from runbook.targets import Target
+    from runbook.tui.app import RunbookApp
+    from runbook.tui.modals import BindTargetsScreen
+    from tui_helpers import ROOT
+
+    secret = "Hunter2-secret"
+    app = RunbookApp([ROOT / "playbooks"], discover=False,
+                     targets={"master": Target("master", f"redis://:{secret}@127.0.0.1:6399", "redis")})
+    results = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#playbooks").row_count > 0)
+        app.push_screen(BindTargetsScreen([("master", "redis")], {"master": f"redis://:{secret}@127.0.0.1:6399"}),
+                        results.append)
+        await pilot.pause(0.1)
+        shown = app.screen.query_one("#role-master", Input).value
+        assert secret not in shown and "*****" in shown
+        await pilot.click("#start")
+        await pilot.pause(0.1)
+    assert results[0]["master"].url == f"redis://:{secret}@127.0.0.1:6399"

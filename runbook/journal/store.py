@@ -50,7 +50,14 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         existing = read(path).events if path.exists() else []
         self.seq = existing[-1].seq if existing else 0
+        created = not path.exists()
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if created:  # the new file's directory entry is durable too, not only its lines
+            dfd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
         if path.stat().st_size:
             # A crash may have left a half line: start ours on a fresh line.
             with open(path, "rb") as f:

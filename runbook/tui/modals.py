@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from runbook.engine.operators import Answer, ConfirmRequest
+from runbook.secrets import mask_url
 from runbook.tui.widgets import finding_text, guards_table
 
 MIN_REASON = 10
@@ -170,7 +171,9 @@ class BindTargetsScreen(ModalScreen[dict]):
             yield Label(Text("Bind the playbook's targets", style="bold"))
             for name, kind in self.roles:
                 yield Static(Text(f"{name} ({kind})"))
-                yield Input(value=self.suggestions.get(name, ""), placeholder="redis://host:6379, pid:N, local", id=f"role-{name}")
+                # a suggested URL is shown with its password masked; left as it is, the real one is used
+                yield Input(value=mask_url(self.suggestions.get(name, "")), placeholder="redis://host:6379, pid:N, local",
+                            id=f"role-{name}")
             yield Static("", id="bind-error")
             with Horizontal(classes="buttons"):
                 yield Button("Start", id="start", variant="primary")
@@ -185,6 +188,9 @@ class BindTargetsScreen(ModalScreen[dict]):
         out = {"__dry_run__": event.button.id == "dry"}
         for name, _kind in self.roles:
             url = self.query_one(f"#role-{name}", Input).value.strip()
+            suggested = self.suggestions.get(name, "")
+            if suggested and url == mask_url(suggested):
+                url = suggested
             try:
                 out[name] = parse_binding(f"{name}={url}")
             except TargetError as e:
