@@ -31,3 +31,10 @@ def test_design_finding_ids_exist_and_are_explained() -> None:
         r = runbook("explain", rid)
         assert r.returncode == 0 and rid in r.stdout and "What to do" in r.stdout
     assert runbook("explain", "redis.restart.aof_mising").returncode == 1
+
+
+def test_readme_lists_every_finding_id() -> None:
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    assert [rid for rid in catalog.RULES if f"| `{rid}` |" not in readme] == []

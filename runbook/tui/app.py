@@ -283,12 +283,13 @@ class HomeScreen(Screen[None]):
         if sb in self.rb.sandboxes:
             self.rb.sandboxes.remove(sb)
 
-    def bind_and_run(self, pb: Any, resume_events: list[Any] | None = None, journal_path: Path | None = None) -> None:
+    def bind_and_run(self, pb: Any, resume_events: list[Any] | None = None, journal_path: Path | None = None,
+                     prefill: dict[str, Target] | None = None) -> None:
         from runbook.journal import store
         from runbook.tui.modals import BindTargetsScreen
         from runbook.tui.run import RunScreen
 
-        known = {**getattr(self, "discovered", {}), **self.rb.known_targets}
+        known = {**getattr(self, "discovered", {}), **(prefill or {}), **self.rb.known_targets}
         suggestions = {}
         for role, spec in pb.targets.items():
             if role in known:
@@ -326,7 +327,11 @@ class HomeScreen(Screen[None]):
         if pb is None:
             self.notify("its playbook no longer loads: " + (str(problems[0]) if problems else ""), severity="error")
             return
-        self.bind_and_run(pb, resume_events=jr.events, journal_path=path)
+        from runbook.targets import Target
+
+        # the session's own targets, as its journal has them (a password there is masked: type it again)
+        journal_targets = {t["name"]: Target(t["name"], t["url"], t["kind"]) for t in jr.started.data.get("targets", [])}
+        self.bind_and_run(pb, resume_events=jr.events, journal_path=path, prefill=journal_targets)
 
 
 def run_app(**kwargs: Any) -> int:
