@@ -1,0 +1,77 @@
+"""The remaining Redis findings: a stale snapshot and a lagging replica on real servers; the host findings
+(which this machine cannot be put into) as the pure functions of facts they are."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from conftest import runbook
+from redis_server import RedisServer
+from runbook.redis.assess import assess
+
+pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
+
+
+def check(url: str) -> dict:
+    r = runbook("redis", "check", url, "--json")
+    return json.loads(r.stdout)[0]
+
+
+def test_snapshot_stale_warns_then_turns_critical(tmp_path) -> None:
+    s = RedisServer(tmp_path, "m").start()
+    try:
+        s.fill(100)
+        s.client().save()
+        s.fill(50, prefix="new")  # changes since the last save
+        f = {x["id"]: x for x in check(s.url)["findings"]}
+        assert f["redis.restart.snapshot_stale"]["severity"] == "warning"
+        assert f["redis.restart.snapshot_stale"]["evidence"]["rdb_changes_since_last_save"] == 50
+        s.fill(400, prefix="more")  # now the file holds far fewer keys than the server
+        f = {x["id"]: x for x in check(s.url)["findings"]}
+        assert f["redis.restart.snapshot_stale"]["severity"] == "critical"
+        assert f["redis.restart.snapshot_stale"]["evidence"]["keys_on_disk"] == 100
+    finally:
+        s.stop()
+
+
+def test_a_stopped_replica_lags(tmp_path) -> None:
+    m = RedisServer(tmp_path, "m").start()
+    r = RedisServer(tmp_path, "r", conf=f"replicaof 127.0.0.1 {m.port}\n").start()
+    try:
+        deadline = time.monotonic() + 20
+        while m.client().info("replication").get("slave0", {}).get("state") != "online":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(r.pid, signal.SIGSTOP)
+        c = m.client()
+        pipe = c.pipeline(transaction=False)
+        for i in range(3000):
+            pipe.set(f"big:{i}", "x" * 1000)  # about 3 MB the replica has not received
+        pipe.execute()
+        rep = check(m.url)
+        lag = [x for x in rep["findings"] if x["id"] == "redis.replication.replica_lag"]
+        assert lag and lag[0]["evidence"]["lag_bytes"] > 1024 * 1024
+    finally:
+        os.kill(r.pid, signal.SIGCONT)
+        r.stop()
+        m.stop()
+
+
+def _facts(**host: object) -> dict:
+    return {"reachable": True, "info": {"role": "master", "used_memory_dataset": 500 * 1024 * 1024},
+            "config": {"dir": "/var/lib/redis"}, "host": {"local": True, **host}}
+
+
+def test_host_findings_from_facts() -> None:
+    ids = {f.id: f for f in assess(_facts(overcommit_memory=0, transparent_hugepages="always", disk_free_bytes=100 * 1024 * 1024))}
+    assert ids["redis.host.overcommit_memory"].evidence == {"vm.overcommit_memory": 0}
+    assert ids["redis.host.transparent_hugepages"].severity == "warning"
+    assert ids["redis.host.disk_space"].severity == "critical"
+    quiet = {f.id for f in assess(_facts(overcommit_memory=1, transparent_hugepages="madvise", disk_free_bytes=10 * 1024**3))}
+    assert not quiet & {"redis.host.overcommit_memory", "redis.host.transparent_hugepages", "redis.host.disk_space"}
