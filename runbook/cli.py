@@ -154,7 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             operator: Any = AnswersOperator.from_file(args.answers)
         except (OSError, ValueError) as e:
-            raise UsageError(f"answers file: {e}") from None
+            raise UsageError(str(e)) from None
     else:
         operator = TerminalOperator()
     journal = store.Journal(path)

@@ -51,14 +51,14 @@ def save(data: dict[str, Any], path: str | Path) -> None:
 
 
 def load(path: str | Path) -> dict[str, Any]:
+    from runbook.yamlfile import YamlFileError, read_mapping
+
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ScenarioError(f"{p}: cannot read: {e.strerror}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ScenarioError(f"{p}: not valid YAML: {str(e).splitlines()[0]}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("facts"), dict) or not isinstance(data.get("targets"), dict):
+        data = read_mapping(p, "scenario")
+    except YamlFileError as e:
+        raise ScenarioError(str(e)) from None
+    if not isinstance(data.get("facts"), dict) or not isinstance(data.get("targets"), dict):
         raise ScenarioError(f"{p}: a scenario is a mapping with targets and facts")
     for name, by_probe in data["facts"].items():
         for probe in by_probe or {}:

@@ -122,16 +122,14 @@ def from_inventory_entry(name: str, entry: dict[str, Any]) -> Target:
 
 
 def load_inventory(path: str | Path) -> dict[str, Target]:
-    import yaml
+    from runbook.yamlfile import YamlFileError, read_mapping
 
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise TargetError(f"{p}: cannot read inventory: {e.strerror}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise TargetError(f"{p}: not a valid inventory: {str(e).splitlines()[0]}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
+        data = read_mapping(p, "inventory")
+    except YamlFileError as e:
+        raise TargetError(str(e)) from None
+    if not isinstance(data.get("targets"), dict):
         raise TargetError(f"{p}:1:1: an inventory is a mapping with a 'targets' mapping")
     out = {}
     for name, entry in data["targets"].items():

@@ -56,11 +56,9 @@ class AnswersOperator:
 
     @classmethod
     def from_file(cls, path: str | Path) -> "AnswersOperator":
-        import yaml
+        from runbook.yamlfile import read_mapping
 
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: an answers file is a mapping of step id to answer")
+        data = read_mapping(path, "answers file")
         return cls(data.get("answers", data), by=f"answers file {Path(path).name}")
 
     def acknowledge(self, step: Step) -> bool:
