@@ -129,7 +129,7 @@ def test_sigkill_at_any_step_then_show_and_resume(tmp_path, state_dir, kill_at) 
 
 def test_cut_line_is_skipped_and_reported(tmp_path, state_dir) -> None:
     pb, _ = write_playbook(tmp_path)
-    r = runbook("run", str(pb), "--target", "host=local", "--headless", "--dry-run", input="done\ndone\n")
+    runbook("run", str(pb), "--target", "host=local", "--headless", "--dry-run", input="done\ndone\n")
     path = next((state_dir / "sessions").glob("*.jsonl"))
     with open(path, "ab") as f:
         f.write(b'{"seq": 99, "ts": "2026-')

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from conftest import PLAYBOOKS, runbook
 from runbook.playbook import loader
-from runbook.playbook.schema import json_schema
 
 LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<msg>.+)$")
 

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from conftest import ROOT, runbook
-from runbook.sandbox.procs import Sandbox, cleanup_stale, sandboxes_dir
+from runbook.sandbox.procs import Sandbox, sandboxes_dir
 from runbook.sandbox.scenarios import SCENARIOS
 
 needs_redis = pytest.mark.skipif(not (shutil.which("redis-server") and shutil.which("redis-benchmark")),

@@ -8,7 +8,7 @@ anything deeper than MAX_DEPTH.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml

@@ -76,16 +76,10 @@ def _host(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
 
 def _replication_now(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
     out = []
-    host = facts.get("host") or {}
     if info.get("role") == "slave":
         mh, mp = str(info.get("master_host") or ""), info.get("master_port")
         self_by_id = bool(facts.get("master_run_id")) and str(facts.get("master_run_id")) == str(info.get("run_id"))
-        self_by_addr = False
-        if host.get("local") and mp == info.get("tcp_port"):
-            from runbook.redis.preview import _bound
-            from runbook.redis.probe import resolve
-
-            self_by_addr = any(_bound(ip, host) for ip in resolve(mh))
+        self_by_addr = bool(facts.get("master_is_self_by_address"))
         if self_by_id or self_by_addr:
             out.append(make("redis.restart.replicaof_self", {
                 "replicaof": f"{mh} {mp}", "where": "running server", "tcp_port": info.get("tcp_port"),

@@ -27,7 +27,6 @@ def register(sub: Any) -> None:
 
 async def discover(facts: dict[str, Any], url: str, timeout: float) -> list[str]:
     """More instances named by one already read: a Sentinel's masters and replicas, a cluster's nodes."""
-    import asyncio
     from urllib.parse import urlsplit, urlunsplit
 
     from runbook.redis.connect import connection_kwargs
@@ -82,7 +81,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from runbook.redis.check import aggregate, assess, check_many, report, status_code
     from runbook.redis.connect import RedisUrlError, connection_kwargs
-    from runbook.secrets import mask_url
 
     for u in args.urls:
         try:

@@ -21,7 +21,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 # Directives whose values the throwaway must not see (paths it would write, a master it would sync from).
 WITHHELD = frozenset({

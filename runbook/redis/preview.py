@@ -15,7 +15,7 @@ from typing import Any
 from runbook.redis.aof import inspect_aof
 from runbook.redis.config import ConfigError, FileConfig, effective_via_server, flatten, normalize, split_args
 from runbook.redis.info import keyspace
-from runbook.redis.probe import is_local_ip, resolve
+from runbook.redis.probe import accepts_on, resolve
 from runbook.redis.rdb import RdbError, read_header
 
 # Keys whose running value says nothing about the file (our throwaway overrides them, or they are runtime state).
@@ -226,26 +226,12 @@ def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] =
         parts = rep.split()
         mhost, mport = parts[0], _int(parts[1] if len(parts) > 1 else 6379, 6379)
         ips = resolve(mhost)
-        self_addr = mport == port and any(_bound(ip, host) for ip in ips)
+        self_addr = mport == port and any(accepts_on(ip, host) for ip in ips)
         out["file_replicaof"] = {"host": mhost, "port": mport, "addresses": ips, "self_by_address": self_addr}
         out["writable"] = False
     else:
         out["writable"] = True
     return out
-
-
-def _bound(ip: str, host: dict[str, Any]) -> bool:
-    """Would the server (listening as now) accept a connection to ip? Wildcards match any local address."""
-    local = set(host.get("local_addresses") or [])
-    if not is_local_ip(ip, local):
-        return False
-    pairs = host.get("listening_pairs") or []
-    if not pairs:
-        return True  # not known: a local address is enough
-    for lip, _ in pairs:
-        if lip in ("0.0.0.0", "::") or lip == ip:
-            return True
-    return False
 
 
 def _rdb(path: str) -> dict[str, Any]:

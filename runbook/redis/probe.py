@@ -207,6 +207,20 @@ def _listening_psutil(pid: int) -> list[tuple[str, int]]:
     return sorted({(c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN})
 
 
+def accepts_on(ip: str, host: dict[str, Any]) -> bool:
+    """Would the server (listening as now) accept a connection to ip? Wildcards match any local address."""
+    local = set(host.get("local_addresses") or [])
+    if not is_local_ip(ip, local):
+        return False
+    pairs = host.get("listening_pairs") or []
+    if not pairs:
+        return True  # not known: a local address is enough
+    for lip, _ in pairs:
+        if lip in ("0.0.0.0", "::") or lip == ip:
+            return True
+    return False
+
+
 def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
     """Facts of the machine the server runs on, when that is this machine (its pid listens on its port)."""
     import psutil
@@ -301,6 +315,9 @@ async def read_instance(url: str, timeout: float, *, restart_command: tuple[str,
 
         pw = password_of(url) or raw_secrets.get("masterauth") or None
         facts["master_run_id"] = await read_run_id(str(info["master_host"]), int(info.get("master_port") or 6379), pw, timeout)
+        facts["master_is_self_by_address"] = bool(
+            host.get("local") and info.get("master_port") == info.get("tcp_port")
+            and any(accepts_on(ip, host) for ip in resolve(str(info["master_host"]))))
     if preview:
         from runbook.redis.preview import restart_preview
 

@@ -12,7 +12,6 @@ import io
 import os
 import re
 import zipfile
-from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from runbook.jvm.gclog.legacy import LegacyReader

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass, field
-from typing import Any
 
 MB = 1024 * 1024
 UNIT = {b"B": 1, b"K": 1024, b"M": 1024**2, b"G": 1024**3}
