@@ -60,13 +60,38 @@ _RULES = [
          "fewer keys than the server holds means most data is gone after the restart.",
          "Make a fresh save succeed (check dir, disk and permissions) before restarting."),
     Rule("redis.restart.would_fail", "critical", "A restart would not come up",
-         "The file a restart reads is refused by redis-server, or names a directory that does not exist: the "
-         "server would stay down after a restart.",
-         "Fix the config file (the evidence has redis-server's own error) before restarting."),
-    Rule("redis.restart.becomes_replica", "warning", "After a restart this master would become a replica",
-         "The file a restart reads has a replicaof line: the restarted server would drop its data, sync from "
-         "that address and refuse writes.",
+         "A copy of the restart (same binary, file, options and working directory) was refused by redis-server, "
+         "or the files it would load are refused by redis-check-rdb/redis-check-aof, or it cannot listen where "
+         "the file says: the server would stay down after a restart.",
+         "Fix what the evidence names (it has redis-server's own words) before restarting."),
+    Rule("redis.restart.becomes_replica", "critical", "After a restart this master would become a replica",
+         "The file a restart reads has a replicaof line: the restarted server syncs from that address, replaces "
+         "every key it holds with the peer's data, and refuses writes.",
          "Remove or fix the replicaof line (CONFIG REWRITE writes the running role) before restarting."),
+    Rule("redis.restart.data_loss", "critical", "A restart would come up with fewer keys than the server holds",
+         "The stop and the start were simulated: what the stop writes (by shutdown mode) and what the start loads "
+         "(the file's dir, dbfilename and appendonly) leave fewer keys than are live. The evidence says why: no "
+         "persistence, a stale AOF, an older snapshot, a data dir that moved, or a memory limit that evicts.",
+         "Do not restart this way. Make the start read the live data first: a SHUTDOWN SAVE where the start reads, "
+         "or CONFIG SET of the setting named in the evidence and CONFIG REWRITE; then check again."),
+    Rule("redis.restart.moves", "critical", "After a restart the server would listen somewhere else",
+         "The file a restart reads has another port, bind address or unix socket than the running server: "
+         "clients and replicas would not find it.",
+         "Make the file's port, bind and unixsocket match the running server (CONFIG REWRITE) before restarting."),
+    Rule("redis.restart.auth_changes", "critical", "After a restart clients would be locked out",
+         "The password or users in the file a restart reads differ from the running ones (compared by digest, "
+         "never shown): clients that connect now would be refused, or the server would be open.",
+         "CONFIG REWRITE (or fix requirepass and the user lines) so the file matches the running server."),
+    Rule("redis.restart.read_only", "critical", "After a restart the server would refuse writes",
+         "A copy of the restarted server refused a write: memory limit below the dataset (OOM), "
+         "min-replicas-to-write, or a save error. The application would see errors on every write.",
+         "Fix the setting named in the evidence in the file the restart reads (maxmemory, min-replicas-to-write) "
+         "before restarting."),
+    Rule("redis.restart.unproven", "critical", "The restart could not be proven safe",
+         "The restart simulation could not check everything a restart depends on: a guard passes only what it "
+         "has proven, so it blocks and names what is missing.",
+         "Provide what the evidence asks for (a restart command or unit in the inventory, access to the files, "
+         "consent to load modules, a higher --load-limit), or check it by hand and break the glass."),
     Rule("redis.persistence.save_failing", "critical", "Background saves are failing",
          "With stop-writes-on-bgsave-error (default yes) Redis refuses writes with MISCONF; SHUTDOWN refuses too; "
          "nothing on disk is current.",

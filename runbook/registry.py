@@ -112,8 +112,9 @@ ACTIONS: dict[str, ActionSpec] = {
                    "run params.command (a list of arguments, never a shell string)",
                    params={"command": "list", "timeout": "int"}),
         ActionSpec("redis.restart", "redis", "runbook.redis.actions:Restart",
-                   "restart through the target's declared command or systemd unit",
-                   guards=("redis.restart_is_safe",)),
+                   "stop (SHUTDOWN in params.shutdown mode: default, save or nosave), start the declared command "
+                   "or restart the systemd unit, then prove a new run_id with its role and keys",
+                   guards=("redis.restart_is_safe",), params={"shutdown": "str", "wait_s": "int"}),
         ActionSpec("redis.shutdown", "redis", "runbook.redis.actions:Shutdown",
                    "SHUTDOWN SAVE or NOSAVE (params.save: true|false, required)",
                    guards=("redis.restart_is_safe",), params={"save": "bool"}),

@@ -30,6 +30,11 @@ SECRET_KEYS = frozenset(
     }
 )
 
+# Secrets inside config lines quoted back by redis-server (">>> 'requirepass \"x\"'", a `user` line).
+_CONF_SECRET = re.compile(r"(?im)((?:^|['\"]|--)[ \t]*(?:requirepass|masterauth|tls-key-file-pass|tls-client-key-file-pass))"
+                          r"([ \t]+)(\"[^\"]*\"|'[^']*'|[^\s'\"]+)")
+_USER_LINE = re.compile(r"(?i)\buser[ \t]+\S+[ \t]+[^\n]*")
+_USER_PASS = re.compile(r"(?<=\s)([<>#!])([^\s'\"]+)")
 _URL_CRED = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]+)@")
 
 
@@ -54,6 +59,10 @@ def mask_text(text: str, known: set[str] | frozenset[str] = frozenset()) -> str:
     """Mask credentials in URLs inside free text, and any known secret value."""
     if "@" in text:
         text = _URL_CRED.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    if "pass" in text or "auth" in text.lower():
+        text = _CONF_SECRET.sub(lambda m: f"{m[1]}{m[2]}{MASK}", text)
+    if "user " in text.lower():  # ACL rules of a user line: >password, <password, #hash, !hash
+        text = _USER_LINE.sub(lambda m: _USER_PASS.sub(lambda p: f"{p[1]}{MASK}", m[0]), text)
     for secret in sorted(known, key=len, reverse=True) if known else ():
         if secret and secret in text:
             text = text.replace(secret, MASK)

@@ -28,6 +28,7 @@ class Target:
     kind: str
     restart_command: tuple[str, ...] = ()
     restart_unit: str = ""
+    restart_cwd: str = ""  # where a declared restart command runs (default: the server's working directory)
     config: str = ""
     logs: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -48,6 +49,8 @@ class Target:
             d["restart_command"] = list(self.restart_command)
         if self.restart_unit:
             d["restart_unit"] = self.restart_unit
+        if self.restart_cwd:
+            d["restart_cwd"] = self.restart_cwd
         if self.config:
             d["config"] = self.config
         if self.logs:
@@ -59,7 +62,7 @@ def to_inventory_entry(t: Target) -> dict[str, Any]:
     """The inventory form of a target (from_inventory_entry reads it back)."""
     d: dict[str, Any] = {"kind": t.kind, "url": t.url}
     if t.restart_command:
-        d["restart"] = {"command": list(t.restart_command)}
+        d["restart"] = {"command": list(t.restart_command), **({"cwd": t.restart_cwd} if t.restart_cwd else {})}
     elif t.restart_unit:
         d["restart"] = {"unit": t.restart_unit}
     if t.config:
@@ -116,6 +119,7 @@ def from_inventory_entry(name: str, entry: dict[str, Any]) -> Target:
         kind=str(entry.get("kind") or kind_of(url)),
         restart_command=tuple(str(c) for c in command),
         restart_unit=str(restart.get("unit") or ""),
+        restart_cwd=str(restart.get("cwd") or ""),
         config=str(entry.get("config") or ""),
         logs=tuple(str(x) for x in logs),
     )

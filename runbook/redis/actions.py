@@ -18,22 +18,6 @@ def _client(target: Target, timeout: float) -> Any:
     return sync_client(target.url, timeout)
 
 
-def _wait_ping(target: Target, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            c = _client(target, 1.0)
-            try:
-                if c.ping():
-                    return True
-            finally:
-                c.close()
-        except Exception:  # noqa: BLE001 - not up yet
-            pass
-        time.sleep(0.2)
-    return False
-
-
 def _call(target: Target, timeout: float, fn: Any) -> dict[str, Any]:
     """Run fn(client) on one connection; any error is the action's failed result."""
     c = _client(target, timeout)
@@ -49,9 +33,24 @@ def _on(target: Target) -> str:
     return f"on {mask_url(target.url)}"
 
 
+SHUTDOWN_ARGS = {"default": [], "save": ["SAVE"], "nosave": ["NOSAVE"]}
+
+
+def _shutdown_mode(params: dict[str, Any]) -> str:
+    mode = str(params.get("shutdown") or "default")
+    if mode not in SHUTDOWN_ARGS:
+        raise ValueError("redis.restart params.shutdown is default, save or nosave")
+    return mode
+
+
 class Restart:
+    """Stop (SHUTDOWN in the stated mode; wait until the process has exited and its port is free), start
+    (the declared command, detached, in its working directory, output kept in the state dir; or
+    `systemctl restart UNIT`), then prove it: a new run_id at the same address, loading finished, the
+    same role and at least the keys it held just before the stop."""
+
     @staticmethod
-    def argv(target: Target) -> list[str]:
+    def _start_argv(target: Target) -> list[str]:
         if target.restart_command:
             return list(target.restart_command)
         if target.restart_unit:
@@ -60,24 +59,162 @@ class Restart:
 
     @staticmethod
     def describe(target: Target, params: dict[str, Any]) -> str:
-        return shlex.join(Restart.argv(target))
+        start = shlex.join(Restart._start_argv(target))
+        if target.restart_unit:
+            return f"{start}; then expect a new run_id, its role and its keys {_on(target)}"
+        stop = " ".join(["SHUTDOWN", *SHUTDOWN_ARGS[_shutdown_mode(params)]])
+        where = f" (in {target.restart_cwd})" if target.restart_cwd else ""
+        return (f"{stop} {_on(target)}; wait for the process to exit; {start}{where}; "
+                "then expect a new run_id, its role and its keys")
 
     @staticmethod
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-        argv = Restart.argv(target)
-        if target.restart_command:
-            # a command that starts redis-server in the foreground must not tie us to it
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, start_new_session=True)
-            time.sleep(0.2)
-            if proc.poll() not in (None, 0):
-                return {"ok": False, "error": f"restart command exited {proc.returncode}"}
-        else:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        import redis
+
+        mode = _shutdown_mode(params)
+        argv = Restart._start_argv(target)
+        wait_s = float(params.get("wait_s", 120))
+        c = _client(target, timeout)
+        try:
+            before = c.info()
+        except redis.exceptions.RedisError as e:
+            c.close()
+            return {"ok": False, "error": f"cannot read the server before the stop: {e}"}
+        old = {"pid": before.get("process_id"), "run_id": before.get("run_id"), "role": before.get("role"),
+               "keys": _keys(before)}
+        from runbook.redis.probe import host_facts
+
+        local = host_facts(before, None)  # is that pid really the server, on this machine?
+        if not local.get("local"):
+            old["pid"] = None
+        cwd = target.restart_cwd or str(local.get("cwd") or "/").removesuffix(" (deleted)")
+        out: dict[str, Any] = {"ok": False, "shutdown": mode, "old_pid": old["pid"], "old_run_id": old["run_id"],
+                               "keys_before": old["keys"]}
+        if target.restart_unit:
+            c.close()
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=wait_s, stdin=subprocess.DEVNULL)
             if p.returncode != 0:
-                return {"ok": False, "error": p.stderr.strip()[-500:] or f"exit {p.returncode}"}
-        up = _wait_ping(target, timeout)
-        return {"ok": up, "answers_ping": up, **({} if up else {"error": "the server does not answer after the restart"})}
+                out["error"] = (p.stderr.strip() or p.stdout.strip())[-500:] or f"{argv[0]} exited {p.returncode}"
+                return out
+            started = None
+        else:
+            try:
+                c.execute_command("SHUTDOWN", *SHUTDOWN_ARGS[mode])
+                out["error"] = "the server answered SHUTDOWN and kept running"
+                return out
+            except redis.exceptions.ConnectionError:
+                pass  # it closed the connection: going down
+            except redis.exceptions.ResponseError as e:
+                out["error"] = f"the stop failed, nothing was started: {e}"
+                return out
+            finally:
+                c.close()
+            gone = _wait_exit(old["pid"], target, wait_s)
+            if gone:
+                out["error"] = gone
+                return out
+            log = _restart_log(target)
+            out["start_output"] = str(log)
+            with open(log, "ab") as fh:
+                try:
+                    started = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=fh, stderr=fh,
+                                               start_new_session=True)
+                except OSError as e:
+                    out["error"] = f"the start command could not run: {e.strerror}: {argv[0]}"
+                    return out
+        up = _wait_new(target, old["run_id"], started, wait_s)
+        out.update(up)
+        if up.get("error"):
+            out["error"] += _tail(out.get("start_output"))
+            return out
+        if up["role"] != old["role"]:
+            out["error"] = f"it came back as a {up['role']}, not a {old['role']}"
+        elif up["keys"] < old["keys"]:
+            out["error"] = f"it came back with {up['keys']:,} keys; it held {old['keys']:,} before the stop"
+        else:
+            out["ok"] = True
+        return out
+
+
+def _keys(info: dict[str, Any]) -> int:
+    return sum(int(v.get("keys", 0)) for k, v in info.items() if k.startswith("db") and isinstance(v, dict))
+
+
+def _restart_log(target: Target) -> Any:
+    from runbook.journal.store import state_dir
+
+    d = state_dir() / "restarts"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"{target.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
+
+
+def _tail(path: str | None, n: int = 6) -> str:
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = [x.rstrip() for x in f.readlines()[-n:] if x.strip()]
+    except OSError:
+        return ""
+    return (" | start output: " + " / ".join(lines))[-800:] if lines else ""
+
+
+def _wait_exit(pid: Any, target: Target, wait_s: float) -> str:
+    """Wait until the old process has exited and its address no longer answers."""
+    import psutil
+
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            alive = pid is not None and psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
+        except (psutil.Error, TypeError, ValueError):
+            alive = False
+        if not alive and not _answers(target):
+            return ""
+        time.sleep(0.1)
+    return f"the old server (pid {pid}) did not exit within {wait_s:g} s; nothing was started"
+
+
+def _answers(target: Target) -> bool:
+    try:
+        c = _client(target, 0.5)
+        try:
+            c.ping()
+            return True
+        finally:
+            c.close()
+    except Exception:  # noqa: BLE001 - refused, reset, auth: anything but an answer
+        return False
+
+
+def _wait_new(target: Target, old_run_id: Any, started: Any, wait_s: float) -> dict[str, Any]:
+    """A server with a new run_id at the target's address, done loading."""
+    import redis
+
+    deadline = time.monotonic() + wait_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if started is not None and started.poll() not in (None, 0):
+            return {"error": f"the start command exited {started.returncode} and nothing answers at the address"}
+        try:
+            c = _client(target, 1.0)
+            try:
+                info = c.info()
+            finally:
+                c.close()
+            if info.get("run_id") == old_run_id:
+                last = "the old server still answers"
+            elif info.get("loading"):
+                last = "loading"
+            else:
+                return {"new_pid": info.get("process_id"), "new_run_id": info.get("run_id"), "role": info.get("role"),
+                        "keys": _keys(info)}
+        except redis.exceptions.BusyLoadingError:
+            last = "loading"
+        except Exception as e:  # noqa: BLE001 - not up yet
+            last = str(e) or type(e).__name__
+        time.sleep(0.2)
+    return {"error": f"no new server answered at the address within {wait_s:g} s (last: {last})"}
 
 
 class Shutdown:
@@ -105,7 +242,8 @@ class Shutdown:
             return {"ok": False, "error": str(e)}
         finally:
             c.close()
-        return {"ok": not _wait_ping(target, 1.0), "mode": mode}
+        gone = not _answers(target) or (time.sleep(1.0) or not _answers(target))
+        return {"ok": gone, "mode": mode, **({} if gone else {"error": "the server still answers after SHUTDOWN"})}
 
 
 class ConfigSet:

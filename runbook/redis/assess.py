@@ -107,53 +107,65 @@ def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> 
     base = {"config_file": p.get("config_file") or "(none)", "config_source": p.get("config_source") or ""}
     if p.get("reads_other_file"):
         base["running_config_file"] = p.get("running_config_file")
-    if not p.get("config_file") and not p.get("running_config_file"):
+    if not p.get("config_file") and not p.get("running_config_file") and p.get("local"):
         out.append(make("redis.restart.no_config_file", {"config_file": "", "keys_live": keys_live}))
+    if p.get("unproven"):
+        out.append(make("redis.restart.unproven", {**base, "not_proven": p["unproven"]}))
     if p.get("restart_fails"):
         out.append(make("redis.restart.would_fail", {**base, "reason": p["restart_fails"]}))
     aof = p.get("aof") or {}
     rdb = p.get("rdb") or {}
-    if p.get("appendonly") == "yes" and p.get("starts_empty"):
+    if p.get("appendonly") == "yes" and p.get("starts_empty") and (keys_live > 0 or rdb.get("keys")):
         ev = {**base, "appendonly": "yes", "aof_dir": aof.get("dir"), "aof_dir_exists": aof.get("dir_exists"),
               "manifest_exists": aof.get("manifest_exists"), "keys_live": keys_live}
         if rdb.get("exists"):
             ev["rdb"] = rdb.get("path")
             ev["rdb_keys"] = rdb.get("keys")
-        if keys_live > 0 or rdb.get("keys"):
-            out.append(make("redis.restart.aof_missing", ev))
+        out.append(make("redis.restart.aof_missing", ev))
     if aof.get("problems"):
         out.append(make("redis.restart.aof_damaged", {**base, "aof_dir": aof.get("dir"), "problems": aof["problems"],
                                                       "exits_at_start": bool(aof.get("fatal"))}))
-    if p.get("loads") == "rdb" and rdb.get("damaged"):
-        out.append(make("redis.restart.snapshot_stale",
-                        {**base, "rdb": rdb.get("path"), "damaged": rdb["damaged"]}, severity="critical",
-                        title="The RDB a restart would load is damaged"))
-    if p.get("diff"):
-        out.append(make("redis.restart.config_drift", {**base, "differences": p["diff"],
-                                                       "files_read": p.get("files") or []}))
-    if p.get("loads") in ("rdb", "aof") and keys_live > 0:
-        on_disk = p.get("keys_on_disk")
+    loss = p.get("data_loss")
+    if loss:
+        ev = {**base, "keys_after_restart": loss["keys_after"], "keys_live": loss["keys_live"], "lost": loss["lost"],
+              "why": loss["why"], "shutdown": loss.get("shutdown"), "loads": p.get("loads"), "path": p.get("path")}
+        if loss.get("safe_modes"):
+            ev["safe_with"] = [f"SHUTDOWN {m.upper()}" if m != "default" else "SHUTDOWN" for m in loss["safe_modes"]]
+        out.append(make("redis.restart.data_loss", ev,
+                        title=f"A restart would come up with {loss['keys_after']:,} of {loss['keys_live']:,} keys"))
+    elif p.get("loads") == "rdb" and not (p.get("stop") or {}).get("current", {}).get(p.get("shutdown", "default")):
         changes = int(info.get("rdb_changes_since_last_save") or 0)
-        if isinstance(on_disk, int) and on_disk < keys_live * 0.5 and p.get("loads") == "rdb":
-            out.append(make("redis.restart.snapshot_stale", {**base, "loads": p["loads"], "path": p.get("path"),
-                                                             "keys_on_disk": on_disk, "keys_live": keys_live,
-                                                             "rdb_changes_since_last_save": changes},
-                            severity="critical", title="A restart would load far fewer keys than the server holds"))
-        elif p.get("loads") == "rdb" and changes > 0:
+        if changes > 0 and keys_live > 0:
             age = int(time.time()) - int(info.get("rdb_last_save_time") or 0)
             out.append(make("redis.restart.snapshot_stale", {**base, "path": p.get("path"),
                                                              "rdb_changes_since_last_save": changes,
                                                              "last_save_age_s": age}))
+    if p.get("diff"):
+        out.append(make("redis.restart.config_drift", {**base, "differences": p["diff"],
+                                                       "files_read": p.get("files") or []}))
+    if p.get("moves"):
+        out.append(make("redis.restart.moves", {**base, **p["moves"]}))
+    if p.get("auth_changes"):
+        out.append(make("redis.restart.auth_changes", {**base, **p["auth_changes"]}))
+    if p.get("read_only"):
+        out.append(make("redis.restart.read_only", {**base, **p["read_only"]}))
     fr = p.get("file_replicaof") or {}
     if fr:
         self_by_id = bool(fr.get("run_id")) and str(fr.get("run_id")) == str(info.get("run_id"))
         if self_by_id or fr.get("self_by_address"):
             out.append(make("redis.restart.replicaof_self", {
                 **base, "replicaof": p.get("replicaof"), "where": "config file",
-                "port_after_restart": p.get("port_after_restart"),
+                "port_after_restart": (p.get("file") or {}).get("port"),
                 "detected_by": "run_id" if self_by_id else "address"}))
-        elif info.get("role") == "master":
-            out.append(make("redis.restart.becomes_replica", {**base, "replicaof": p.get("replicaof")}))
+        else:
+            ev = {**base, "replicaof": p.get("replicaof"), "role_now": info.get("role")}
+            if fr.get("keys") is not None:
+                ev["peer_keys"] = fr["keys"]
+                ev["keys_live"] = keys_live
+            elif not fr.get("reachable"):
+                ev["peer"] = "not reachable: the replica would wait, read-only, with no data from it"
+            sev = "critical" if info.get("role") == "master" else "warning"
+            out.append(make("redis.restart.becomes_replica", ev, severity=sev))
     return out
 
 

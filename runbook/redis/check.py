@@ -26,9 +26,24 @@ def _facts_for_engine(facts: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
+def simulation_params(target: Target, params: dict[str, Any]) -> dict[str, Any]:
+    """What the restart simulation needs from the target and the step: where the command runs, the
+    shutdown mode the action will use, the load limit and consent to load modules."""
+    from runbook.redis.preview import DEFAULT_LOAD_LIMIT
+
+    out: dict[str, Any] = {"restart_command": target.restart_command, "restart_unit": target.restart_unit,
+                           "declared_config": target.config, "restart_cwd": target.restart_cwd}
+    if "save" in params and isinstance(params["save"], bool):  # redis.shutdown's own param
+        out["shutdown"] = "save" if params["save"] else "nosave"
+    if params.get("shutdown") in ("default", "save", "nosave"):
+        out["shutdown"] = params["shutdown"]
+    out["load_limit"] = int(float(params.get("load_limit_mb", DEFAULT_LOAD_LIMIT / 1048576)) * 1048576)
+    out["allow_modules"] = bool(params.get("allow_modules", False))
+    return out
+
+
 def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-    facts = asyncio.run(read_instance(target.url, timeout, restart_command=target.restart_command,
-                                      restart_unit=target.restart_unit, declared_config=target.config))
+    facts = asyncio.run(read_instance(target.url, timeout, **simulation_params(target, params)))
     return _facts_for_engine(facts)
 
 
@@ -75,8 +90,7 @@ async def read_window(url: str, timeout: float, interval: float, outage: float, 
 def probe_replication(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     interval = float(params.get("interval", DEFAULT_INTERVAL_S))
     outage = float(params.get("outage_s", _assess.DEFAULT_OUTAGE_S))
-    facts = asyncio.run(read_window(target.url, timeout, interval, outage, restart_command=target.restart_command,
-                                    restart_unit=target.restart_unit, declared_config=target.config))
+    facts = asyncio.run(read_window(target.url, timeout, interval, outage, **simulation_params(target, params)))
     return _facts_for_engine(facts)
 
 
@@ -121,8 +135,17 @@ def report(facts: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
             "keys_live": p.get("keys_live"),
             "replicaof": p.get("replicaof") or (f"{info.get('master_host')} {info.get('master_port')}" if info.get("role") == "slave" else ""),
             "writable": p.get("writable"),
+            "keys_after": p.get("keys_after"),
             "reader": p.get("reader"),
+            "shutdown": p.get("shutdown"),
+            "outcomes": p.get("outcomes"),
+            "cwd": p.get("cwd"),
+            "cwd_source": p.get("cwd_source"),
             "restart_fails": p.get("restart_fails"),
+            "unproven": p.get("unproven") or [],
+            "tiers": {k: (v or {}).get("said") for k, v in (p.get("tiers") or {}).items()},
+            "stop": (p.get("stop") or {}).get("said"),
+            "notes": p.get("notes") or [],
             "diff": p.get("diff") or {},
         } if facts.get("reachable") else None,
         "window": facts.get("window"),
@@ -130,11 +153,11 @@ def report(facts: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
 
 
 async def check_many(urls: list[str], timeout: float, interval: float | None, outage: float,
-                     preview: bool = True) -> list[dict[str, Any]]:
+                     preview: bool = True, **simulation: Any) -> list[dict[str, Any]]:
     async def one(u: str) -> dict[str, Any]:
         if interval:
-            return await read_window(u, timeout, interval, outage, preview=preview)
-        return await read_instance(u, timeout, preview=preview)
+            return await read_window(u, timeout, interval, outage, preview=preview, **simulation)
+        return await read_instance(u, timeout, preview=preview, **simulation)
 
     return list(await asyncio.gather(*(one(u) for u in urls)))
 

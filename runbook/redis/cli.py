@@ -22,6 +22,13 @@ def register(sub: Any) -> None:
     c.add_argument("--no-discover", action="store_true", help="do not expand Sentinels and cluster nodes")
     c.add_argument("--no-preview", action="store_true",
                    help="skip the restart preview (files and a throwaway redis-server): a fast sweep of many servers")
+    c.add_argument("--shutdown", choices=("default", "save", "nosave"), default="default",
+                   help="the stop the restart preview assumes: SHUTDOWN (default, as SIGTERM and systemctl restart do), "
+                        "SHUTDOWN SAVE or SHUTDOWN NOSAVE")
+    c.add_argument("--load-limit", type=float, default=512, metavar="MB",
+                   help="load a private copy of the data in the restart simulation up to this size (default 512)")
+    c.add_argument("--allow-modules", action="store_true",
+                   help="let the restart simulation load the modules the config names (runs their code)")
     c.set_defaults(fn=cmd_check)
 
 
@@ -89,9 +96,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             sys.stderr.write(f"runbook: {e}\n")
             return 3
 
+    sim = {"shutdown": args.shutdown, "load_limit": int(args.load_limit * 1048576), "allow_modules": args.allow_modules}
+
     async def run() -> list[dict[str, Any]]:
         urls = list(dict.fromkeys(args.urls))
-        results = await check_many(urls, args.timeout, args.interval or None, args.outage, not args.no_preview)
+        results = await check_many(urls, args.timeout, args.interval or None, args.outage, not args.no_preview, **sim)
         if args.no_discover:
             return results
         more: list[str] = []
@@ -99,8 +108,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             more += [u for u in await discover(facts, url, args.timeout) if u not in urls and u not in more]
         # a Sentinel is a way in, not an instance to judge
         results = [f for f in results if (f.get("info") or {}).get("redis_mode") != "sentinel"]
-        return results + (await check_many(more, args.timeout, args.interval or None, args.outage, not args.no_preview)
-                          if more else [])
+        return results + (await check_many(more, args.timeout, args.interval or None, args.outage, not args.no_preview,
+                                           **sim) if more else [])
 
     all_facts = asyncio.run(run())
     reports, codes = [], []
@@ -125,14 +134,25 @@ def render(r: dict[str, Any]) -> str:
     pv = r.get("restart_preview")
     if pv:
         src = f" ({p(pv['config_source'])})" if pv.get("config_source") else ""
-        lines.append(f"  restart reads   {p(pv.get('config_file') or '(no config file)')}{src}"
-                     + (f", parsed by {pv['reader']}" if pv.get("reader") else ""))
+        lines.append(f"  restart reads   {p(pv.get('config_file') or '(no config file)')}{src}")
+        if pv.get("cwd"):
+            lines.append(f"  starts in       {p(pv['cwd'])} ({p(pv.get('cwd_source') or '')})")
+        if pv.get("stop"):
+            lines.append(f"  the stop        {p(pv['stop'])}")
         disk = pv.get("keys_on_disk")
         lines.append(f"  restart loads   {pv.get('loads')}{' ' + p(pv['path']) if pv.get('path') else ''}: "
-                     f"{'?' if disk is None else disk} keys on disk, {pv.get('keys_live')} live")
+                     f"{'?' if disk is None else f'{disk:,}'} keys on disk now, {pv.get('keys_live'):,} live")
+        after = pv.get("keys_after")
         w = pv.get("writable")
-        lines.append(f"  comes up        {'writable' if w else ('READ-ONLY replica of ' + p(pv.get('replicaof'))) if w is False else 'unknown'}"
+        up = "writable" if w else ("READ-ONLY" + (" replica of " + p(pv["replicaof"]) if pv.get("replicaof") else "")) \
+            if w is False else "unknown"
+        lines.append(f"  comes up        {up}, {'? keys' if after is None else f'{after:,} keys'}"
                      + (f"; RESTART FAILS: {p(pv['restart_fails'])}" if pv.get("restart_fails") else ""))
+        for tier, said in (pv.get("tiers") or {}).items():
+            if said:
+                lines.append(f"  proved ({tier:6}) {p(said)}")
+        for u in pv.get("unproven") or []:
+            lines.append(f"  NOT PROVEN      {p(u)}")
     for f in r["findings"]:
         lines.append(f"  {f['severity'].upper():8} {f['id']}: {p(f['title'])}")
         for k, v in f["evidence"].items():

@@ -1,36 +1,21 @@
-"""What a restart would read: the config file, its includes, and the effective settings.
+"""Our reading of the config files a restart reads: directives in order, includes (globs too)
+inlined, relative paths resolved against the working directory of the moment (which a `dir`
+line changes), last directive wins except for repeatable ones.
 
-`flatten` reads the file the way redis-server does: directives in order, `include`
-inlined, relative paths resolved against the working directory of the moment (which a
-`dir` line changes), last directive wins except for `save`, `rename-command` and other
-repeatable ones. `effective_via_server` then starts a throwaway redis-server on a unix
-socket in its own temp dir, on a sanitised flat copy of the file (no path of the file
-that could be written to is passed on: dir, logfile, pidfile, unixsocket, cluster config,
-replicaof), and reads its CONFIG GET *: the most faithful reader of units and defaults.
-It writes nothing outside its temp dir and is killed by its pid.
+It is not the judge of what redis-server does: the throwaway (throwaway.py) is. This reading
+names the files to copy for it and the few values the throwaway must not act on (port,
+unixsocket, replicaof), and it counts only where it agrees with redis-server's own.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import re
-import shutil
-import signal
-import subprocess
-import tempfile
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-# Directives whose values the throwaway must not see (paths it would write, a master it would sync from).
-WITHHELD = frozenset({
-    "dir", "logfile", "pidfile", "unixsocket", "unixsocketperm", "daemonize", "supervised", "syslog-enabled",
-    "syslog-ident", "syslog-facility", "replicaof", "slaveof", "port", "tls-port", "cluster-config-file",
-    "requirepass", "masterauth", "masteruser", "bind", "include", "aclfile", "dbfilename", "appenddirname",
-    "appendfilename", "cluster-announce-ip", "sentinel",
-})
 REPEATABLE = frozenset({"save", "rename-command", "loadmodule", "client-output-buffer-limit", "user", "include"})
-_UNIT = re.compile(r"^(-?\d+)(k|kb|m|mb|g|gb)$", re.I)
+_UNIT = re.compile(r"^(-?\d+)(k|kb|m|mb|g|gb)$", re.IGNORECASE)
 _MULT = {"k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
 
 
@@ -193,7 +178,12 @@ def flatten(path: str, cwd: str, overrides: list[list[str]] | None = None, max_d
             d = Directive(name, args[1:], p, n)
             if name == "include":
                 for inc in args[1:]:
-                    read(resolve(inc), depth + 1)
+                    path = resolve(inc)
+                    if any(c in inc for c in "*?["):
+                        for match in sorted(glob.glob(path)):
+                            read(match, depth + 1)
+                    else:
+                        read(path, depth + 1)
                 continue
             if name == "dir" and d.args:
                 target = resolve(d.args[0])
@@ -205,7 +195,8 @@ def flatten(path: str, cwd: str, overrides: list[list[str]] | None = None, max_d
                 d = Directive(name, [target], p, n)
             fc.directives.append(d)
 
-    read(path, 0)
+    if path:
+        read(path, 0)
     for ov in overrides or []:
         if ov:
             fc.directives.append(Directive(ov[0].lower(), ov[1:], "<command line>", 0))
@@ -214,82 +205,3 @@ def flatten(path: str, cwd: str, overrides: list[list[str]] | None = None, max_d
     d = fc.last("dir")
     fc.dir = d.args[0] if d and d.args else cwd
     return fc
-
-
-def write_sanitised(fc: FileConfig, dest: Path) -> None:
-    """The flattened file minus every withheld directive, for the throwaway."""
-    lines = []
-    for d in fc.directives:
-        if d.name in WITHHELD:
-            continue
-        lines.append(" ".join([d.name] + [_quote(a) for a in d.args]))
-    dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _quote(a: str) -> str:
-    return '"' + a.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
-
-
-def redis_server_binary() -> str | None:
-    return shutil.which("redis-server")
-
-
-def effective_via_server(fc: FileConfig, timeout: float = 5.0) -> dict[str, str]:
-    """CONFIG GET * of a throwaway redis-server reading the sanitised file. Raises ConfigError."""
-    import redis as redis_py
-
-    binary = redis_server_binary()
-    if not binary:
-        raise ConfigError("no redis-server binary on this machine")
-    config_cmd = fc.renames().get("config", "CONFIG")
-    if config_cmd == "":
-        raise ConfigError("CONFIG is disabled in the file (rename-command CONFIG \"\")")
-    with tempfile.TemporaryDirectory(prefix="runbook-throwaway-") as tmp:
-        t = Path(tmp)
-        conf = t / "flat.conf"
-        write_sanitised(fc, conf)
-        sock = t / "s.sock"
-        argv = [binary, str(conf), "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-                "--dir", str(t), "--logfile", "", "--pidfile", "", "--daemonize", "no", "--supervised", "no",
-                "--syslog-enabled", "no", "--tls-port", "0", "--cluster-config-file", str(t / "nodes.conf"),
-                "--save", "", "--appendonly", "no"]
-        # save and appendonly are read from the file by us; the throwaway must not write an AOF or RDB at all.
-        proc = subprocess.Popen(argv, cwd=tmp, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            deadline = time.monotonic() + timeout
-            while not sock.exists():
-                if proc.poll() is not None:
-                    out = (proc.stdout.read() if proc.stdout else b"").decode("utf-8", "replace")
-                    reason = _startup_error(out)
-                    raise ConfigError(f"redis-server refused the file: {reason}")
-                if time.monotonic() > deadline:
-                    raise ConfigError("the throwaway redis-server did not start in time")
-                time.sleep(0.01)
-            client = redis_py.Redis(unix_socket_path=str(sock), socket_timeout=timeout, socket_connect_timeout=timeout,
-                                    driver_info=None, protocol=2)
-            try:
-                reply = client.execute_command(config_cmd, "GET", "*")
-            finally:
-                client.close()
-        finally:
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
-            if proc.stdout:
-                proc.stdout.close()
-    from runbook.redis.info import pairs_to_dict
-
-    if isinstance(reply, dict):
-        return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in reply.items()}
-    return pairs_to_dict(reply)
-
-
-def _startup_error(out: str) -> str:
-    lines = [x for x in out.splitlines() if x.strip()]
-    for i, line in enumerate(lines):
-        if "FATAL CONFIG FILE ERROR" in line:
-            return " ".join(x.strip() for x in lines[i : i + 4])[-400:]
-    return (lines[-1] if lines else "no output")[-400:]

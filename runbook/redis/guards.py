@@ -20,20 +20,43 @@ def _unreadable(facts: dict[str, Any]) -> Result | None:
 
 
 def restart_is_safe(facts: dict[str, Any], params: dict[str, Any]) -> Result:
+    """Passes only a restart the simulation proved: nothing unproven, no critical restart finding, and
+    as many keys after it as are live, for the shutdown mode the action uses."""
     bad = _unreadable(facts)
     if bad:
         return bad
     if facts.get("config") is None:
         return False, {"config_error": facts.get("config_error")}, "CONFIG GET is refused or renamed: the running config cannot be compared with the file"
     p = facts.get("restart_preview") or {}
+    mode = params.get("shutdown") or p.get("shutdown") or "default"
+    outcome = (p.get("outcomes") or {}).get(mode) or {}
     ev = {"config_file": p.get("config_file") or "", "loads": p.get("loads"), "path": p.get("path"),
-          "keys_on_disk": p.get("keys_on_disk"), "writable": p.get("writable")}
-    if not p.get("local"):
+          "shutdown": mode, "keys_after": outcome.get("keys_after"), "writable": p.get("writable")}
+    if not p:
+        return False, ev, "no restart simulation was run"
+    if not p.get("local") and not p.get("unproven"):
         return False, ev, "the files a restart reads are not on this machine: the restart preview is unknown"
-    critical = sorted({f.id for f in assess(facts) if f.severity == "critical" and f.id.startswith(RESTART_BLOCKERS)})
+    if p.get("unproven"):
+        ev["not_proven"] = p["unproven"]
+        return False, ev, "the restart could not be proven safe: " + "; ".join(p["unproven"])
+    found = assess(facts)
+    critical = sorted({f.id for f in found if f.severity == "critical" and f.id.startswith(RESTART_BLOCKERS)})
+    if mode != p.get("shutdown") and "redis.restart.data_loss" in critical:
+        # the preview judged another shutdown mode: judge this one from its outcome
+        evicts = "maxmemory" in str((p.get("data_loss") or {}).get("why"))
+        if not evicts:
+            critical.remove("redis.restart.data_loss")
+    keys_live = int(p.get("keys_live") or 0)
+    after = outcome.get("keys_after")
+    if after is None and not p.get("restart_fails"):
+        critical.append("keys after the restart unknown")
+    elif isinstance(after, int) and after < keys_live and "redis.restart.data_loss" not in critical:
+        critical.append("redis.restart.data_loss")
     ev["critical_findings"] = critical
     if critical:
-        return False, ev, "the restart preview has critical findings: " + ", ".join(critical)
+        loss = next((f for f in found if f.id == "redis.restart.data_loss"), None)
+        why = f" ({loss.title})" if loss else ""
+        return False, ev, "the restart simulation has critical findings: " + ", ".join(critical) + why
     return True, ev, ""
 
 

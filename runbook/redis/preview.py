@@ -1,101 +1,76 @@
-"""The restart preview: what would a restart of this instance read, load and become?
+"""The restart simulation: what a stop and a start of this server would do, proven in tiers.
 
-Pure I/O on this machine (files, a throwaway redis-server); the findings are drawn from its
-result by assess.py.
+1. config: the restart's own command (wrappers peeled, see launch.py) runs a throwaway redis-server
+   (throwaway.py) from the restart's working directory; redis-server resolves the includes and says
+   whether it starts. Its CONFIG GET is compared with the running server's.
+2. stop: SHUTDOWN writes the running dataset to the *running* dir/dbfilename (default: when save points
+   exist; SAVE: always; NOSAVE: never) and flushes a running AOF; the start reads the *file's*.
+3. files: redis-check-rdb and redis-check-aof on the files the start would load as they are now.
+4. load: the throwaway loads a private copy of those files (when they fit), counts the keys and tries a write.
+
+Everything it could not prove is listed in `unproven`; the guard blocks on any of it. Findings are drawn
+from this result by assess.py (pure).
 """
 
 from __future__ import annotations
 
+import errno
 import glob
+import hashlib
 import os
+import re
 import shutil
+import socket
 import subprocess
 from typing import Any
 
+from runbook.redis import throwaway
 from runbook.redis.aof import inspect_aof
-from runbook.redis.config import ConfigError, FileConfig, effective_via_server, flatten, normalize, split_args
+from runbook.redis.config import FileConfig, flatten, normalize
 from runbook.redis.info import keyspace
+from runbook.redis.launch import Launch, Unprovable, interpret, unit_start
 from runbook.redis.probe import accepts_on, resolve
 from runbook.redis.rdb import RdbError, read_header
 
-# Keys whose running value says nothing about the file (our throwaway overrides them, or they are runtime state).
-NOT_COMPARED = frozenset({
-    "port", "unixsocket", "unixsocketperm", "dir", "pidfile", "logfile", "daemonize", "supervised",
-    "syslog-enabled", "syslog-ident", "syslog-facility", "tls-port", "cluster-config-file", "save", "appendonly",
-    "requirepass", "masterauth", "masteruser", "replicaof", "slaveof", "bind", "aclfile", "dbfilename",
-    "appenddirname", "appendfilename", "cluster-announce-ip",
-})
-# Compared against the file's own lines (the throwaway never saw them).
-FROM_FILE = ("port", "save", "appendonly", "dir", "dbfilename", "appendfilename", "appenddirname", "requirepass",
-             "masterauth", "bind", "logfile")
-DEFAULTS = {"port": "6379", "save": "3600 1 300 100 60 10000", "appendonly": "no", "dbfilename": "dump.rdb",
-            "appendfilename": "appendonly.aof", "appenddirname": "appendonlydir", "requirepass": "", "masterauth": "",
-            "bind": "* -::*", "logfile": ""}
+SHUTDOWN_MODES = ("default", "save", "nosave")
+DEFAULT_LOAD_LIMIT = 512 * 1024 * 1024
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
+# Compared between the running server and what the restart reads (redis-server's own values).
+COMPARED = ("maxmemory", "maxmemory-policy", "databases", "appendonly", "dbfilename", "appenddirname",
+            "appendfilename", "min-replicas-to-write", "save", "repl-backlog-size", "client-output-buffer-limit",
+            "maxclients", "timeout", "appendfsync", "aof-use-rdb-preamble", "stop-writes-on-bgsave-error",
+            "replica-read-only", "protected-mode", "io-threads", "hz", "maxmemory-samples", "lazyfree-lazy-eviction")
+# Checked against our reading of the files: where they disagree, our port/unixsocket/replicaof are unproven.
+CROSS_CHECKED = ("appendonly", "dbfilename", "appenddirname", "appendfilename", "databases", "maxmemory",
+                 "maxmemory-policy", "bind", "save", "min-replicas-to-write")
 
 
-def _alias(k: str) -> str:
-    return k.replace("slave", "replica") if k.startswith("slave") else k
-
-
-def parse_command(argv: list[str] | tuple[str, ...]) -> tuple[str, list[list[str]]]:
-    """redis-server [FILE] [--opt val ...] -> (file, overrides). A wrapper (sh -c ..., a script) is
-    searched for the one .conf file it names; when that is ambiguous the file is unknown ("")."""
-    args = list(argv)
-    if args and os.path.basename(args[0]).startswith("redis-server"):
-        args = args[1:]
-        conf = ""
-        if args and not args[0].startswith("-"):
-            conf = args.pop(0)
-        overrides: list[list[str]] = []
-        for a in args:
-            if a.startswith("--"):
-                overrides.append([a[2:]])
-            elif overrides:
-                overrides[-1].append(a)
-        return conf, overrides
-    tokens: list[str] = []
-    for a in args:
-        tokens += (split_args(a) or [a]) if any(c.isspace() for c in a) else [a]
-    confs = list(dict.fromkeys(t.strip("'\";") for t in tokens if t.strip("'\";").endswith(".conf")))
-    return (confs[0] if len(confs) == 1 else ""), []
-
-
-def unit_exec_start(unit: str) -> tuple[list[str], str]:
-    """ExecStart of a systemd unit (drop-ins included): (argv, source)."""
-    name = unit if "." in unit else unit + ".service"
-    text = ""
-    source = ""
+def read_unit_text(name: str) -> tuple[str, str]:
+    """The unit file with its drop-ins: `systemctl cat`, else the unit directories."""
     systemctl = shutil.which("systemctl")
     if systemctl:
         try:
-            p = subprocess.run([systemctl, "cat", name], capture_output=True, text=True, timeout=3, stdin=subprocess.DEVNULL)
+            p = subprocess.run([systemctl, "cat", name], capture_output=True, text=True, timeout=3,
+                               stdin=subprocess.DEVNULL)
             if p.returncode == 0:
-                text, source = p.stdout, f"systemctl cat {name}"
+                return p.stdout, f"systemctl cat {name}"
         except (OSError, subprocess.TimeoutExpired):
             pass
-    if not text:
-        parts = []
-        for d in UNIT_DIRS:
-            f = os.path.join(d, name)
-            if os.path.isfile(f) and not parts:
-                parts.append(f)
-        for d in UNIT_DIRS:
-            parts += sorted(glob.glob(os.path.join(d, name + ".d", "*.conf")))
-        for f in parts:
-            try:
-                with open(f, encoding="utf-8", errors="replace") as fh:
-                    text += fh.read() + "\n"
-            except OSError:
-                continue
-        source = ", ".join(parts)
-    exec_start: list[str] = []
-    for line in text.splitlines():
-        s = line.strip()
-        if s.startswith("ExecStart="):
-            v = s[len("ExecStart="):].strip().lstrip("-@:+!")
-            exec_start = split_args(v) or [] if v else []
-    return exec_start, source
+    parts: list[str] = []
+    for d in UNIT_DIRS:
+        f = os.path.join(d, name)
+        if os.path.isfile(f) and not parts:
+            parts.append(f)
+    for d in UNIT_DIRS:
+        parts += sorted(glob.glob(os.path.join(d, name + ".d", "*.conf")))
+    text = ""
+    for f in parts:
+        try:
+            with open(f, encoding="utf-8", errors="replace") as fh:
+                text += fh.read() + "\n"
+        except OSError:
+            continue
+    return text, ", ".join(parts)
 
 
 def _int(v: Any, default: int = 0) -> int:
@@ -105,132 +80,170 @@ def _int(v: Any, default: int = 0) -> int:
         return default
 
 
+def digest(v: str) -> str:
+    return hashlib.sha256(v.encode()).hexdigest()[:12]
+
+
+def _launch(facts: dict[str, Any], restart_command: tuple[str, ...], restart_unit: str, declared_config: str,
+            restart_cwd: str) -> Launch:
+    info = facts.get("info") or {}
+    host = facts.get("host") or {}
+    running_cwd = (host.get("cwd") or "/").removesuffix(" (deleted)")
+    if restart_unit:
+        argv, workdir, user, src = unit_start(restart_unit, read_unit_text)
+        if not argv:
+            raise Unprovable(f"systemd unit {restart_unit}: no ExecStart found ({src or 'no unit file'})")
+        launch = interpret(argv, workdir, f"the unit's WorkingDirectory ({workdir})",
+                           f"systemd unit {restart_unit} ({src})")
+        launch.user = launch.user or user
+        return launch
+    if restart_command:
+        cwd, how = (restart_cwd, "the inventory's restart cwd") if restart_cwd else (
+            running_cwd, "the running server's working directory")
+        return interpret(list(restart_command), cwd, how, "the declared restart command")
+    conf = declared_config or str(info.get("config_file") or "")
+    source = "the inventory's config" if declared_config else ("INFO config_file" if conf else "no config file")
+    launch = interpret(["redis-server", *([conf] if conf else [])], running_cwd,
+                       "the running server's working directory", source)
+    launch.notes.append("no restart command is declared: the restart is taken to be `redis-server FILE` from the "
+                        "server's working directory (declare restart: command or unit in the inventory to be exact)")
+    return launch
+
+
 def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] = (), restart_unit: str = "",
-                    declared_config: str = "") -> dict[str, Any]:
+                    declared_config: str = "", restart_cwd: str = "", shutdown: str = "default",
+                    load_limit: int = DEFAULT_LOAD_LIMIT, allow_modules: bool = False,
+                    credentials: tuple[str | None, str | None] = (None, None),
+                    live_secrets: dict[str, str] | None = None, timeout: float = 10.0) -> dict[str, Any]:
     info = facts.get("info") or {}
     live = facts.get("config") or {}
     host = facts.get("host") or {}
-    out: dict[str, Any] = {"keys_live": sum(keyspace(info).values()), "problems": []}
+    keys_live = sum(keyspace(info).values())
     running_file = str(info.get("config_file") or "")
-    out["running_config_file"] = running_file
-    overrides: list[list[str]] = []
-    conf, source = running_file, "INFO config_file" if running_file else ""
-    if restart_unit:
-        argv, src = unit_exec_start(restart_unit)
-        if argv:
-            conf, overrides = parse_command(argv)
-            source = f"systemd unit {restart_unit} ({src})"
-        else:
-            out["problems"].append(f"systemd unit {restart_unit}: no ExecStart found")
-    elif restart_command:
-        conf, overrides = parse_command(restart_command)
-        source = "the declared restart command"
-        if not conf:
-            out["problems"].append("cannot tell which config file the declared restart command reads")
-            out["config_file"] = ""
-            out["config_source"] = source
-            out["loads"] = "unknown"
-            out["writable"] = None
-            out["restart_fails"] = "unknown: the restart command names no single .conf file"
-            return out
-    elif declared_config:
-        conf, source = declared_config, "the inventory's config"
-    out["config_file"] = conf
-    out["config_source"] = source
-    out["overrides"] = [" ".join(o) for o in overrides]
-    out["reads_other_file"] = bool(conf and running_file and os.path.realpath(conf) != os.path.realpath(running_file))
+    out: dict[str, Any] = {"keys_live": keys_live, "running_config_file": running_file, "unproven": [],
+                           "shutdown": shutdown, "tiers": {}, "loads": "unknown", "writable": None}
+    unproven: list[str] = out["unproven"]
     if not host.get("local"):
         out["local"] = False
-        out["loads"] = "unknown"
-        out["problems"].append("the server does not run on this machine: its files cannot be read from here")
-        out["writable"] = None
+        out["config_file"] = declared_config or running_file
+        unproven.append("the server does not run on this machine: its config, data files and binary cannot be "
+                        "read from here")
         return out
     out["local"] = True
-    cwd = host.get("cwd") or "/"
-    if cwd.endswith(" (deleted)"):
-        cwd = cwd[: -len(" (deleted)")]
-    if not conf:
-        out["loads"] = "nothing"
-        out["path"] = ""
-        out["keys_on_disk"] = 0
-        out["writable"] = True
-        out["replicaof"] = ""
-        out["reason"] = "no config file: a restart by hand starts from defaults, in the directory it is launched from"
-        return out
-    if not os.path.isabs(conf):
-        conf = os.path.normpath(os.path.join(cwd, conf))
-        out["config_file"] = conf
-    if not os.path.isfile(conf):
-        out["loads"] = "unknown"
-        out["restart_fails"] = f"config file {conf} does not exist"
-        out["writable"] = None
-        return out
-    fc = flatten(conf, cwd, overrides)
-    out["files"] = fc.files
-    out["problems"] += fc.problems
-    effective: dict[str, str] = {}
     try:
-        effective = effective_via_server(fc)
-        out["reader"] = "redis-server"
-    except ConfigError as e:
-        out["reader"] = "parser"
-        out["reader_error"] = str(e)
-        if "refused the file" in str(e):
-            out["restart_fails"] = str(e)
-    out["diff"] = config_diff(live, effective, fc)
+        launch = _launch(facts, restart_command, restart_unit, declared_config, restart_cwd)
+    except Unprovable as e:
+        out["config_file"] = ""
+        out["config_source"] = "the declared restart command" if restart_command else f"systemd unit {restart_unit}"
+        unproven.append(f"the start command cannot be interpreted: {e}")
+        return out
+    out.update(config_file=launch.config_file, config_source=launch.source, cwd=launch.cwd,
+               cwd_source=launch.cwd_source, options=list(launch.options), notes=list(launch.notes))
+    out["reads_other_file"] = bool(launch.config_file and running_file and
+                                   os.path.realpath(launch.config_file) != os.path.realpath(running_file))
+    binary = launch.resolved_binary()
+    if not binary:
+        out["restart_fails"] = f"{launch.binary}: no such executable"
+        return out
+    if not os.path.isdir(launch.cwd):
+        out["restart_fails"] = f"the start's working directory {launch.cwd} does not exist"
+        return out
+    fc = flatten(launch.config_file, launch.cwd, launch.overrides())
+    out["files"] = fc.files
     s = fc.settings()
-    get = lambda k: normalize(s.get(k, DEFAULTS.get(k, "")))  # noqa: E731
-    appendonly = get("appendonly").lower()
-    data_dir = fc.dir
-    out["appendonly"] = appendonly
-    out["dir"] = data_dir
-    out["dir_exists"] = fc.dir_exists and os.path.isdir(data_dir)
-    if not out["dir_exists"]:
-        out["restart_fails"] = out.get("restart_fails") or f"dir {data_dir} does not exist: redis-server cannot chdir there"
-    rdb_path = os.path.join(data_dir, get("dbfilename"))
+    ours = _our_reading(fc, s)
+    out["file"] = ours
+    # ---- tier 2: the stop, then what the start reads
+    stop = _stop(info, live, ours, shutdown)
+    out["stop"] = stop
+    out["appendonly"] = ours["appendonly"]
+    out["dir"] = ours["dir"]
+    # ---- tier 3: the files as they are now
+    rdb_path = os.path.join(ours["dir"], ours["dbfilename"])
     rdb = _rdb(rdb_path)
     out["rdb"] = rdb
-    if appendonly == "yes":
-        aof = inspect_aof(data_dir, get("appenddirname"), get("appendfilename"))
+    aof: dict[str, Any] = {}
+    if ours["appendonly"] == "yes":
+        aof = inspect_aof(ours["dir"], ours["appenddirname"], ours["appendfilename"])
         out["aof"] = aof
-        out["loads"] = "aof"
-        out["path"] = aof["manifest"]
+        out["loads"], out["path"] = "aof", aof["manifest"]
         if not aof["manifest_exists"] and not aof["legacy_file"]:
-            out["loads"] = "nothing"
-            out["path"] = aof["dir"]
-            out["keys_on_disk"] = 0
-            out["starts_empty"] = True
+            out["loads"], out["path"], out["starts_empty"] = "nothing", aof["dir"], True
         elif aof["legacy_file"] and not aof["manifest_exists"]:
             out["path"] = aof["legacy_file"]
-            out["keys_on_disk"] = None
-        else:
-            out["keys_on_disk"] = aof["base_keys"]
-        if aof["fatal"]:
+    else:
+        out["loads"], out["path"] = ("rdb", rdb_path) if rdb["exists"] else ("nothing", rdb_path)
+        out["starts_empty"] = not rdb["exists"]
+    checked = _check_files(out, rdb, aof) if out["loads"] != "nothing" else {}
+    out["tiers"]["files"] = checked or {"said": "no file to check: the start loads nothing"}
+    out["keys_on_disk"] = checked.get("keys") if out["loads"] != "nothing" else 0
+    # ---- tiers 1 and 4: the throwaway
+    data, load_note = _data_to_copy(out, aof, rdb, load_limit, info)
+    out["tiers"]["load"] = {"said": load_note}
+    blockers = _before_start(fc, ours, allow_modules)
+    if blockers:
+        unproven += blockers
+        out["tiers"]["config"] = {"said": "redis-server was not started: " + "; ".join(blockers)}
+    else:
+        _simulate(out, launch, binary, fc, ours, data, credentials, live_secrets or {}, timeout)
+    if "keys_loaded" not in out and not out.get("restart_fails"):
+        # not loaded here: what the checkers found is the evidence
+        if aof.get("fatal"):
             out["restart_fails"] = "; ".join(aof["problems"])
-    else:
-        if rdb["exists"]:
-            out["loads"] = "rdb"
-            out["path"] = rdb_path
-            out["keys_on_disk"] = rdb.get("keys")
-        else:
-            out["loads"] = "nothing"
-            out["path"] = rdb_path
-            out["keys_on_disk"] = 0
-            out["starts_empty"] = True
-    # replicaof in the file: does the restarted server replicate from itself?
+        elif checked.get("ok") is False:
+            out["restart_fails"] = checked["said"]
+    _compare(out, info, live, ours, live_secrets or {}, host)
+    _outcomes(out, info, keys_live)
+    return out
+
+
+def _our_reading(fc: FileConfig, s: dict[str, str]) -> dict[str, Any]:
+    def get(k: str, default: str) -> str:
+        return normalize(s.get(k, default))
+
     rep = fc.value("replicaof")
-    out["replicaof"] = rep
-    port = _int(get("port"), 6379)
-    out["port_after_restart"] = port
-    if rep and rep.lower() != "no one":
-        parts = rep.split()
-        mhost, mport = parts[0], _int(parts[1] if len(parts) > 1 else 6379, 6379)
-        ips = resolve(mhost)
-        self_addr = mport == port and any(accepts_on(ip, host) for ip in ips)
-        out["file_replicaof"] = {"host": mhost, "port": mport, "addresses": ips, "self_by_address": self_addr}
-        out["writable"] = False
+    return {
+        "dir": fc.dir, "dir_exists": fc.dir_exists and os.path.isdir(fc.dir),
+        "port": _int(get("port", "6379"), 6379), "unixsocket": s.get("unixsocket", ""),
+        "bind": s.get("bind", ""), "dbfilename": s.get("dbfilename", "dump.rdb"),
+        "appendonly": get("appendonly", "no").lower(), "appenddirname": s.get("appenddirname", "appendonlydir"),
+        "appendfilename": s.get("appendfilename", "appendonly.aof"),
+        "replicaof": "" if rep.lower() in ("", "no one") else rep,
+        "modules": [d.args[0] for d in fc.directives if d.name == "loadmodule" and d.args],
+        "renames": fc.renames(),
+        "include_logfiles": [(d.file, " ".join(d.args)) for d in fc.directives
+                             if d.name == "logfile" and d.file not in (fc.path, "<command line>") and d.args
+                             and d.args[0]],
+    }
+
+
+def _stop(info: dict[str, Any], live: dict[str, Any], ours: dict[str, Any], mode: str) -> dict[str, Any]:
+    """What the stop writes, in each shutdown mode, and whether the start reads exactly that."""
+    live_dir = str(live.get("dir") or "").removesuffix(" (deleted)")
+    save_points = bool(str(live.get("save") or "").strip())
+    aof_on = str(live.get("appendonly") or "") == "yes" or info.get("aof_enabled") == 1
+    same_dir = bool(live_dir) and os.path.realpath(live_dir) == os.path.realpath(ours["dir"])
+    out: dict[str, Any] = {"mode": mode, "running_dir": live_dir, "running_dbfilename": live.get("dbfilename"),
+                           "running_appendonly": "yes" if aof_on else "no", "save_points": save_points}
+    if ours["appendonly"] == "yes":
+        current = (aof_on and same_dir and live.get("appenddirname") == ours["appenddirname"]
+                   and live.get("appendfilename") == ours["appendfilename"]
+                   and info.get("aof_last_write_status", "ok") == "ok")
+        out["current"] = {m: current for m in SHUTDOWN_MODES}
+        out["said"] = ("the running server writes the AOF the start reads; every stop flushes it" if current else
+                       "the start reads an AOF the running server does not write: what is on disk now")
     else:
-        out["writable"] = True
+        same_file = same_dir and live.get("dbfilename") == ours["dbfilename"]
+        writes = {"default": save_points, "save": True, "nosave": False}
+        out["current"] = {m: same_file and writes[m] for m in SHUTDOWN_MODES}
+        if not live:
+            out["said"] = "the running dir and dbfilename are unknown (CONFIG GET refused)"
+        elif same_file:
+            out["said"] = (f"SHUTDOWN writes {os.path.join(live_dir, str(live.get('dbfilename')))}"
+                           f"{'' if save_points else ' only with SAVE (no save points)'}, and the start reads it")
+        else:
+            out["said"] = (f"SHUTDOWN writes {os.path.join(live_dir, str(live.get('dbfilename')))} but the start "
+                           f"reads {os.path.join(ours['dir'], ours['dbfilename'])}")
     return out
 
 
@@ -242,42 +255,311 @@ def _rdb(path: str) -> dict[str, Any]:
         h = read_header(path)
         out.update(h.to_dict())
         out["mtime"] = os.path.getmtime(path)
-        if not h.ends_with_eof:
-            out["damaged"] = "the file does not end with the EOF marker: truncated"
     except (RdbError, OSError) as e:
-        out["damaged"] = str(e)
+        out["header_error"] = str(e)
     return out
 
 
-def config_diff(live: dict[str, str], effective: dict[str, str], fc: FileConfig) -> dict[str, dict[str, str]]:
-    """Settings whose running value differs from what the file gives a restart."""
-    diff: dict[str, dict[str, str]] = {}
-    if not live:
-        return diff
-    if effective:
-        for k, v in effective.items():
-            if k in NOT_COMPARED or k not in live:
-                continue
-            if str(live[k]) != str(v):
-                diff[k] = {"running": str(live[k]), "file": str(v)}
+_KEYS_READ = re.compile(r"\[info\] (\d+) keys read")
+
+
+def _check_files(out: dict[str, Any], rdb: dict[str, Any], aof: dict[str, Any]) -> dict[str, Any]:
+    """redis-check-rdb / redis-check-aof on what the start would load (read only)."""
+    res: dict[str, Any] = {}
+    if out["loads"] == "rdb":
+        res = _run_check("redis-check-rdb", rdb["path"])
+        if res.get("ok") and "keys" not in res and rdb.get("has_resizedb"):
+            res["keys"] = rdb.get("keys")
+    elif out["loads"] == "aof":
+        res = _run_check("redis-check-aof", out["path"])
+        base = [e for e in aof.get("files") or [] if e.get("type") == "b" and e.get("exists")]
+        if res.get("ok") and base and not aof.get("incr_commands"):
+            b = os.path.join(aof["dir"], base[0]["name"])
+            if b.endswith(".rdb"):
+                rb = _run_check("redis-check-rdb", b)
+                if rb.get("ok"):
+                    res["keys"] = rb.get("keys")
+    return res
+
+
+def _run_check(tool: str, path: str) -> dict[str, Any]:
+    exe = shutil.which(tool)
+    if not exe:
+        return {"tool": tool, "said": f"{tool} is not installed (Debian: redis-tools)"}
+    size = os.path.getsize(path) if os.path.isfile(path) else 0
+    try:
+        p = subprocess.run([exe, path], capture_output=True, timeout=10 + size / (20 * 1024 * 1024),
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return {"tool": tool, "said": f"{tool} did not finish in time"}
+    except OSError as e:
+        return {"tool": tool, "said": f"{tool} could not run: {e.strerror}"}
+    text = (p.stdout + p.stderr).decode("utf-8", "replace")
+    res: dict[str, Any] = {"tool": tool, "path": path, "ok": p.returncode == 0}
+    m = _KEYS_READ.search(text)
+    if m:
+        res["keys"] = int(m[1])
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    err = [x for x in lines if "ERROR" in x or "rror" in x or "Can't" in x or "not valid" in x]
+    res["said"] = (f"{tool}: OK" + (f", {res['keys']} keys" if "keys" in res else "")) if res["ok"] else \
+        f"{tool}: " + ("; ".join(err[-3:]) or (lines[-1] if lines else f"exit {p.returncode}"))[-400:]
+    return res
+
+
+def _data_to_copy(out: dict[str, Any], aof: dict[str, Any], rdb: dict[str, Any], limit: int,
+                  info: dict[str, Any]) -> tuple[list[tuple[str, str]], str]:
+    """The files a start reads as they are, when it matters (the stop does not rewrite them) and they fit."""
+    if out["stop"]["current"][out["shutdown"]]:
+        return [], "not needed: the stop writes what the start loads (the copy on disk now would be replaced)"
+    if out["loads"] == "nothing":
+        return [], "nothing on disk to load"
+    if out["loads"] == "aof":
+        src = aof["dir"]
+        size = sum(os.path.getsize(f) for f in glob.glob(os.path.join(src, "*")) if os.path.isfile(f))
+        data = [(src, out["file"]["appenddirname"])]
+        if aof.get("legacy_file") and not aof.get("manifest_exists"):
+            data = [(aof["legacy_file"], os.path.basename(aof["legacy_file"]))]
+            size = os.path.getsize(aof["legacy_file"])
     else:
-        for k, v in fc.settings().items():
-            k2 = _alias(k)
-            if k2 in NOT_COMPARED or k2 not in live:
+        size = rdb.get("size_bytes") or os.path.getsize(rdb["path"])
+        data = [(rdb["path"], out["file"]["dbfilename"])]
+    why = _too_big(size, limit)
+    if why:
+        return [], f"skipped: {why}"
+    return data, f"a private copy of {_size(size)} loaded"
+
+
+def _too_big(size: int, limit: int) -> str:
+    if size > limit:
+        return f"the data is {_size(size)}, over the load limit of {_size(limit)} (--load-limit)"
+    try:
+        import psutil
+
+        avail = psutil.virtual_memory().available
+    except Exception:  # noqa: BLE001 - no figure: do not load
+        return "free memory is unknown"
+    if size * 4 > avail / 2:
+        return f"loading {_size(size)} needs about {_size(size * 4)} of memory; {_size(avail)} is free"
+    st = os.statvfs("/tmp")
+    if size * 1.2 > st.f_bavail * st.f_frsize:
+        return f"/tmp has {_size(st.f_bavail * st.f_frsize)} free, the copy needs {_size(size)}"
+    return ""
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def _before_start(fc: FileConfig, ours: dict[str, Any], allow_modules: bool) -> list[str]:
+    """What stops us from starting the throwaway without harm."""
+    out = []
+    present = [m for m in ours["modules"] if os.path.exists(m if os.path.isabs(m) else os.path.join(fc.dir, m))]
+    if present and not allow_modules:
+        out.append(f"the config loads modules ({', '.join(present)}): a simulated start would run their code; "
+                   "allow it with --allow-modules (params.allow_modules)")
+    for file, path in ours["include_logfiles"]:
+        if not os.path.exists(path if os.path.isabs(path) else os.path.join(fc.dir, path)):
+            out.append(f"{file} sets logfile {path}: redis-server would create that file while reading the config")
+    return out
+
+
+def _simulate(out: dict[str, Any], launch: Launch, binary: str, fc: FileConfig, ours: dict[str, Any],
+              data: list[tuple[str, str]], credentials: tuple[str | None, str | None], live_secrets: dict[str, str],
+              timeout: float) -> None:
+    user, password = credentials
+    config_cmd = ours["renames"].get("config", "CONFIG")
+    size = sum(os.path.getsize(p) if os.path.isfile(p) else 0 for p, _ in data)
+    kw = dict(password=password, username=user, config_command=config_cmd, timeout=timeout,
+              load_timeout=timeout + size / (50 * 1024 * 1024))
+    res = throwaway.run(binary, launch.config_file, launch.options, launch.cwd, ours["dir"], data, **kw)
+    said = [f"redis-server ({binary}) read {launch.config_file or 'no config file'}"
+            f"{' with ' + ' '.join(launch.options) if launch.options else ''} from {launch.cwd} ({launch.cwd_source})"]
+    if not res.started and not res.dir_confirmed:
+        out["unproven"].append(f"redis-server's data dir is not {ours['dir']}, where runbook read it: the files "
+                               "it loads and the port, socket and replicaof of the file are unproven")
+        res = throwaway.run(binary, launch.config_file, launch.options, launch.cwd, ours["dir"], [],
+                            confirm_dir=False, **kw)
+    out["throwaway"] = {"started": res.started, "load_s": res.load_s, "log": res.log[-12:]}
+    out["reader"] = "redis-server" if res.started and res.config else None
+    if res.timed_out:
+        out["unproven"].append(f"the simulated start {res.reason}")
+    elif not res.started:
+        out["restart_fails"] = res.reason
+        said.append(f"it did not start: {res.reason}")
+    if res.started:
+        said.append(f"data dir {ours['dir']} confirmed by redis-server")
+        out["auth_ok"] = res.auth_ok
+        if res.auth_ok is False:
+            said.append("it refused the credentials this check used")
+        out["sim_config"] = res.config
+        if res.config is None and res.auth_ok is not False:
+            out["unproven"].append(f"the simulated server's CONFIG GET failed ({res.config_error or 'refused'}): "
+                                   "its settings cannot be compared")
+        if res.config:
+            mismatch = [k for k in CROSS_CHECKED if k in fc.settings() and k in res.config
+                        and _norm(k, fc.settings()[k]) != _norm(k, res.config[k])]
+            if mismatch:
+                out["unproven"].append("runbook's reading of the config files disagrees with redis-server's on "
+                                       f"{', '.join(mismatch)}: the file's port, unixsocket and replicaof are unproven")
+            else:
+                said.append("runbook's reading of the files agrees with redis-server's")
+        if data:
+            out["tiers"]["load"] = {
+                "said": f"loaded a private copy in {res.load_s:.2f} s: {sum(res.keys.values())} keys"
+                        + (f" ({', '.join(f'{k}={v}' for k, v in sorted(res.keys.items()))})" if res.keys else "")
+                        + (", accepts writes" if res.write == "ok" else f", a write got: {res.write}" if res.write else ""),
+                "keys": sum(res.keys.values()), "dbs": res.keys}
+            out["keys_loaded"] = sum(res.keys.values())
+        out["write"] = res.write
+        out["keys_after_write"] = res.keys_after_write
+        out["keys_started"] = sum(res.keys.values())
+        out["sim_acl_digest"] = digest("\n".join(res.acl)) if res.acl is not None else None
+    out["tiers"]["config"] = {"said": "; ".join(said)}
+
+
+def _norm(k: str, v: str) -> str:
+    v = normalize(str(v)).strip()
+    if k == "bind":
+        return " ".join(sorted(v.split()))
+    return v.lower() if k in ("appendonly", "maxmemory-policy") else v
+
+
+def _compare(out: dict[str, Any], info: dict[str, Any], live: dict[str, Any], ours: dict[str, Any],
+             live_secrets: dict[str, str], host: dict[str, Any]) -> None:
+    """The running server against what the restart reads: drift, moves, auth, replicaof, would-fail addresses."""
+    sim = out.get("sim_config") or {}
+    diff: dict[str, dict[str, str]] = {}
+    if live and sim:
+        for k in COMPARED:
+            if k in live and k in sim and _norm(k, live[k]) != _norm(k, sim[k]):
+                diff[k] = {"running": str(live[k]), "file": str(sim[k])}
+    if live:
+        live_dir = str(live.get("dir") or "").removesuffix(" (deleted)")
+        if live_dir and os.path.realpath(live_dir) != os.path.realpath(ours["dir"]):
+            diff["dir"] = {"running": live_dir, "file": ours["dir"]}
+    out["diff"] = diff
+    # moves: where clients and replicas find it
+    moves: dict[str, Any] = {}
+    live_port = _int(info.get("tcp_port"), 0)
+    if live_port != ours["port"]:
+        moves["port"] = {"running": live_port, "file": ours["port"]}
+    if live and str(live.get("unixsocket") or "") != ours["unixsocket"]:
+        moves["unixsocket"] = {"running": live.get("unixsocket") or "", "file": ours["unixsocket"]}
+    if live and sim and _norm("bind", live.get("bind", "")) != _norm("bind", sim.get("bind", "")):
+        moves["bind"] = {"running": live.get("bind"), "file": sim.get("bind")}
+    out["moves"] = moves
+    if ours["port"] and not out.get("restart_fails"):
+        bind = (sim.get("bind") if sim else "") or ours["bind"] or "* -::*"
+        reason = _cannot_listen(bind, ours["port"], live_port, host)
+        if reason:
+            out["restart_fails"] = reason
+    # auth: digests only, never values
+    auth: dict[str, Any] = {}
+    if sim and live:
+        running = live_secrets.get("requirepass", "")
+        file_pw = sim.get("requirepass", "")
+        if digest(running) != digest(file_pw):
+            auth["requirepass"] = "differs" if running and file_pw else ("removed" if running else "added")
+    if out.get("auth_ok") is False:
+        auth["credentials_of_this_check"] = "refused by the restarted server"
+    out["auth_changes"] = auth
+    out["replicaof"] = ours["replicaof"]
+    if ours["replicaof"]:
+        parts = ours["replicaof"].split()
+        mhost, mport = parts[0], _int(parts[1] if len(parts) > 1 else 6379, 6379)
+        ips = resolve(mhost)
+        self_addr = mport == ours["port"] and any(accepts_on(ip, host) for ip in ips)
+        out["file_replicaof"] = {"host": mhost, "port": mport, "addresses": ips, "self_by_address": self_addr}
+
+
+def _cannot_listen(bind: str, port: int, live_port: int, host: dict[str, Any]) -> str:
+    """Ask the OS: can the restarted server listen where the file says? (A bind that is taken by another
+    process, or an address this host does not have, stops redis-server at start.)"""
+    addrs = bind.split()
+    for a in addrs:
+        optional = a.startswith("-")
+        ip = a.lstrip("-")
+        ip = {"*": "0.0.0.0", "::*": "::"}.get(ip, ip)
+        fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((ip, 0))
+            except OSError as e:
+                if e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) and not optional:
+                    return f"bind {ip}: this host has no such address ({e.strerror}): redis-server exits at start"
                 continue
-            if normalize(str(live[k2])) != v:
-                diff[k2] = {"running": str(live[k2]), "file": v}
-    s = fc.settings()
-    for k in FROM_FILE:
-        if k not in live:
-            continue
-        fv = normalize(s.get(k, DEFAULTS.get(k, "")))
-        lv = str(live[k])
-        if k == "dir":
-            fv = fc.dir
-            lv = lv.removesuffix(" (deleted)")
-        if k == "bind" and k not in s:
-            continue
-        if fv != lv:
-            diff[k] = {"running": lv, "file": fv}
-    return diff
+        if port == live_port:
+            continue  # the stop frees it
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((ip, port))
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    return f"port {port} on {ip} is taken by another process: redis-server exits at start"
+    return ""
+
+
+def _outcomes(out: dict[str, Any], info: dict[str, Any], keys_live: int) -> None:
+    """Keys after the restart, per shutdown mode, and the verdict for the mode the action uses."""
+    stop = out["stop"]
+    on_disk = out.get("keys_loaded", out.get("keys_on_disk"))
+    if out["loads"] == "nothing":
+        on_disk = 0
+    outcomes = {}
+    for m in SHUTDOWN_MODES:
+        if stop["current"][m]:
+            outcomes[m] = {"keys_after": keys_live, "from": "the stop's own save" if out["loads"] != "aof"
+                           else "the AOF the running server writes"}
+        else:
+            outcomes[m] = {"keys_after": on_disk, "from": "what is on disk now"}
+    out["outcomes"] = outcomes
+    mode = out["shutdown"]
+    after = outcomes[mode]["keys_after"]
+    out["keys_after"] = after
+    if out.get("restart_fails"):
+        return
+    if after is None:
+        out["unproven"].append("how many keys the start would load (the data was not loaded and the checkers "
+                               "could not count it)")
+    elif after < keys_live:
+        out["data_loss"] = {"keys_after": after, "keys_live": keys_live, "lost": keys_live - after,
+                            "why": _loss_why(out, info), "shutdown": mode,
+                            "safe_modes": [m for m in SHUTDOWN_MODES if (outcomes[m]["keys_after"] or 0) >= keys_live]}
+    ka, ks = out.get("keys_after_write"), out.get("keys_started")
+    if isinstance(ka, int) and isinstance(ks, int) and ka < ks:
+        out["data_loss"] = {"keys_after": ka, "keys_live": keys_live, "lost": ks - ka, "shutdown": mode,
+                            "why": "maxmemory in the file is below the dataset: the first write evicts keys"}
+    write = str(out.get("write") or "")
+    if write and write != "ok" and "data_loss" not in out:
+        need = _int((out.get("sim_config") or {}).get("min-replicas-to-write"), 0)
+        online = sum(1 for k, v in info.items() if k.startswith("slave") and k[5:].isdigit()
+                     and isinstance(v, dict) and v.get("state") == "online")
+        if not (write.startswith("NOREPLICAS") and online >= need):
+            out["read_only"] = {"write_error": write.split("\n")[0][:200]}
+    out["writable"] = not out.get("read_only") and not out.get("replicaof")
+
+
+def _loss_why(out: dict[str, Any], info: dict[str, Any]) -> str:
+    stop, f = out["stop"], out["file"]
+    if out["loads"] == "nothing" and f["appendonly"] == "yes":
+        return (f"the file says appendonly yes and there is no AOF in {out.get('path')}: it starts empty"
+                + (" (the RDB on disk is ignored)" if (out.get("rdb") or {}).get("exists") else ""))
+    if f["appendonly"] == "yes":
+        return "the AOF on disk is not the one the running server writes: it is stale"
+    if "dir" in out.get("diff", {}):
+        return f"the data dir moved: the stop saves in {stop['running_dir']}, the start reads {f['dir']}"
+    if stop.get("running_dbfilename") and stop["running_dbfilename"] != f["dbfilename"]:
+        return (f"dbfilename differs: the stop saves {stop['running_dbfilename']}, the start reads "
+                f"{f['dbfilename']}")
+    if not stop.get("save_points") and out["shutdown"] == "default":
+        return ("no persistence on stop: save is empty, so SHUTDOWN writes nothing and the start reads "
+                + ("nothing" if out["loads"] == "nothing" else "an older snapshot"))
+    if out["shutdown"] == "nosave":
+        return "SHUTDOWN NOSAVE writes nothing: the start reads an older snapshot"
+    return "the file the start loads holds fewer keys than the running server"

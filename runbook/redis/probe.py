@@ -16,7 +16,7 @@ from typing import Any
 
 from runbook.redis.connect import RedisUrlError
 from runbook.redis.info import pairs_to_dict, parse_info
-from runbook.secrets import mask_mapping, mask_url
+from runbook.secrets import mask_mapping, mask_text, mask_url
 
 LOG_PATTERNS = {
     "output_buffer_disconnects": "for overcoming of output buffer limits",
@@ -79,22 +79,29 @@ async def read_server(url: str, timeout: float) -> dict[str, Any]:
     return facts
 
 
-async def read_run_id(host: str, port: int, password: str | None, timeout: float) -> str | None:
-    """run_id of the server at host:port (INFO server), or None when it cannot be read."""
+async def read_peer(host: str, port: int, password: str | None, timeout: float) -> dict[str, Any] | None:
+    """run_id and key count of the server at host:port (INFO server, INFO keyspace), or None."""
+    from runbook.redis.info import keyspace
     from runbook.redis.wire import Wire, WireError
 
     w = None
     try:
         w = await Wire.open({"host": host, "port": port, "password": password}, timeout)
-        (raw,) = await w.call([["INFO", "server"]])
-        if isinstance(raw, Exception):
+        server, ks = await w.call([["INFO", "server"], ["INFO", "keyspace"]])
+        if isinstance(server, Exception):
             return None
-        return str(parse_info(raw).get("run_id") or "") or None
+        return {"run_id": str(parse_info(server).get("run_id") or "") or None,
+                "keys": None if isinstance(ks, Exception) else sum(keyspace(parse_info(ks)).values())}
     except WireError:
         return None
     finally:
         if w is not None:
             await w.close()
+
+
+async def read_run_id(host: str, port: int, password: str | None, timeout: float) -> str | None:
+    peer = await read_peer(host, port, password, timeout)
+    return peer["run_id"] if peer else None
 
 
 # ------------------------------------------------------------------ host (this machine only)
@@ -295,7 +302,22 @@ def log_facts(config: dict[str, Any] | None, cwd: str | None) -> dict[str, Any]:
 
 
 async def read_instance(url: str, timeout: float, *, restart_command: tuple[str, ...] = (), restart_unit: str = "",
-                        declared_config: str = "", preview: bool = True) -> dict[str, Any]:
+                        declared_config: str = "", preview: bool = True, **simulation: Any) -> dict[str, Any]:
+    """simulation: restart_cwd, shutdown, load_limit, allow_modules (see preview.restart_preview)."""
+    try:
+        return await _read_instance(url, timeout, restart_command=restart_command, restart_unit=restart_unit,
+                                    declared_config=declared_config, preview=preview, **simulation)
+    except Exception as e:  # noqa: BLE001 - one server's failure never loses the others' reports
+        import traceback
+
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        return {"url": mask_url(url), "reachable": False,
+                "error": mask_text(f"internal error while checking: {type(e).__name__}: {e} "
+                                   f"({os.path.basename(where.filename)}:{where.lineno})")}
+
+
+async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str, ...], restart_unit: str,
+                         declared_config: str, preview: bool, **simulation: Any) -> dict[str, Any]:
     """Everything `redis check` knows about one instance, as plain data (secrets masked)."""
     t0 = time.monotonic()
     facts = await read_server(url, timeout)
@@ -321,15 +343,23 @@ async def read_instance(url: str, timeout: float, *, restart_command: tuple[str,
     if preview:
         from runbook.redis.preview import restart_preview
 
-        facts["restart_preview"] = await asyncio.to_thread(
-            restart_preview, facts, restart_command=restart_command, restart_unit=restart_unit, declared_config=declared_config
-        )
-        fp = facts["restart_preview"].get("file_replicaof")
-        if fp and fp.get("host"):
-            from runbook.redis.connect import password_of
+        from runbook.redis.connect import connection_kwargs, password_of
 
+        kw = connection_kwargs(url, timeout)
+        pv = await asyncio.to_thread(
+            restart_preview, facts, restart_command=restart_command, restart_unit=restart_unit,
+            declared_config=declared_config, credentials=(kw.get("username"), kw.get("password")),
+            live_secrets=raw_secrets, timeout=max(timeout, 5.0), **simulation)
+        facts["restart_preview"] = pv
+        sim = pv.get("sim_config") or {}
+        secrets |= {sim[k] for k in ("requirepass", "masterauth") if sim.get(k)}
+        fp = pv.get("file_replicaof")
+        if fp and fp.get("host"):
             pw = password_of(url) or raw_secrets.get("masterauth") or None
-            fp["run_id"] = await read_run_id(fp["host"], int(fp["port"]), pw, timeout)
+            peer = await read_peer(fp["host"], int(fp["port"]), pw, timeout)
+            fp["run_id"] = (peer or {}).get("run_id")
+            fp["keys"] = (peer or {}).get("keys")
+            fp["reachable"] = peer is not None
     facts["read_ms"] = round((time.monotonic() - t0) * 1000, 1)
     # INFO holds no secrets; what can (config, the preview's diff, log lines) is masked here, once.
     for key in ("restart_preview", "log", "error"):  # config was masked as it was read
