@@ -131,8 +131,9 @@ def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> 
               "why": loss["why"], "shutdown": loss.get("shutdown"), "loads": p.get("loads"), "path": p.get("path")}
         if loss.get("safe_modes"):
             ev["safe_with"] = [f"SHUTDOWN {m.upper()}" if m != "default" else "SHUTDOWN" for m in loss["safe_modes"]]
-        out.append(make("redis.restart.data_loss", ev,
-                        title=f"A restart would come up with {loss['keys_after']:,} of {loss['keys_live']:,} keys"))
+        title = None if loss["keys_after"] is None else \
+            f"A restart would come up with {loss['keys_after']:,} of {loss['keys_live']:,} keys"
+        out.append(make("redis.restart.data_loss", {k: v for k, v in ev.items() if v is not None}, title=title))
     elif p.get("loads") == "rdb" and not (p.get("stop") or {}).get("current", {}).get(p.get("shutdown", "default")):
         changes = int(info.get("rdb_changes_since_last_save") or 0)
         if changes > 0 and keys_live > 0:

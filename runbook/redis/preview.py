@@ -103,8 +103,9 @@ def _launch(facts: dict[str, Any], restart_command: tuple[str, ...], restart_uni
         return interpret(list(restart_command), cwd, how, "the declared restart command")
     conf = declared_config or str(info.get("config_file") or "")
     source = "the inventory's config" if declared_config else ("INFO config_file" if conf else "no config file")
-    launch = interpret(["redis-server", *([conf] if conf else [])], running_cwd,
-                       "the running server's working directory", source)
+    cwd, how = (restart_cwd, "the inventory's restart cwd") if restart_cwd else (
+        running_cwd, "the running server's working directory")
+    launch = interpret(["redis-server", *([conf] if conf else [])], cwd, how, source)
     launch.notes.append("no restart command is declared: the restart is taken to be `redis-server FILE` from the "
                         "server's working directory (declare restart: command or unit in the inventory to be exact)")
     return launch
@@ -272,6 +273,7 @@ def _check_files(out: dict[str, Any], rdb: dict[str, Any], aof: dict[str, Any]) 
             res["keys"] = rdb.get("keys")
     elif out["loads"] == "aof":
         res = _run_check("redis-check-aof", out["path"])
+        res.pop("keys", None)  # it counts the keys of the base only: not what the AOF holds
         base = [e for e in aof.get("files") or [] if e.get("type") == "b" and e.get("exists")]
         if res.get("ok") and base and not aof.get("incr_commands"):
             b = os.path.join(aof["dir"], base[0]["name"])
@@ -374,7 +376,7 @@ def _simulate(out: dict[str, Any], launch: Launch, binary: str, fc: FileConfig, 
     config_cmd = ours["renames"].get("config", "CONFIG")
     size = sum(os.path.getsize(p) if os.path.isfile(p) else 0 for p, _ in data)
     kw = dict(password=password, username=user, config_command=config_cmd, timeout=timeout,
-              load_timeout=timeout + size / (50 * 1024 * 1024))
+              load_timeout=timeout + size / (50 * 1024 * 1024), admin_password=live_secrets.get("requirepass"))
     res = throwaway.run(binary, launch.config_file, launch.options, launch.cwd, ours["dir"], data, **kw)
     said = [f"redis-server ({binary}) read {launch.config_file or 'no config file'}"
             f"{' with ' + ' '.join(launch.options) if launch.options else ''} from {launch.cwd} ({launch.cwd_source})"]
@@ -535,13 +537,30 @@ def _outcomes(out: dict[str, Any], info: dict[str, Any], keys_live: int) -> None
     if isinstance(ka, int) and isinstance(ks, int) and ka < ks:
         out["data_loss"] = {"keys_after": ka, "keys_live": keys_live, "lost": ks - ka, "shutdown": mode,
                             "why": "maxmemory in the file is below the dataset: the first write evicts keys"}
+    sim = out.get("sim_config") or {}
+    maxmemory = _int(sim.get("maxmemory"), 0)
+    used = _int(info.get("used_memory"), 0)
+    if maxmemory and "keys_loaded" not in out and used > maxmemory and keys_live:
+        # the live dataset (not our copy) is what the start loads: its size decides
+        policy = sim.get("maxmemory-policy", "noeviction")
+        ev = {"maxmemory": maxmemory, "used_memory_now": used, "maxmemory-policy": policy}
+        if policy == "noeviction":
+            out["read_only"] = {**ev, "write_error": "OOM: the dataset it loads is over maxmemory (from the live "
+                                                     "used_memory; the data was not loaded here)"}
+        elif "data_loss" not in out:
+            out["data_loss"] = {"keys_after": None, "keys_live": keys_live, "lost": None, "shutdown": mode,
+                                "why": f"maxmemory in the file ({_size(maxmemory)}) is below the dataset "
+                                       f"({_size(used)}): {policy} evicts keys from the first write"}
     write = str(out.get("write") or "")
-    if write and write != "ok" and "data_loss" not in out:
-        need = _int((out.get("sim_config") or {}).get("min-replicas-to-write"), 0)
-        online = sum(1 for k, v in info.items() if k.startswith("slave") and k[5:].isdigit()
-                     and isinstance(v, dict) and v.get("state") == "online")
-        if not (write.startswith("NOREPLICAS") and online >= need):
-            out["read_only"] = {"write_error": write.split("\n")[0][:200]}
+    need = _int(sim.get("min-replicas-to-write"), 0)
+    online = sum(1 for k, v in info.items() if k.startswith("slave") and k[5:].isdigit()
+                 and isinstance(v, dict) and v.get("state") == "online")
+    if "read_only" not in out and need > online:
+        out["read_only"] = {"min-replicas-to-write": need, "replicas_online_now": online,
+                            "write_error": write if write and write != "ok" else "NOREPLICAS (from the file's setting)"}
+    elif write and write != "ok" and "data_loss" not in out and "read_only" not in out \
+            and not write.startswith("NOREPLICAS"):
+        out["read_only"] = {"write_error": write.split("\n")[0][:200]}
     out["writable"] = not out.get("read_only") and not out.get("replicaof")
 
 

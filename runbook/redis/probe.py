@@ -200,6 +200,10 @@ def listening(pid: int) -> list[tuple[str, int]]:
     except OSError:
         return _listening_psutil(pid)
     table = _cached("listen-table", _proc_listen_table)
+    if inodes and not inodes & table.keys():  # a server newer than the cached table: read it again
+        with _CACHE_LOCK:
+            _CACHE.pop("listen-table", None)
+        table = _cached("listen-table", _proc_listen_table)
     return sorted({table[i] for i in inodes if i in table})
 
 

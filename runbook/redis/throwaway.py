@@ -73,7 +73,7 @@ def _startup_reason(text: str) -> str:
 
 def run(binary: str, config_file: str, options: list[str], cwd: str, expected_dir: str, data: list[tuple[str, str]],
         *, password: str | None, username: str | None, config_command: str = "CONFIG", timeout: float = 10.0,
-        load_timeout: float = 30.0, confirm_dir: bool = True) -> Outcome:
+        load_timeout: float = 30.0, confirm_dir: bool = True, admin_password: str | None = None) -> Outcome:
     """Start the throwaway and read it. data: (source path, name under the data dir) to copy first.
     With confirm_dir, our include is named relative to expected_dir: redis-server finds it only
     from there, and dir_confirmed says whether it did."""
@@ -151,7 +151,7 @@ def run(binary: str, config_file: str, options: list[str], cwd: str, expected_di
         out.load_s = round(time.monotonic() - t0, 3)
         if client is not None:
             client.close()
-        _read_it(out, sock, password, username, config_command, timeout)
+        _read_it(out, sock, password, username, config_command, timeout, admin_password)
         out.log = _read(tmp / "server.log").splitlines()[-40:]
         return out
     finally:
@@ -185,7 +185,7 @@ def _read(path: Path) -> str:
 
 
 def _read_it(out: Outcome, sock: Path, password: str | None, username: str | None, config_command: str,
-             timeout: float) -> None:
+             timeout: float, admin_password: str | None) -> None:
     """Read the started throwaway: as the default user without a password first; with ours when it asks."""
     import redis as redis_py
 
@@ -211,7 +211,20 @@ def _read_it(out: Outcome, sock: Path, password: str | None, username: str | Non
             out.acl = sorted(_s(x) for x in c.execute_command("ACL", "LIST"))
         except redis_py.exceptions.ResponseError:
             out.acl = None
-        # Writes, on this private copy: the way back from the replicaof we gave it, then one SET.
+    except redis_py.exceptions.RedisError as e:
+        out.config_error = out.config_error or f"reading the throwaway failed: {e}"
+    finally:
+        c.close()
+    _write(out, sock, admin_password, timeout)
+
+
+def _write(out: Outcome, sock: Path, admin_password: str | None, timeout: float) -> None:
+    """On this private copy, as its default user: the way back from the replicaof we gave it, then one
+    SET. A refusal for lack of rights says nothing about the server: the write is then left untested."""
+    import redis as redis_py
+
+    c = _client(sock, None, admin_password or None, timeout)
+    try:
         try:
             c.execute_command("REPLICAOF", "NO", "ONE")
         except redis_py.exceptions.ResponseError:
@@ -220,12 +233,12 @@ def _read_it(out: Outcome, sock: Path, password: str | None, username: str | Non
             c.execute_command("SET", PROBE_KEY, "1")
             out.write = "ok"
         except redis_py.exceptions.ResponseError as e:
-            out.write = str(e)
-        out.keys_after_write = sum(keyspace(parse_info(c.execute_command("INFO", "keyspace"))).values())
-        if out.write == "ok":
-            out.keys_after_write -= 1
-    except redis_py.exceptions.RedisError as e:
-        out.config_error = out.config_error or f"reading the throwaway failed: {e}"
+            msg = str(e)
+            out.write = "" if msg.startswith(("NOPERM", "NOAUTH", "WRONGPASS")) or "unknown command" in msg else msg
+        keys = sum(keyspace(parse_info(c.execute_command("INFO", "keyspace"))).values())
+        out.keys_after_write = keys - (1 if out.write == "ok" else 0)
+    except redis_py.exceptions.RedisError:
+        out.write = ""
     finally:
         c.close()
 
