@@ -23,19 +23,21 @@ def check(url: str) -> dict:
     return json.loads(r.stdout)[0]
 
 
-def test_snapshot_stale_warns_then_turns_critical(tmp_path) -> None:
-    s = RedisServer(tmp_path, "m").start()
+def test_snapshot_stale_warns_then_data_loss_is_critical(tmp_path) -> None:
+    s = RedisServer(tmp_path, "m").start()  # save "": a stop writes nothing
     try:
         s.fill(100)
         s.client().save()
-        s.fill(50, prefix="new")  # changes since the last save
+        s.fill(100)  # the same keys rewritten: as many keys on disk, but older values
         f = {x["id"]: x for x in check(s.url)["findings"]}
         assert f["redis.restart.snapshot_stale"]["severity"] == "warning"
-        assert f["redis.restart.snapshot_stale"]["evidence"]["rdb_changes_since_last_save"] == 50
+        assert f["redis.restart.snapshot_stale"]["evidence"]["rdb_changes_since_last_save"] == 100
+        assert "redis.restart.data_loss" not in f
         s.fill(400, prefix="more")  # now the file holds far fewer keys than the server
         f = {x["id"]: x for x in check(s.url)["findings"]}
-        assert f["redis.restart.snapshot_stale"]["severity"] == "critical"
-        assert f["redis.restart.snapshot_stale"]["evidence"]["keys_on_disk"] == 100
+        ev = f["redis.restart.data_loss"]["evidence"]
+        assert f["redis.restart.data_loss"]["severity"] == "critical"
+        assert ev["keys_after_restart"] == 100 and ev["keys_live"] == 500 and ev["safe_with"] == ["SHUTDOWN SAVE"]
     finally:
         s.stop()
 

@@ -132,8 +132,7 @@ def run(binary: str, config_file: str, options: list[str], cwd: str, expected_di
                 if client is None:
                     client = _client(sock, None, None, timeout)
                 try:
-                    loading = client.execute_command("INFO", "persistence")
-                    if b"loading:0" in loading:
+                    if parse_info(client.execute_command("INFO", "persistence")).get("loading") == 0:
                         break
                     deadline = max(deadline, t0 + load_timeout)
                 except redis_py.exceptions.BusyLoadingError:
