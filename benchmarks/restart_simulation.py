@@ -38,7 +38,9 @@ def fill_mb(s: RedisServer, mb: int) -> None:
         if i % 2000 == 1999:
             pipe.execute()
     pipe.execute()
-    c.save()
+    import redis
+
+    redis.Redis(host="127.0.0.1", port=s.port, socket_timeout=600).save()
 
 
 def timed(url: str, limit_mb: float, repeat: int) -> tuple[float, dict]:

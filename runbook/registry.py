@@ -54,9 +54,13 @@ class ActionSpec:
     doc: str
     guards: tuple[str, ...] = ()  # always evaluated, in addition to the playbook's
     params: dict[str, str] = field(default_factory=dict)  # name -> "str" | "int" | "list" | "bool"
+    guard_params: tuple[str, ...] = ()  # params of the action its guards' probes read (e.g. the shutdown mode)
 
     def impl_obj(self) -> Any:
         return _resolve(self.impl)
+
+    def probe_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {k: params[k] for k in self.guard_params if k in params}
 
 
 PROBES: dict[str, ProbeSpec] = {
@@ -114,10 +118,11 @@ ACTIONS: dict[str, ActionSpec] = {
         ActionSpec("redis.restart", "redis", "runbook.redis.actions:Restart",
                    "stop (SHUTDOWN in params.shutdown mode: default, save or nosave), start the declared command "
                    "or restart the systemd unit, then prove a new run_id with its role and keys",
-                   guards=("redis.restart_is_safe",), params={"shutdown": "str", "wait_s": "int"}),
+                   guards=("redis.restart_is_safe",), params={"shutdown": "str", "wait_s": "int"},
+                   guard_params=("shutdown",)),
         ActionSpec("redis.shutdown", "redis", "runbook.redis.actions:Shutdown",
                    "SHUTDOWN SAVE or NOSAVE (params.save: true|false, required)",
-                   guards=("redis.restart_is_safe",), params={"save": "bool"}),
+                   guards=("redis.restart_is_safe",), params={"save": "bool"}, guard_params=("save",)),
         ActionSpec("redis.config_set", "redis", "runbook.redis.actions:ConfigSet",
                    "CONFIG SET params.name params.value, then CONFIG REWRITE",
                    guards=("redis.config_writable",), params={"name": "str", "value": "str"}),

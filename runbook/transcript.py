@@ -36,6 +36,8 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
     if k == "facts":
         if d.get("error"):
             return [f"  facts {d.get('probe')} on {d.get('target')}: UNKNOWN ({d['error']})"]
+        if isinstance(d.get("facts"), dict) and d["facts"].get("reachable") is False:
+            return [f"  facts {d.get('probe')} on {d.get('target')}: UNREACHABLE ({d['facts'].get('error')})"]
         if verbose:
             return [f"  facts {d.get('probe')} on {d.get('target')}: {_val(d.get('facts'))}"]
         return [f"  facts {d.get('probe')} on {d.get('target')}: read"]
@@ -50,6 +52,9 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
         why = f"because {d['when']}" if d.get("when") else "(no branch true: default)"
         out = [f"  decision: go to {d.get('goto')} {why}"]
         out += [f"  decision error: {x}" for x in d.get("errors", [])]
+        for t, r in (d.get("reads") or {}).items():  # which read the facts came from (no clock: stays stable)
+            probes = ", ".join(f"{p} {o}" for p, o in (r or {}).get("probes", {}).items())
+            out.append(f"  facts of {t}: " + (f"read at step {r['step']} ({probes})" if r else "never read"))
         return out
     if k == "acknowledged":
         return ["  acknowledged"]

@@ -17,11 +17,17 @@ from runbook.targets import Target
 HOST = {"host": Target("host", "local", "host")}
 
 
+def with_flag(guards: str, flag: Path) -> str:
+    """A guard's probe reads with the guard's own params: the host.file guards read the flag file."""
+    return guards.replace("- probe: host.file\n", f'- probe: host.file\n        params: {{path: "{flag}"}}\n')
+
+
 def playbook(tmp: Path, flag: Path, marker: Path, guards: str | None = None, extra_step: str = "") -> Any:
     guards = guards or f"""
       - probe: host.file
         expr: facts.host.file_content == 'safe'
         message: the flag file must say safe"""
+    guards = with_flag(guards, flag)
     text = f"""
 name: t
 targets: {{host: {{kind: host}}}}
@@ -168,6 +174,7 @@ def test_void_confirmation_must_be_given_again_for_the_new_evidence(tmp_path, fi
         expr: facts.host.file_content""", "not true or false"),
         ("""
       - probe: host.disk
+        params: {path: /nonexistent/gone/x}
         expr: facts.host.disk_free_bytes > 0""", "could not read host.disk"),
         ("""
       - probe: host.file
@@ -177,8 +184,6 @@ def test_void_confirmation_must_be_given_again_for_the_new_evidence(tmp_path, fi
 def test_guards_fail_closed(tmp_path, files, guards, reason) -> None:
     flag, marker = files
     pb = playbook(tmp_path, flag, marker, guards)
-    if "host.disk" in guards:  # a path that does not exist: the probe errors
-        object.__setattr__(pb.by_id["act"], "params", {**pb.by_id["act"].params, "path": str(tmp_path / "gone" / "x")})
     op = Scripted([confirm()])
     outcome, ev = run(pb, op)
     assert outcome == "blocked" and not marker.exists()
@@ -266,3 +271,63 @@ def test_secret_in_target_url_never_reaches_the_journal(tmp_path, files) -> None
     Session(pb, targets, mode="live", journal=j, operator=Scripted([confirm()]), facts=LiveFacts(2.0)).start()
     text = path.read_text()
     assert "hunter2secret" not in text and "*****" in text
+
+
+def test_a_failed_read_leaves_its_facts_missing_never_the_earlier_values(tmp_path) -> None:
+    """Read a directory's disk, act (the directory goes away), read again: that read fails, and the
+    decision after it sees missing facts, not the first reading."""
+    d = tmp_path / "data"
+    d.mkdir()
+    text = f"""
+name: stale
+targets: {{host: {{kind: host}}}}
+steps:
+  - id: before
+    kind: check
+    target: host
+    probes: [host.disk]
+    params: {{path: "{d}"}}
+  - id: act
+    kind: action
+    target: host
+    action: host.command
+    params: {{command: [rmdir, "{d}"]}}
+  - id: verify
+    kind: check
+    target: host
+    probes: [host.disk]
+    params: {{path: "{d}"}}
+  - id: judge
+    kind: decision
+    branches:
+      - when: facts.host.disk_free_bytes > 0
+        goto: end
+    default: look
+  - id: look
+    kind: instruction
+    text: the second read failed
+"""
+    pb, probs = loader.loads(text, "t.yaml")
+    assert not probs, probs
+    seen: list[str] = []
+
+    class Op(Scripted):
+        def acknowledge(self, step: Any) -> bool:
+            seen.append(step.id)
+            return False
+
+    outcome, ev = run(pb, Op([confirm()]))
+    assert outcome == "aborted" and seen == ["look"]
+    decision = [e.data for e in ev if e.kind == "decision"][0]
+    assert decision["goto"] == "look" and decision["reads"]["host"]["step"] == "verify"
+    assert "failed" in decision["reads"]["host"]["probes"]["host.disk"]
+
+
+def test_findings_are_kept_per_target(tmp_path) -> None:
+    from runbook.playbook.expr import compile_expr
+
+    env = {"findings": ["host.disk.full"], "findings_by_target": {"db": ["host.disk.full"], "app": []}}
+    assert compile_expr("finding('host.disk.full')").evaluate(env) is True
+    assert compile_expr("finding('host.disk.full', 'db')").evaluate(env) is True
+    assert compile_expr("finding('host.disk.full', 'app')").evaluate(env) is False
+    assert compile_expr("finding('host.disk.full', 'app') or facts.db.x").targets() == ["app", "db"]

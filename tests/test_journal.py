@@ -37,6 +37,7 @@ steps:
     params: {{command: [sh, -c, 'echo ran >> "$0"; if [ -e "$1" ]; then sleep 30; fi', "{marker}", "{slow}"], path: "{flag}"}}
     guards:
       - probe: host.file
+        params: {{path: "{flag}"}}
         expr: facts.host.file_exists
   - id: last
     kind: instruction

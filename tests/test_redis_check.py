@@ -255,3 +255,21 @@ def test_text_from_the_server_is_not_obeyed(servers) -> None:
     s.client().execute_command("CLIENT", "SETNAME", "x")
     r = runbook("redis", "check", s.url)
     assert "\x1b" not in r.stdout
+
+
+def test_each_report_stands_alone(servers, tmp_path) -> None:
+    """A server whose check breaks (a missing module in its file), a dead address and a healthy one:
+    three reports, each with its own status, and the exit code of the worst."""
+    bad = servers("bad", conf="save 3600 1\n").start()
+    bad.fill(10)
+    bad.conf.write_text(bad.conf.read_text() + f"loadmodule {tmp_path}/missing-module.so\n")
+    good = servers("good", conf="save 3600 1\n").start()
+    good.fill(10)
+    dead = f"redis://127.0.0.1:{free_port()}"
+    code, reps = check(bad.url, dead, good.url, extra=("--no-discover",))
+    by = {r["target"]: r for r in reps}
+    assert len(reps) == 3 and code == 2
+    assert by[good.url]["status"] == "ok" or by[good.url]["status"] == "warning"
+    assert by[dead]["status"] == "unknown"
+    fail = finding(by[bad.url], "redis.restart.would_fail")["evidence"]["reason"]
+    assert "missing-module.so" in fail  # redis-server's own words

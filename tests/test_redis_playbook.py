@@ -158,3 +158,52 @@ def test_dry_run_names_the_exact_restart_command(tmp_path, state_dir) -> None:
         assert r.returncode == 0, r.stdout
     finally:
         s.stop()
+
+
+def test_a_verify_read_that_times_out_never_completes(tmp_path, state_dir) -> None:
+    """The decision after the action must not be judged on the reading from before it."""
+    s = RedisServer(tmp_path, "m").start()
+    try:
+        s.fill(50)
+        pb = tmp_path / "verify.yaml"
+        pb.write_text(f"""
+name: verify-after-action
+targets: {{master: {{kind: redis}}, host: {{kind: host}}}}
+steps:
+  - id: before
+    kind: check
+    target: master
+    probes: [redis.check]
+    params: {{redis.check: {{load_limit_mb: 0}}}}
+  - id: hang-it
+    kind: action
+    target: host
+    action: host.command
+    params: {{command: [kill, -STOP, "{s.pid}"]}}
+  - id: verify
+    kind: check
+    target: master
+    probes: [redis.check]
+  - id: done
+    kind: decision
+    branches:
+      - when: facts.master.role == 'master' and facts.master.keys_live > 0
+        goto: end
+    default: investigate
+  - id: investigate
+    kind: instruction
+    text: it did not come back as it was
+""")
+        answers = tmp_path / "a.yaml"
+        answers.write_text(json.dumps({"hang-it": {"confirm": "host"}}))
+        r = runbook("run", str(pb), "--target", f"master={s.url}", "--target", "host=local", "--headless",
+                    "--answers", str(answers), "--timeout", "0.5", timeout=120)
+        assert "session completed" not in r.stdout, r.stdout
+        assert "go to investigate" in r.stdout
+        assert "facts redis.check on master: UNREACHABLE" in r.stdout
+        assert "facts of master: read at step verify" in r.stdout
+        decision = [e for e in events(state_dir) if e.kind == "decision"][-1].data
+        assert decision["reads"]["master"]["step"] == "verify"
+    finally:
+        os.kill(s.pid, signal.SIGCONT)
+        s.stop()

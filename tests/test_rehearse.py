@@ -45,8 +45,11 @@ def test_rehearse_lists_the_scenarios() -> None:
 def test_twilio_2013_headless_reaches_the_blocked_restart_and_leaves_nothing() -> None:
     r = runbook("rehearse", "twilio-2013", "--headless", timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
-    for fid in ("redis.replication.full_sync_storm", "redis.restart.aof_missing", "redis.restart.replicaof_self"):
+    for fid in ("redis.replication.full_sync_storm", "redis.restart.aof_missing", "redis.restart.replicaof_self",
+                "redis.restart.data_loss"):
         assert fid in r.stdout, fid
+    # the figures of the loss: every balance, and the start loads none
+    assert re.search(r"A restart would come up with 0 of [\d,]+ keys", r.stdout), r.stdout
     assert "[restart] action: Restart the master" in r.stdout
     assert "guard BLOCK redis.restart_is_safe" in r.stdout
     assert "session blocked" in r.stdout

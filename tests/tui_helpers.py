@@ -26,6 +26,7 @@ def action_playbook(tmp: Path, flag: Path, marker: Path, guards: str | None = No
       - probe: host.file
         expr: facts.host.file_content == 'safe'
         message: the flag file must say safe"""
+    guards = guards.replace("- probe: host.file\n", f'- probe: host.file\n        params: {{path: "{flag}"}}\n')
     text = f"""
 name: tui-test
 title: a test of the action screen

@@ -48,6 +48,15 @@ class SessionError(Exception):
     pass
 
 
+def probe_params(params: dict[str, Any], probe: str, probes: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """The params of one probe of a check: the plain params of the step, plus (over them) the
+    mapping under the probe's own name (`params: {redis.replication: {interval: 5}}`)."""
+    out = {k: v for k, v in params.items() if k not in registry.PROBES}
+    if isinstance(params.get(probe), dict):
+        out.update(params[probe])
+    return out
+
+
 def check_bindings(playbook: Playbook, targets: dict[str, Target]) -> None:
     """Every role of the playbook is bound, to a target of its kind. Raises SessionError."""
     missing = [r for r in playbook.targets if r not in targets]
@@ -84,8 +93,11 @@ class Session:
         self.clock = clock
         self.listeners = list(listeners or [])
         self.read_only = read_only
+        # Facts of a target come from the last check step that read it, whole: a read that fails leaves
+        # its facts missing, never the values of an earlier read. `reads` says where they came from.
         self.facts: dict[str, dict[str, Any]] = {name: {} for name in targets}
-        self.findings: dict[str, list[Finding]] = {}  # per "target/probe"
+        self.reads: dict[str, dict[str, Any]] = {}  # target -> {"step", "at", "probes": {probe: outcome}}
+        self.findings: dict[str, list[Finding]] = {}  # per "target/probe", of the same reads
         self.outcome = ""
         for t in targets.values():  # a password in a URL is masked wherever it would be echoed
             try:
@@ -108,7 +120,35 @@ class Session:
 
     def env(self) -> dict[str, Any]:
         fs = self.all_findings
-        return {"facts": self.facts, "findings": [f.id for f in fs], "severities": [f.severity for f in fs], "params": {}}
+        by_target: dict[str, list[str]] = {}
+        for key, found in self.findings.items():
+            by_target.setdefault(key.split("/", 1)[0], []).extend(f.id for f in found)
+        return {"facts": self.facts, "findings": [f.id for f in fs], "findings_by_target": by_target,
+                "severities": [f.severity for f in fs], "params": {}}
+
+    def _forget(self, target: str, step: str, at: str) -> None:
+        """A new look at a target: what earlier steps read of it is no longer its facts."""
+        self.facts[target] = {}
+        for key in [k for k in self.findings if k.split("/", 1)[0] == target]:
+            del self.findings[key]
+        self.reads[target] = {"step": step, "at": at, "probes": {}}
+
+    def _record(self, target: str, step: str, at: str, probe: str, facts: dict[str, Any] | None, error: str,
+                findings: list[Finding]) -> None:
+        if self.reads.get(target, {}).get("step") != step:
+            self._forget(target, step, at)
+        self.reads[target]["probes"][probe] = "read" if not error else f"failed: {error}"
+        if error or facts is None:
+            self.facts[target] = {}  # nothing of this look stands when part of it failed
+            self.reads[target]["failed"] = True
+        elif not self.reads[target].get("failed"):
+            self.facts[target].update(facts)
+        self.findings[f"{target}/{probe}"] = findings
+
+    def provenance(self, targets: list[str]) -> dict[str, Any]:
+        """Which read the facts of these targets come from (for decisions and the journal)."""
+        return {t: {"step": r["step"], "at": r["at"], "probes": dict(r["probes"])} if (r := self.reads.get(t))
+                else None for t in targets}
 
     # -- running
     def start(self) -> str:
@@ -127,11 +167,14 @@ class Session:
         (an action's guards are evaluated fresh before anything else)."""
         at: str | None = None
         done_action: set[str] = set()
+        pending: dict[tuple[str, str], tuple[Event, dict[str, Any]]] = {}
         for e in events:
-            if e.kind == "facts" and e.data.get("facts") is not None and e.data.get("target") in self.facts:
-                self.facts[e.data["target"]].update(e.data["facts"])
-            elif e.kind == "findings":
-                self.findings[f"{e.data.get('target')}/{e.data.get('probe')}"] = [Finding.from_dict(f) for f in e.data.get("findings", [])]
+            if e.kind == "facts" and e.data.get("target") in self.facts:
+                pending[(e.data["target"], e.data.get("probe", ""))] = (e, e.data)
+            elif e.kind == "findings" and (e.data.get("target"), e.data.get("probe")) in pending:
+                fe, d = pending.pop((e.data["target"], e.data["probe"]))
+                self._record(d["target"], fe.step or "", fe.ts, d["probe"], d.get("facts"), d.get("error", ""),
+                             [Finding.from_dict(f) for f in e.data.get("findings", [])])
             elif e.kind == "step_entered":
                 at = e.step
             elif e.kind in ("action_result", "dry_run") and e.step:
@@ -194,14 +237,14 @@ class Session:
     def _check(self, step: Step) -> str | None:
         target = self.targets[step.target]
         for probe in step.probes:
-            facts, findings, error = self._read(probe, target, step.params)
-            data: dict[str, Any] = {"target": step.target, "probe": probe, "facts": mask_mapping(facts) if facts else None}
+            params = probe_params(step.params, probe, step.probes)
+            facts, findings, error = self._read(probe, target, params)
+            data: dict[str, Any] = {"target": step.target, "probe": probe, "params": mask_mapping(params),
+                                    "facts": mask_mapping(facts) if facts else None}
             if error:
                 data["error"] = error
-            self.emit("facts", step.id, **data)
-            if facts:
-                self.facts[step.target].update(facts)
-            self.findings[f"{step.target}/{probe}"] = findings
+            ev = self.emit("facts", step.id, **data)
+            self._record(step.target, step.id, ev.ts, probe, facts, error, findings)
             self.emit("findings", step.id, target=step.target, probe=probe, findings=[f.to_dict() for f in findings])
         return self.playbook.successors(step)[0]
 
@@ -215,10 +258,12 @@ class Session:
                 errors.append(f"{b.when.source}: {e}")
                 continue
             if taken:
-                self.emit("decision", step.id, when=b.when.source, goto=b.goto, evidence=b.when.fact_refs(env), errors=errors)
+                self.emit("decision", step.id, when=b.when.source, goto=b.goto, evidence=b.when.fact_refs(env),
+                          errors=errors, reads=self.provenance(b.when.targets()))
                 return b.goto
         goto = step.default or self.playbook.following(step)
-        self.emit("decision", step.id, when=None, goto=goto, errors=errors)
+        named = sorted({t for b in step.branches for t in b.when.targets()})
+        self.emit("decision", step.id, when=None, goto=goto, errors=errors, reads=self.provenance(named))
         return goto
 
     def _instruction(self, step: Step) -> str | None:
@@ -243,16 +288,19 @@ class Session:
         results = []
         for ref in self.guard_refs(step):
             probe = registry.GUARDS[ref.name].probe if ref.name else ref.probe
-            if probe not in fresh:
-                fresh[probe] = self._read(probe, target, step.params)
-            facts, findings, error = fresh[probe]
+            own = dict(ref.params or {})
+            probe_args = {**registry.ACTIONS[step.action].probe_params(step.params), **own}
+            key = json.dumps([probe, probe_args], sort_keys=True, default=str)
+            if key not in fresh:
+                fresh[key] = self._read(probe, target, probe_args)
+            facts, findings, error = fresh[key]
             label = ref.label
             if facts is None:
                 results.append(GuardResult(label, False, {}, f"could not read {probe} on {step.target}: {error}"))
                 continue
             try:
                 if ref.name:
-                    passed, evidence, reason = registry.GUARDS[ref.name].check_fn()(facts, ref.params)
+                    passed, evidence, reason = registry.GUARDS[ref.name].check_fn()(facts, probe_args)
                 else:
                     env = {
                         "facts": {step.target: facts},

@@ -8,7 +8,7 @@ need load-time validation with positions, and attribute access that can only rea
 dictionaries; the whole language is what is below.
 
 Names: `facts` (target -> fact name -> value), `findings` (list of finding ids),
-`params`. Functions: finding(id), severity(level), len, min, max, abs, round, int,
+`params`. Functions: finding(id[, target]), severity(level), len, min, max, abs, round, int,
 float, str, lower, contains(s, sub). A missing fact raises ExprError, so a guard
 that reads it blocks instead of passing.
 """
@@ -56,7 +56,7 @@ def _num(v: Any) -> bool:
 
 FUNCTIONS: dict[str, int | tuple[int, int]] = {
     # name -> arity (or (min, max))
-    "finding": 1,
+    "finding": (1, 2),
     "severity": 1,
     "len": 1,
     "min": (1, 8),
@@ -90,6 +90,20 @@ class Expression:
             ):
                 out.append(node.args[0].value)
         return out
+
+    def targets(self) -> list[str]:
+        """Targets the expression reads: facts.NAME... and finding(id, 'NAME')."""
+        out = set()
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "facts":
+                out.add(node.attr)
+            elif (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "facts"
+                  and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)):
+                out.add(node.slice.value)
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "finding"
+                  and len(node.args) == 2 and isinstance(node.args[1], ast.Constant)):
+                out.add(str(node.args[1].value))
+        return sorted(out)
 
     def fact_refs(self, env: dict[str, Any]) -> dict[str, Any]:
         """The values of the facts the expression reads, as evidence ("<missing>" when absent)."""
@@ -279,6 +293,8 @@ class _Evaluator:
         name = n.func.id  # type: ignore[attr-defined]
         args = [self.visit(a) for a in n.args]
         if name == "finding":
+            if len(args) == 2:  # finding(id, target): raised on that target
+                return args[0] in self.env.get("findings_by_target", {}).get(str(args[1]), [])
             return args[0] in self.env.get("findings", [])
         if name == "severity":
             return args[0] in self.env.get("severities", [])

@@ -291,7 +291,7 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
                 c.err(g["__pos__probe"], f"{where}: unknown probe {probe!r}{_suggest(probe, registry.PROBES)}")
                 continue
             if e is not None:
-                guards.append(GuardRef(expr=e, probe=probe, message=g.get("message") or ""))
+                guards.append(GuardRef(expr=e, probe=probe, message=g.get("message") or "", params=g.get("params") or {}))
 
     return Step(
         id=sid or "",

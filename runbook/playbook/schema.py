@@ -72,7 +72,7 @@ OBJECTS: dict[str, dict[str, Any]] = {
         "required": [],
         "fields": {
             "name": ("str", "A registered guard."),
-            "params": (("map", "any"), "Parameters for the named guard."),
+            "params": (("map", "any"), "Parameters of the guard's probe, read fresh for this guard alone (and of a named guard)."),
             "expr": ("expr", "A safe expression that must be true for the action to run."),
             "probe": ("str", "The probe read fresh for expr."),
             "message": ("str", "What the guard protects against, shown when it blocks."),

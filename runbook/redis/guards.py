@@ -29,6 +29,8 @@ def restart_is_safe(facts: dict[str, Any], params: dict[str, Any]) -> Result:
         return False, {"config_error": facts.get("config_error")}, "CONFIG GET is refused or renamed: the running config cannot be compared with the file"
     p = facts.get("restart_preview") or {}
     mode = params.get("shutdown") or p.get("shutdown") or "default"
+    if isinstance(params.get("save"), bool):  # redis.shutdown's own param
+        mode = "save" if params["save"] else "nosave"
     outcome = (p.get("outcomes") or {}).get(mode) or {}
     ev = {"config_file": p.get("config_file") or "", "loads": p.get("loads"), "path": p.get("path"),
           "shutdown": mode, "keys_after": outcome.get("keys_after"), "writable": p.get("writable")}
