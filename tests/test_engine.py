@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -331,3 +333,68 @@ def test_findings_are_kept_per_target(tmp_path) -> None:
     assert compile_expr("finding('host.disk.full', 'db')").evaluate(env) is True
     assert compile_expr("finding('host.disk.full', 'app')").evaluate(env) is False
     assert compile_expr("finding('host.disk.full', 'app') or facts.db.x").targets() == ["app", "db"]
+
+
+def test_a_timed_out_probe_has_its_processes_killed() -> None:
+    import psutil
+
+    from runbook import procs
+    from runbook.engine.facts import ProbeError, call_with_timeout
+
+    started: list[int] = []
+
+    def slow_probe() -> None:
+        p = procs.popen(["sh", "-c", "sleep 60 & sleep 60"])  # a child with a child of its own
+        started.append(p.pid)
+        p.wait()
+
+    with pytest.raises(ProbeError, match="killed the 1 process"):
+        call_with_timeout(slow_probe, 0.5)
+
+    def in_group() -> list[int]:
+        out = []
+        for p in psutil.process_iter(["status"]):
+            try:
+                if os.getpgid(p.pid) == started[0] and p.info["status"] != psutil.STATUS_ZOMBIE:
+                    out.append(p.pid)
+            except (ProcessLookupError, psutil.Error):
+                pass
+        return out
+
+    deadline = time.monotonic() + 5
+    while in_group() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started and not in_group()
+
+
+def test_a_host_target_that_is_not_this_machine_is_never_read_here(tmp_path) -> None:
+    text = """
+name: remote
+targets: {host: {kind: host}}
+steps:
+  - id: read
+    kind: check
+    target: host
+    probes: [host.basic, host.disk]
+  - id: judge
+    kind: decision
+    branches:
+      - when: facts.host.load1 >= 0
+        goto: end
+    default: look
+  - id: look
+    kind: instruction
+    text: not read
+"""
+    pb, probs = loader.loads(text, "t.yaml")
+    assert not probs
+    path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
+    j = store.Journal(path)
+    s = Session(pb, {"host": Target("host", "host:db7.example", "host")}, mode="live", journal=j,
+                operator=Scripted([]), facts=LiveFacts(2.0))
+    s.start()
+    j.close()
+    ev = store.read(path).events
+    facts = [e.data for e in ev if e.kind == "facts"]
+    assert all(f["facts"] is None and "not this machine" in f["error"] for f in facts), facts
+    assert [e.data["goto"] for e in ev if e.kind == "decision"] == ["look"]

@@ -39,3 +39,42 @@ def test_promote_config_set_bgsave_shutdown(tmp_path) -> None:
         assert not s.alive()
     finally:
         s.stop()
+
+
+def test_config_set_requirepass_shows_no_value_anywhere(tmp_path, state_dir) -> None:
+    import json
+
+    from conftest import runbook
+
+    secret = "n3w-pa55-Zq8x"
+    s = RedisServer(tmp_path, "a").start()
+    try:
+        pb = tmp_path / "pw.yaml"
+        pb.write_text(f"""
+name: set-password
+targets: {{master: {{kind: redis}}}}
+steps:
+  - id: set
+    kind: action
+    target: master
+    action: redis.config_set
+    params: {{name: requirepass, value: "{secret}"}}
+""")
+        answers = tmp_path / "a.yaml"
+        answers.write_text(json.dumps({"set": {"confirm": "master"}}))
+        dry = runbook("run", str(pb), "--target", f"master={s.url}", "--headless", "--dry-run", "--answers", str(answers))
+        live = runbook("run", str(pb), "--target", f"master={s.url}", "--headless", "--answers", str(answers))
+        assert live.returncode == 0, live.stdout + live.stderr
+        assert "CONFIG SET requirepass *****" in dry.stdout and "CONFIG SET requirepass *****" in live.stdout
+        journals = list((state_dir / "sessions").glob("*.jsonl"))
+        session = journals[0].stem
+        shown = [runbook("journal", "show", j.stem, "-v").stdout for j in journals]
+        export = runbook("journal", "export", session).stdout
+        outputs = [dry.stdout, dry.stderr, live.stdout, live.stderr, export, *shown,
+                   *(j.read_text() for j in journals)]
+        assert all(secret not in o for o in outputs)
+        import redis as redis_py
+
+        assert redis_py.Redis(port=s.port, password=secret).ping()  # it did set it
+    finally:
+        s.stop()

@@ -18,10 +18,15 @@ class FactSource(Protocol):
 
 
 def call_with_timeout(fn: Any, timeout: float, *args: Any) -> Any:
-    """Run fn in a daemon thread; give up after timeout (the thread is abandoned, never joined at exit)."""
+    """Run fn in a daemon thread; give up after timeout. The processes it started (runbook.procs) are
+    killed then, so the thread ends soon after; it is never joined at exit."""
+    from runbook.procs import Scope
+
     box: dict[str, Any] = {}
+    scope = Scope()
 
     def run() -> None:
+        scope.enter()
         try:
             box["value"] = fn(*args)
         except BaseException as e:  # noqa: BLE001 - reported to the caller
@@ -31,7 +36,8 @@ def call_with_timeout(fn: Any, timeout: float, *args: Any) -> Any:
     t.start()
     t.join(timeout)
     if t.is_alive():
-        raise ProbeError(f"timed out after {timeout:g} s")
+        killed = scope.kill()
+        raise ProbeError(f"timed out after {timeout:g} s" + (f"; killed the {killed} process(es) it started" if killed else ""))
     if "error" in box:
         e = box["error"]
         raise ProbeError(str(e) or type(e).__name__) from e

@@ -321,8 +321,11 @@ class Session:
         return results
 
     def describe(self, step: Step) -> str:
-        spec = registry.ACTIONS[step.action]
-        return spec.impl_obj().describe(self.targets[step.target], step.params)
+        impl = registry.ACTIONS[step.action].impl_obj()
+        secrets = getattr(impl, "secrets", None)
+        if secrets:  # masked in every event from now on (the journal's own mask)
+            self.journal.secrets.update(v for v in secrets(step.params) if v)
+        return impl.describe(self.targets[step.target], step.params)
 
     def _action(self, step: Step) -> str | None:
         dry = self.mode in ("dry-run", "replay")

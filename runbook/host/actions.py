@@ -6,6 +6,7 @@ import shlex
 import subprocess
 from typing import Any
 
+from runbook import procs
 from runbook.targets import Target
 
 
@@ -25,14 +26,20 @@ class Command:
 
     @staticmethod
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+        from runbook.host.probes import NotThisHost, require_local
+
+        try:
+            require_local(target)
+        except NotThisHost as e:
+            return {"ok": False, "error": str(e)}
         argv = _argv(target, params)
         t = float(params.get("timeout") or timeout)
         try:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=t, stdin=subprocess.DEVNULL)
+            p = procs.run(argv, t, text=True)  # on timeout the whole process group is killed
         except FileNotFoundError:
             return {"ok": False, "error": f"command not found: {argv[0]}"}
         except subprocess.TimeoutExpired:
-            return {"ok": False, "error": f"timed out after {t:g} s"}
+            return {"ok": False, "error": f"timed out after {t:g} s (its processes were killed)"}
         return {
             "ok": p.returncode == 0,
             "exit_code": p.returncode,

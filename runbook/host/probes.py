@@ -13,9 +13,29 @@ from runbook.findings import Finding
 from runbook.targets import Target
 
 
+class NotThisHost(Exception):
+    pass
+
+
+def require_local(target: Target) -> None:
+    """Host probes and actions read and act on this machine only: a target that names another host
+    fails, and is never read here in its place."""
+    url = target.url
+    name = url[5:] if url.startswith("host:") else url
+    if name in ("local", "localhost", "127.0.0.1", "::1", ""):
+        return
+    me = {socket.gethostname(), socket.getfqdn()}
+    if name in me or name.split(".")[0] == socket.gethostname().split(".")[0]:
+        return
+    raise NotThisHost(f"{target.name} is {name}, not this machine ({socket.gethostname()}): runbook reads and acts "
+                      "on other hosts only through remote access, which this target does not have; nothing was "
+                      "read here in its place")
+
+
 def basic(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     import psutil
 
+    require_local(target)
     load1, load5, load15 = os.getloadavg()
     mem = psutil.virtual_memory()
     return {
@@ -38,6 +58,7 @@ def assess_basic(facts: dict[str, Any]) -> list[Finding]:
 
 
 def disk(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    require_local(target)
     path = str(params.get("path") or "/")
     usage = shutil.disk_usage(path)
     return {
@@ -62,6 +83,7 @@ def guard_reachable(facts: dict[str, Any], params: dict[str, Any]) -> tuple[bool
 
 def file(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     """A file's state: a maintenance flag, a lock, a pid file. Reads at most 4 KiB of it."""
+    require_local(target)
     path = str(params.get("path") or "")
     if not path:
         raise ValueError("host.file needs params.path")

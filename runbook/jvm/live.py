@@ -11,7 +11,7 @@ import subprocess
 import sys
 from typing import Any
 
-from runbook import catalog
+from runbook import catalog, procs
 from runbook.findings import Finding, sort_findings
 from runbook.targets import Target
 
@@ -95,7 +95,7 @@ def _run(argv: list[str], timeout: float) -> str:
     if not shutil.which(argv[0]):
         raise JvmError(f"{argv[0]} is not installed")
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        p = procs.run(argv, timeout, text=True)
     except subprocess.TimeoutExpired:
         raise JvmError(f"{' '.join(argv[:3])} did not answer within {timeout:g} s") from None
     if p.returncode != 0:

@@ -8,7 +8,7 @@ import subprocess
 import time
 from typing import Any
 
-from runbook.secrets import mask_url
+from runbook.secrets import MASK, is_secret_key, mask_url
 from runbook.targets import Target
 
 
@@ -255,9 +255,16 @@ class ConfigSet:
         return name, str(value)
 
     @staticmethod
+    def secrets(params: dict[str, Any]) -> list[str]:
+        """Param values that are secrets: masked in the description, the journal and every output."""
+        name, value = params.get("name"), params.get("value")
+        return [str(value)] if isinstance(name, str) and is_secret_key(name) and value not in (None, "") else []
+
+    @staticmethod
     def describe(target: Target, params: dict[str, Any]) -> str:
         name, value = ConfigSet._nv(params)
-        return f"CONFIG SET {name} {shlex.quote(value)}; CONFIG REWRITE {_on(target)}"
+        shown = MASK if ConfigSet.secrets(params) else shlex.quote(value)
+        return f"CONFIG SET {name} {shown}; CONFIG REWRITE {_on(target)}"
 
     @staticmethod
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:

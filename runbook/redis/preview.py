@@ -24,6 +24,7 @@ import socket
 import subprocess
 from typing import Any
 
+from runbook import procs
 from runbook.redis import throwaway
 from runbook.redis.aof import inspect_aof
 from runbook.redis.config import FileConfig, flatten, normalize
@@ -50,8 +51,7 @@ def read_unit_text(name: str) -> tuple[str, str]:
     systemctl = shutil.which("systemctl")
     if systemctl:
         try:
-            p = subprocess.run([systemctl, "cat", name], capture_output=True, text=True, timeout=3,
-                               stdin=subprocess.DEVNULL)
+            p = procs.run([systemctl, "cat", name], 3, text=True)
             if p.returncode == 0:
                 return p.stdout, f"systemctl cat {name}"
         except (OSError, subprocess.TimeoutExpired):
@@ -290,8 +290,7 @@ def _run_check(tool: str, path: str) -> dict[str, Any]:
         return {"tool": tool, "said": f"{tool} is not installed (Debian: redis-tools)"}
     size = os.path.getsize(path) if os.path.isfile(path) else 0
     try:
-        p = subprocess.run([exe, path], capture_output=True, timeout=10 + size / (20 * 1024 * 1024),
-                           stdin=subprocess.DEVNULL)
+        p = procs.run([exe, path], 10 + size / (20 * 1024 * 1024))
     except subprocess.TimeoutExpired:
         return {"tool": tool, "said": f"{tool} did not finish in time"}
     except OSError as e:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runbook import procs
 from runbook.redis.info import keyspace, pairs_to_dict, parse_info
 
 _LOGFILE_LINE = re.compile(rb"^[ \t]*logfile([ \t].*)?$", re.IGNORECASE | re.MULTILINE)
@@ -111,8 +112,7 @@ def run(binary: str, config_file: str, options: list[str], cwd: str, expected_di
         rel = os.path.relpath(ours, os.path.realpath(expected_dir)) if confirm_dir else str(ours)
         argv = [binary, *([main] if main else []), *options, "--include", rel]
         t0 = time.monotonic()
-        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = procs.popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         client = None
         deadline = t0 + timeout
         while True:
