@@ -27,6 +27,7 @@ class ProbeSpec:
     read: str  # "module:function(target, params, timeout) -> dict"
     assess: str  # "module:function(facts) -> list[Finding]"
     doc: str
+    intrusive: str = ""  # why it is not a plain read ("forces a full GC"): never run without consent
 
     def read_fn(self) -> Callable[..., dict[str, Any]]:
         return _resolve(self.read)
@@ -81,7 +82,8 @@ PROBES: dict[str, ProbeSpec] = {
         ProbeSpec("jvm.thread_dump", "jvm", "runbook.jvm.live:probe_thread_dump", "runbook.jvm.live:assess_diagnostics",
                   "jcmd Thread.print: thread states and deadlocks (a safe diagnostic)"),
         ProbeSpec("jvm.class_histogram", "jvm", "runbook.jvm.live:probe_class_histogram",
-                  "runbook.jvm.live:assess_diagnostics", "jcmd GC.class_histogram: the top classes by bytes"),
+                  "runbook.jvm.live:assess_diagnostics", "jcmd GC.class_histogram: the top classes by bytes",
+                  intrusive="forces a full GC: it stops the JVM for as long as a full collection takes"),
         ProbeSpec("jvm.gc_log", "jvm", "runbook.jvm.live:probe_gc_log", "runbook.jvm.live:assess_gc_log",
                   "analysis of the JVM's GC log"),
     ]

@@ -34,6 +34,8 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
     if k == "step_entered":
         return [f"[{e.step}] {d.get('kind')}: {d.get('title')}"]
     if k == "facts":
+        if d.get("intrusive"):
+            return [f"  facts {d.get('probe')} on {d.get('target')}: {d.get('error')}"]
         if d.get("error"):
             return [f"  facts {d.get('probe')} on {d.get('target')}: UNKNOWN ({d['error']})"]
         if isinstance(d.get("facts"), dict) and d["facts"].get("reachable") is False:

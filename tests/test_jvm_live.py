@@ -206,3 +206,36 @@ async def test_live_panel_shows_recent_pauses_of_a_real_jvm(jvm, tmp_path) -> No
 
         await wait_for(pilot, lambda: "pauses (chart)" in shown(), 20)
         assert "old" in shown()
+
+
+@needs_java
+def test_class_histogram_is_never_run_without_consent(jvm, tmp_path) -> None:
+    """GC.class_histogram forces a full GC ("Heap Inspection Initiated GC" in the JVM's own log): a dry run
+    only says it would read it; a live run without consent skips it; with consent it runs."""
+    log = tmp_path / "gc.log"
+    p = jvm("-XX:+UseSerialGC", "-Xmx64m", f"-Xlog:gc:file={log}")
+    pb = tmp_path / "hist.yaml"
+    pb.write_text("""
+name: histogram
+targets: {app: {kind: jvm}}
+steps:
+  - id: hist
+    kind: check
+    target: app
+    probes: [jvm.class_histogram]
+""")
+    forced = lambda: "Heap Inspection Initiated GC" in log.read_text()  # noqa: E731
+    dry = runbook("run", str(pb), "--target", f"app=pid:{p.pid}", "--headless", "--dry-run", timeout=120)
+    assert "would read" in dry.stdout and not forced(), dry.stdout
+    no = tmp_path / "no.yaml"
+    no.write_text("{}")
+    live_no = runbook("run", str(pb), "--target", f"app=pid:{p.pid}", "--headless", "--answers", str(no), timeout=120)
+    assert "not read without consent" in live_no.stdout and not forced(), live_no.stdout
+    yes = tmp_path / "yes.yaml"
+    yes.write_text(json.dumps({"hist": {"consent": ["jvm.class_histogram"]}}))
+    live_yes = runbook("run", str(pb), "--target", f"app=pid:{p.pid}", "--headless", "--answers", str(yes), timeout=120)
+    assert live_yes.returncode == 0, live_yes.stdout + live_yes.stderr
+    deadline = time.monotonic() + 10
+    while not forced() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert forced()

@@ -7,7 +7,7 @@ import random
 import pytest
 from textual.widgets import Button, Input, RichLog, Static, TextArea
 
-from runbook.tui.modals import BreakGlassScreen, ConfirmActionScreen
+from runbook.tui.modals import AskScreen, BreakGlassScreen, ConfirmActionScreen
 from runbook.tui.run import RunScreen
 from tui_helpers import action_playbook, journal_events, run_app, wait_for
 
@@ -57,9 +57,48 @@ async def test_a_blocking_guard_offers_no_run_button(tmp_path, files) -> None:
         assert not app.screen.query("#run") and not app.screen.query("#typed")
         assert "BLOCKED" in str(app.screen.query_one("#blocked", Static).render())
         await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_retry is not None)
+        assert "session_ended" not in kinds()
+        await pilot.press("escape")  # leaving is asked
+        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen))
+        await pilot.click("#yes")
         await wait_for(pilot, lambda: "session_ended" in kinds())
     assert not marker.exists()
     assert journal_events()[-1].data["outcome"] == "blocked"
+
+
+async def test_cancel_keeps_the_session_then_try_again_after_a_fix(tmp_path, files) -> None:
+    flag, marker = files
+    flag.write_text("unsafe")
+    app = run_app(action_playbook(tmp_path, flag, marker))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_action(pilot)
+        await pilot.click("#cancel")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_retry is not None)
+        assert "session_ended" not in kinds() and "Cancelled" in str(app.screen.query_one("#step-info").render())
+        flag.write_text("safe")  # the engineer fixes what the guard said
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
+        assert not app.screen.request.blocked  # read fresh
+        await pilot.press(*"host", "enter")
+        await wait_for(pilot, lambda: "session_ended" in kinds())
+    assert marker.exists() and journal_events()[-1].data["outcome"] == "completed"
+
+
+async def test_leaving_a_running_session_is_asked_and_stay_keeps_it(tmp_path, files) -> None:
+    flag, marker = files
+    app = run_app(action_playbook(tmp_path, flag, marker))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_ack is not None)
+        run = app.screen
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen))
+        assert app.screen.query_one("#no", Button).has_focus  # the safe answer has the focus
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is run)
+        assert "session_ended" not in kinds()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
 
 
 async def test_evidence_that_changed_voids_the_confirmation(tmp_path, files) -> None:
@@ -91,9 +130,12 @@ async def test_break_glass_records_its_reason(tmp_path, files) -> None:
         await pilot.click("#break-glass")
         await wait_for(pilot, lambda: isinstance(app.screen, BreakGlassScreen))
         go = app.screen.query_one("#go", Button)
+        waiting = lambda: str(app.screen.query_one("#waiting", Static).render())  # noqa: E731
+        assert "a reason of at least 10 characters (0 so far)" in waiting() and "host typed" in waiting()
         app.screen.query_one("#typed", Input).value = "host"
         await pilot.pause()
         assert go.disabled  # no reason yet
+        assert "host typed" not in waiting()
         app.screen.query_one("#reason", TextArea).text = "flag is stale; lead approved in #inc-42"
         await pilot.pause()
         assert not go.disabled
@@ -148,8 +190,8 @@ async def test_markup_from_live_systems_is_shown_literally(tmp_path, files) -> N
         for w in app.screen.query(Static):
             console.print(w.content)
         assert "facts.host.file_content: [bold red]x[/]" in console.export_text()
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: "session_ended" in kinds())
+        await pilot.press("escape")  # back to the step: the session waits there
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_retry is not None)
         await pilot.press("l")
         log = app.screen.query_one("#timeline-log", RichLog)
         assert any("[bold red]x[/]" in line.text for line in log.lines)

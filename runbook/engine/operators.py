@@ -42,6 +42,10 @@ class Answer:
 class Operator(Protocol):
     def acknowledge(self, step: Step) -> bool: ...
     def confirm(self, request: ConfirmRequest) -> Answer: ...
+    # After a Cancel ("back") at a confirmation: True to try the action again (guards read fresh).
+    def retry(self, step: Step) -> bool: ...
+    # Before an intrusive read (it pauses the JVM, loads the server): True to run it.
+    def consent(self, step: Step, probe: str, why: str) -> bool: ...
 
 
 class AnswersOperator:
@@ -64,6 +68,15 @@ class AnswersOperator:
     def acknowledge(self, step: Step) -> bool:
         a = self.answers.get(step.id)
         return a in ("ack", "yes", True, "done") or (isinstance(a, dict) and bool(a.get("ack")))
+
+    def retry(self, step: Step) -> bool:
+        return False
+
+    def consent(self, step: Step, probe: str, why: str) -> bool:
+        """{step: {consent: [probe, ...]}} (or consent: true for every intrusive read of the step)."""
+        a = self.answers.get(step.id)
+        c = a.get("consent") if isinstance(a, dict) else None
+        return c is True or (isinstance(c, list) and probe in c)
 
     def confirm(self, request: ConfirmRequest) -> Answer:
         a = self.answers.get(request.step.id)
@@ -97,6 +110,15 @@ class TerminalOperator:
     def acknowledge(self, step: Step) -> bool:
         try:
             return self._ask("  Type 'done' when done (anything else stops): ").lower() == "done"
+        except EOFError:
+            return False
+
+    def retry(self, step: Step) -> bool:
+        return False
+
+    def consent(self, step: Step, probe: str, why: str) -> bool:
+        try:
+            return self._ask(f"  {probe} {why}. Type 'yes' to run it (anything else skips it): ").lower() == "yes"
         except EOFError:
             return False
 

@@ -111,7 +111,10 @@ class Session:
     def emit(self, kind: str, step: str | None = None, /, **data: Any) -> Event:
         ev = self.journal.append(Event(kind, data, step=step, ts=self.clock()))
         for cb in self.listeners:
-            cb(ev)
+            try:
+                cb(ev)
+            except Exception:  # noqa: BLE001 - a screen that went away never stops the session or its journal
+                pass
         return ev
 
     @property
@@ -238,6 +241,17 @@ class Session:
         target = self.targets[step.target]
         for probe in step.probes:
             params = probe_params(step.params, probe, step.probes)
+            why = registry.PROBES[probe].intrusive
+            if why and self.mode != "replay":
+                consent = getattr(self.operator, "consent", None)
+                if self.mode == "dry-run" or not (consent and consent(step, probe, why)):
+                    verb = "would read" if self.mode == "dry-run" else "not read without consent"
+                    self.emit("facts", step.id, target=step.target, probe=probe, params=mask_mapping(params),
+                              facts=None, error=f"{verb}: {probe} {why}", intrusive=True)
+                    self._record(step.target, step.id, self.clock(), probe, None, f"{verb} ({why})", [])
+                    self.emit("findings", step.id, target=step.target, probe=probe, findings=[])
+                    continue
+                self.emit("note", step.id, text=f"consent given to run {probe}, which {why}")
             facts, findings, error = self._read(probe, target, params)
             data: dict[str, Any] = {"target": step.target, "probe": probe, "params": mask_mapping(params),
                                     "facts": mask_mapping(facts) if facts else None}
@@ -353,7 +367,10 @@ class Session:
                 return None
             return self.playbook.successors(step)[0]
         answer: Answer | None = None
-        for attempt in range(1, MAX_CONFIRM_ATTEMPTS + 1):
+        attempt = 0
+        fresh = False  # the answer stands for guards read again after it was given
+        while attempt < MAX_CONFIRM_ATTEMPTS:
+            attempt += 1
             results = self.evaluate_guards(step)
             guards = [r.to_dict() for r in results]
             for g in guards:
@@ -362,6 +379,7 @@ class Session:
             # Bound to the evidence just shown: if an earlier answer was for this same evidence, it stands.
             if answer is not None:
                 if answer.digest == digest:
+                    fresh = True
                     break
                 self.emit("confirmation_void", step.id, typed=answer.typed, digest=answer.digest, by=answer.by,
                           reason="the evidence changed after it was confirmed")
@@ -369,6 +387,17 @@ class Session:
             blocked = any(not r.passed for r in results)
             req = ConfirmRequest(step, step.target, command, guards, digest, False, blocked, attempt)
             a = self.operator.confirm(req)
+            if a.kind == "back":
+                # Cancel keeps the session: the engineer may fix something, re-read, and try again.
+                self.emit("note", step.id, text="cancelled at the confirmation; the session waits at this step")
+                if not self.operator.retry(step):
+                    self.emit("blocked", step.id, reason="the engineer left at the confirmation",
+                              blocked_by=req.blocked_by)
+                    self._end("blocked", reason="left at the confirmation")
+                    return None
+                self.emit("note", step.id, text="trying the action again: its guards are read fresh")
+                answer, attempt = None, 0
+                continue
             if a.kind == "abort" or (a.kind == "break_glass" and not a.reason.strip()):
                 reason = f"blocked by {', '.join(req.blocked_by)}" if blocked else "the engineer stopped at the confirmation"
                 self.emit("blocked", step.id, reason=reason, blocked_by=req.blocked_by)
@@ -390,7 +419,7 @@ class Session:
             self.emit("confirmation", step.id, typed=a.typed, digest=a.digest, by=a.by, kind=a.kind)
             answer = a
             # Loop: evaluate the guards fresh once more, immediately before the action.
-        else:
+        if not fresh:
             self.emit("blocked", step.id, reason="the evidence kept changing: confirmation voided too often")
             self._end("blocked", reason="evidence unstable")
             return None

@@ -86,7 +86,36 @@ class ConfirmActionScreen(ModalScreen[Answer]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.dismiss(Answer("abort", by="screen"))
+        self.dismiss(Answer("back", by="screen"))  # back to the step: the session waits, it does not end
+
+
+class AskScreen(ModalScreen[bool]):
+    """A yes-or-no question whose safe answer has the focus (leave a session, run an intrusive read)."""
+
+    BINDINGS = [Binding("escape", "no", "Cancel", id="ask-no")]
+
+    def __init__(self, title: str, text: str, yes: str, no: str) -> None:
+        super().__init__()
+        self.title_text, self.text, self.yes, self.no = title, text, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="ask-box"):
+            yield Label(Text(self.title_text, style="bold"))
+            yield Static(Text(self.text))
+            with Horizontal(classes="buttons"):
+                yield Button(self.no, id="no", variant="primary")
+                yield Button(self.yes, id="yes", variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def action_no(self) -> None:
+        self.dismiss(False)
 
 
 class BreakGlassScreen(ModalScreen[Answer]):
@@ -103,6 +132,7 @@ class BreakGlassScreen(ModalScreen[Answer]):
             yield Static(Text("Why is this worth the risk? (recorded in the journal and the export)"))
             yield TextArea(id="reason")
             yield Input(placeholder=f"type {self.request.target} to run it anyway", id="typed")
+            yield Static(self._waiting(), id="waiting")
             with Horizontal(classes="buttons"):
                 yield Button("Break glass and run", id="go", variant="error", disabled=True)
                 yield Button("Cancel", id="cancel")
@@ -114,10 +144,27 @@ class BreakGlassScreen(ModalScreen[Answer]):
         reason = self.query_one("#reason", TextArea).text.strip()
         return len(reason) >= MIN_REASON and self.query_one("#typed", Input).value == self.request.target
 
+    def _waiting(self) -> Text:
+        """What the button waits for, said plainly (it stays disabled until both are there)."""
+        try:
+            reason = self.query_one("#reason", TextArea).text.strip()
+            typed = self.query_one("#typed", Input).value
+        except Exception:  # noqa: BLE001 - not composed yet
+            reason, typed = "", ""
+        missing = []
+        if len(reason) < MIN_REASON:
+            missing.append(f"a reason of at least {MIN_REASON} characters ({len(reason)} so far)")
+        if typed != self.request.target:
+            missing.append(f"the target name {self.request.target} typed in full")
+        if not missing:
+            return Text("Ready: the action will run and the reason goes into the journal.", style="bold")
+        return Text("Waiting for: " + "; ".join(missing), style="italic")
+
     @on(TextArea.Changed)
     @on(Input.Changed)
     def _changed(self) -> None:
         self.query_one("#go", Button).disabled = not self._valid()
+        self.query_one("#waiting", Static).update(self._waiting())
 
     @on(Button.Pressed, "#go")
     @on(Input.Submitted, "#typed")

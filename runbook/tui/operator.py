@@ -16,11 +16,29 @@ class Cancelled(Exception):
 
 class TuiOperator:
     def __init__(self, call_ui: Callable[..., Any], ask_ack: Callable[[Step, "Reply"], None],
-                 ask_confirm: Callable[[ConfirmRequest, "Reply"], None]) -> None:
+                 ask_confirm: Callable[[ConfirmRequest, "Reply"], None],
+                 ask_retry: Callable[[Step, "Reply"], None] | None = None,
+                 ask_consent: Callable[[Step, str, str, "Reply"], None] | None = None) -> None:
         self.call_ui = call_ui  # app.call_from_thread
         self.ask_ack = ask_ack
         self.ask_confirm = ask_confirm
+        self.ask_retry = ask_retry
+        self.ask_consent = ask_consent
         self.stopped = threading.Event()
+
+    def retry(self, step: Step) -> bool:
+        if self.ask_retry is None:
+            return False
+        reply = Reply(self.stopped)
+        self.call_ui(self.ask_retry, step, reply)
+        return bool(reply.wait())
+
+    def consent(self, step: Step, probe: str, why: str) -> bool:
+        if self.ask_consent is None:
+            return False
+        reply = Reply(self.stopped)
+        self.call_ui(self.ask_consent, step, probe, why, reply)
+        return bool(reply.wait())
 
     def acknowledge(self, step: Step) -> bool:
         reply = Reply(self.stopped)

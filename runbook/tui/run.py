@@ -23,7 +23,7 @@ from runbook.journal import store
 from runbook.playbook.model import Playbook
 from runbook.targets import Target
 from runbook.transcript import render
-from runbook.tui.modals import ConfirmActionScreen, FindingScreen
+from runbook.tui.modals import AskScreen, ConfirmActionScreen, FindingScreen
 from runbook.tui.operator import Reply, TuiOperator
 from runbook.tui.widgets import STATE_ICON, TargetPanel, finding_text
 
@@ -38,6 +38,7 @@ class RunScreen(Screen[None]):
         Binding("t", "tab('targets')", "Targets", id="tab-targets"),
         Binding("l", "tab('timeline')", "Timeline", id="tab-timeline"),
         Binding("c", "copy", "Copy", id="copy"),
+        Binding("r", "retry", "Try again", id="step-retry"),
         Binding("escape", "leave", "Leave", id="leave-run"),
     ]
 
@@ -55,8 +56,10 @@ class RunScreen(Screen[None]):
         self.findings: dict[str, list[dict[str, Any]]] = {}
         self.timeline: list[str] = []
         self.pending_ack: Reply | None = None
+        self.pending_retry: Reply | None = None
         self.outcome = ""
-        self.operator = TuiOperator(self.app_call, self.ask_ack, self.ask_confirm)
+        self._ended = False
+        self.operator = TuiOperator(self.app_call, self.ask_ack, self.ask_confirm, self.ask_retry, self.ask_consent)
 
     def app_call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.app.call_from_thread(fn, *args)
@@ -74,6 +77,7 @@ class RunScreen(Screen[None]):
                     with VerticalScroll():
                         yield Static(id="step-info")
                         yield Button("Done", id="ack", variant="primary", classes="hidden")
+                        yield Button("Try the action again (r)", id="retry", variant="warning", classes="hidden")
                 with TabPane("Findings", id="findings"):
                     yield DataTable(id="findings-table", cursor_type="row")
                 with TabPane("Targets", id="targets"):
@@ -123,6 +127,8 @@ class RunScreen(Screen[None]):
 
     # ---------------------------------------------------------------- events from the engine
     def on_session_event(self, ev: Event) -> None:
+        if not self.is_attached:
+            return  # the engineer left: the journal still gets every event
         ts = ev.ts[11:19] if len(ev.ts) >= 19 else ev.ts
         log = self.query_one("#timeline-log", RichLog)
         for line in render(ev):
@@ -153,6 +159,7 @@ class RunScreen(Screen[None]):
                 self.states[ev.step] = "blocked"
                 self._refresh_steps(ev.step)
             if ev.kind == "session_ended":
+                self._ended = True
                 for sid, st in self.states.items():
                     if st == "current":
                         self.states[sid] = "done" if ev.data.get("outcome") == "completed" else st
@@ -206,6 +213,31 @@ class RunScreen(Screen[None]):
     def ask_confirm(self, request: Any, reply: Reply) -> None:
         self.app.push_screen(ConfirmActionScreen(request), reply.set)
 
+    def ask_retry(self, step: Any, reply: Reply) -> None:
+        """Cancel at a confirmation: the session waits here. The engineer can look, fix, re-read and try again."""
+        self.pending_retry = reply
+        self.query_one("#retry", Button).remove_class("hidden")
+        self.query_one("#tabs", TabbedContent).active = "step"
+        self.query_one("#step-info", Static).update(Text(
+            f"ACTION  {step.label}\n\nCancelled: nothing ran, and the session waits at this step. Look at the "
+            "findings and targets, fix what the guards said, then try again: the guards are read fresh. "
+            "Esc leaves the session.", style="bold"))
+        self.query_one("#retry", Button).focus()
+
+    def action_retry(self) -> None:
+        if self.pending_retry is not None:
+            reply, self.pending_retry = self.pending_retry, None
+            self.query_one("#retry", Button).add_class("hidden")
+            reply.set(True)
+
+    @on(Button.Pressed, "#retry")
+    def _retry_pressed(self) -> None:
+        self.action_retry()
+
+    def ask_consent(self, step: Any, probe: str, why: str, reply: Reply) -> None:
+        self.app.push_screen(AskScreen(f"Run {probe}?", f"{probe} {why}. It runs only if you say so.",
+                                       "Run it", "Skip it"), reply.set)
+
     # ---------------------------------------------------------------- keys
     def action_tab(self, name: str) -> None:
         self.query_one("#tabs", TabbedContent).active = name
@@ -225,8 +257,19 @@ class RunScreen(Screen[None]):
         self.notify("timeline copied (OSC 52)")
 
     def action_leave(self) -> None:
-        self.operator.stop()
-        self.dismiss()
+        if self.outcome or self._ended:
+            self._leave(True)
+            return
+        what = (f"The session stops here; its journal keeps everything so far "
+                f"(runbook run --resume {self.journal_path.stem}).")
+        if self.mode == "rehearsal":
+            what += " Leaving a rehearsal stops its sandbox: every process it started."
+        self.app.push_screen(AskScreen("Leave this session?", what, "Leave", "Stay"), self._leave)
+
+    def _leave(self, leave: bool | None) -> None:
+        if leave:
+            self.operator.stop()
+            self.dismiss()
 
     def on_unmount(self) -> None:
         self.operator.stop()
