@@ -9,6 +9,7 @@ scenario.record; the temporary directory, port, pids and run ids are then rewrit
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sys
@@ -60,7 +61,29 @@ def make(name: str, description: str, conf: str, after: str = "", appendonly_in_
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def make_twilio() -> None:
+    """The twilio-2013 rehearsal's sandbox (a storm under a writer, and the trap in the file), recorded."""
+    from runbook.sandbox.procs import Sandbox
+    from runbook.sandbox.scenarios import SCENARIOS
+
+    with Sandbox("twilio-2013", say=lambda s: None) as sb:
+        built = SCENARIOS["twilio-2013"].build(sb)
+        t = built.targets["master"]
+        data = scenario.record({"master": t}, params={"interval": 3, "outage_s": 60})
+    text = scenario.yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
+    port = t.url.rsplit(":", 1)[1]
+    text = text.replace(str(sb.dir / "master"), "/var/lib/redis").replace(str(sb.dir), "/srv/sandbox")
+    text = re.sub(rf"\b{port}\b", "6379", text)
+    text = re.sub(r"/tmp/rb-sim-[A-Za-z0-9_]+", "/tmp/rb-sim", text)
+    out = OUT / "twilio.yaml"
+    head = ("playbook: redis-master-restart\ndescription: 'Twilio 2013, recorded from the twilio-2013 rehearsal: "
+            "replicas in a full-sync storm, and a restart that would start empty as a replica of itself'\n")
+    out.write_text(head + text.replace("answers: {}", "answers: " + json.dumps(ANSWERS)))
+    print(f"wrote {out}")
+
+
 def main() -> None:
+    make_twilio()
     make("healthy", "a healthy master whose stop saves what its start loads: the restart may go ahead",
          "save 3600 1\n")
     make("aof-trap", "the file a restart reads has appendonly yes with only an RDB on disk, and replicaof "

@@ -236,3 +236,35 @@ async def test_a_suggested_url_shows_its_password_masked_and_still_works(tmp_pat
         await pilot.click("#start")
         await pilot.pause(0.1)
     assert results[0]["master"].url == f"redis://:{secret}@127.0.0.1:6399"
+
+
+@pytest.mark.parametrize("name, lessons", [("twilio", ["storm", "aof-trap"]), ("aof-trap", ["aof-trap"]),
+                                           ("healthy", [])])
+async def test_the_flagship_playbook_shows_every_lesson_that_applies(name, lessons) -> None:
+    """Walked in the TUI on facts recorded from real servers: the storm does not hide the lesson that a
+    restart would start empty, and a healthy master gets neither."""
+    from runbook import scenario
+    from runbook.engine.facts import RecordedFacts
+    from runbook.journal import store
+    from runbook.playbook import loader
+    from runbook.tui.app import RunbookApp, fixed_clock
+    from tui_helpers import ROOT
+
+    pb, _ = loader.load(ROOT / "playbooks" / "redis-master-restart.yaml")
+    data = scenario.load(ROOT / "playbooks" / "scenarios" / "redis-master-restart" / f"{name}.yaml")
+    app = RunbookApp([ROOT / "playbooks"], clock=fixed_clock(), discover=False, live_panels=False,
+                     start_run=dict(playbook=pb, targets=scenario.targets_of(data), mode="replay",
+                                    journal_path=store.sessions_dir() / f"{name}.jsonl",
+                                    facts=RecordedFacts(data["facts"])))
+    shown: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(10):
+            await wait_for(pilot, lambda: "session_ended" in kinds() or (
+                isinstance(app.screen, RunScreen) and app.screen.pending_ack is not None))
+            if "session_ended" in kinds():
+                break
+            shown.append(next(sid for sid, st in app.screen.states.items() if st == "current"))
+            await pilot.press("a")
+            await pilot.pause(0.05)
+    assert [s for s in shown if s in ("storm", "aof-trap")] == lessons
+    assert shown[-1] == "preview"
