@@ -79,7 +79,11 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
     if k == "action_intent":
         return [f"  running: {d.get('command')}"]
     if k == "action_result":
-        return [f"  result: {'ok' if d.get('ok') else 'FAILED'}" + (f" ({d['error']})" if d.get("error") else "")]
+        out = [f"  result: {'ok' if d.get('ok') else 'FAILED'}" + (f" ({d['error']})" if d.get("error") else "")]
+        e = d.get("expect")
+        if isinstance(e, dict):
+            out.append(f"  expect {e.get('what')}: {'met' if e.get('met') else 'NOT MET'} ({_val(e.get('seen'))})")
+        return out
     if k == "blocked":
         return [f"  BLOCKED: {d.get('reason')}"]
     if k == "note":

@@ -21,12 +21,16 @@ def test_promote_config_set_bgsave_shutdown(tmp_path) -> None:
     t = Target("master", s.url, "redis")
     try:
         assert Promote.describe(t, {}) == f"REPLICAOF NO ONE on {s.url}"
-        assert Promote.run(t, {}, 5) == {"ok": True, "role": "master"}
+        r = Promote.run(t, {}, 5)
+        assert r["ok"] and r["role"] == "master" and r["expect"] == {"what": "role master", "met": True,
+                                                                        "seen": "role master"}
         s.client().set("k", "v")  # writable again
         assert "CONFIG SET maxmemory 64mb; CONFIG REWRITE" in ConfigSet.describe(t, {"name": "maxmemory", "value": "64mb"})
         r = ConfigSet.run(t, {"name": "maxmemory", "value": "64mb"}, 5)
         assert r["ok"] and "maxmemory 64mb" in s.conf.read_text() and "replicaof" not in s.conf.read_text()
-        assert Bgsave.run(t, {}, 5)["ok"]
+        assert r["expect"]["met"] and r["expect"]["seen"] == str(64 * 1024 * 1024)
+        r = Bgsave.run(t, {}, 5)
+        assert r["ok"] and r["expect"]["met"]
         deadline = time.monotonic() + 10
         while not (s.base / "dump.rdb").exists():
             assert time.monotonic() < deadline
@@ -34,7 +38,8 @@ def test_promote_config_set_bgsave_shutdown(tmp_path) -> None:
         with pytest.raises(ValueError):
             Shutdown.describe(t, {})  # SAVE or NOSAVE must be said
         assert Shutdown.describe(t, {"save": False}) == f"SHUTDOWN NOSAVE on {s.url}"
-        assert Shutdown.run(t, {"save": False}, 5)["ok"]
+        r = Shutdown.run(t, {"save": False}, 5)
+        assert r["ok"] and r["expect"]["met"]
         s.proc.wait(10)
         assert not s.alive()
     finally:
@@ -77,4 +82,65 @@ steps:
 
         assert redis_py.Redis(port=s.port, password=secret).ping()  # it did set it
     finally:
+        s.stop()
+
+
+def _kill_port(port: int) -> None:
+    import psutil
+
+    for p in psutil.process_iter(["name", "cmdline"]):
+        if "redis-server" in (p.info["name"] or "") and f":{port}" in " ".join(p.info["cmdline"] or []):
+            p.kill()
+
+
+def test_restart_stops_starts_and_proves_it(tmp_path, state_dir) -> None:
+    from runbook.redis.actions import Restart
+
+    s = RedisServer(tmp_path, "a", conf="save 3600 1\n").start()
+    try:
+        s.fill(300)
+        before = s.client().info("server")
+        t = Target("master", s.url, "redis", restart_command=("redis-server", str(s.conf)))
+        assert Restart.describe(t, {}).startswith(f"SHUTDOWN on {s.url}; wait for the process to exit; redis-server")
+        r = Restart.run(t, {}, 5)
+        assert r["ok"], r
+        after = s.client().info("server")
+        assert after["process_id"] != before["process_id"] and after["run_id"] != before["run_id"]
+        assert r["new_run_id"] == after["run_id"] and r["keys"] == 300 == s.client().dbsize()
+        assert r["expect"]["met"] and "at least 300 keys" in r["expect"]["what"]
+        assert not s.alive()  # the old process is gone: it was stopped, not doubled
+    finally:
+        _kill_port(s.port)
+        s.stop()
+
+
+def test_a_restart_that_does_not_come_back_says_why_in_the_servers_words(tmp_path, state_dir) -> None:
+    from runbook.redis.actions import Restart
+
+    s = RedisServer(tmp_path, "a", conf="save 3600 1\n").start()
+    try:
+        s.fill(10)
+        s.conf.write_text(s.conf.read_text() + "maxmemory-policy sometimes\n")
+        t = Target("master", s.url, "redis", restart_command=("redis-server", str(s.conf)))
+        r = Restart.run(t, {"wait_s": 10}, 5)
+        assert not r["ok"]
+        assert "exited 1" in r["error"] and "maxmemory-policy" in r["error"], r["error"]
+    finally:
+        _kill_port(s.port)
+        s.stop()
+
+
+def test_a_start_command_that_comes_up_on_another_port_is_caught(tmp_path, state_dir) -> None:
+    from redis_server import free_port
+    from runbook.redis.actions import Restart
+
+    s = RedisServer(tmp_path, "a", conf="save 3600 1\n").start()
+    other = free_port()
+    try:
+        s.fill(10)
+        t = Target("master", s.url, "redis", restart_command=("redis-server", str(s.conf), "--port", str(other)))
+        r = Restart.run(t, {"wait_s": 3}, 5)
+        assert not r["ok"] and "no new server answered at the address" in r["error"], r
+    finally:
+        _kill_port(other)
         s.stop()

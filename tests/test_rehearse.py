@@ -152,6 +152,11 @@ async def test_a_rehearsal_started_from_home_stops_when_the_run_is_left() -> Non
         pids = [p.pid for p in sb.procs]
         assert pids and all(alive(p) for p in pids)
         await wait_for(pilot, lambda: app.screen.pending_ack is not None, 60)
-        await pilot.press("escape")
+        await pilot.press("escape")  # leaving is asked, and says the sandbox stops
+        from runbook.tui.modals import AskScreen
+
+        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen))
+        assert "stops its sandbox" in str(app.screen.text)
+        await pilot.click("#yes")
         await wait_for(pilot, lambda: not app.sandboxes, 20)
     assert not [p for p in pids if alive(p)]

@@ -7,6 +7,7 @@ import subprocess
 from typing import Any
 
 from runbook import procs
+from runbook.expect import expect
 from runbook.targets import Target
 
 
@@ -40,9 +41,5 @@ class Command:
             return {"ok": False, "error": f"command not found: {argv[0]}"}
         except subprocess.TimeoutExpired:
             return {"ok": False, "error": f"timed out after {t:g} s (its processes were killed)"}
-        return {
-            "ok": p.returncode == 0,
-            "exit_code": p.returncode,
-            "stdout": p.stdout[-4000:],
-            "stderr": p.stderr[-4000:],
-        }
+        return expect({"ok": True, "exit_code": p.returncode, "stdout": p.stdout[-4000:], "stderr": p.stderr[-4000:]},
+                      "exit code 0", p.returncode == 0, f"exit code {p.returncode}")

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from runbook import catalog, procs
+from runbook.expect import expect
 from runbook.findings import Finding, sort_findings
 from runbook.targets import Target
 
@@ -272,8 +273,21 @@ class HeapDump:
     def _argv(target: Target, params: dict[str, Any]) -> list[str]:
         if target.pid is None:
             raise ValueError("a heap dump needs a local JVM (pid:N)")
-        path = params.get("path") or f"heap-{target.pid}.hprof"
-        return ["jcmd", str(target.pid), "GC.heap_dump", str(path)]
+        return ["jcmd", str(target.pid), "GC.heap_dump", HeapDump.path(target, params)]
+
+    @staticmethod
+    def path(target: Target, params: dict[str, Any]) -> str:
+        """Where the dump lands: a relative path is the JVM's (jcmd writes it from the JVM's working
+        directory), so it is shown resolved."""
+        import psutil
+
+        path = str(params.get("path") or f"heap-{target.pid}.hprof")
+        if not os.path.isabs(path):
+            try:
+                path = os.path.join(psutil.Process(int(target.pid or 0)).cwd(), path)
+            except (psutil.Error, ValueError):
+                pass
+        return path
 
     @staticmethod
     def describe(target: Target, params: dict[str, Any]) -> str:
@@ -287,7 +301,10 @@ class HeapDump:
             out = _run(HeapDump._argv(target, params), max(timeout, 300))
         except JvmError as e:
             return {"ok": False, "error": str(e)}
-        return {"ok": True, "output": out.strip()[-500:]}
+        path = HeapDump.path(target, params)
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+        return expect({"ok": True, "output": out.strip()[-500:], "path": path}, f"a heap dump at {path}", size > 0,
+                      f"{size:,} bytes" if size else "no file")
 
 
 def thread_dump(pid: int, timeout: float = 10) -> str:

@@ -8,6 +8,7 @@ import subprocess
 import time
 from typing import Any
 
+from runbook.expect import expect
 from runbook.secrets import MASK, is_secret_key, mask_url
 from runbook.targets import Target
 
@@ -31,6 +32,7 @@ def _call(target: Target, timeout: float, fn: Any) -> dict[str, Any]:
 
 def _on(target: Target) -> str:
     return f"on {mask_url(target.url)}"
+
 
 
 SHUTDOWN_ARGS = {"default": [], "save": ["SAVE"], "nosave": ["NOSAVE"]}
@@ -126,14 +128,11 @@ class Restart:
         out.update(up)
         if up.get("error"):
             out["error"] += _tail(out.get("start_output"))
-            return out
-        if up["role"] != old["role"]:
-            out["error"] = f"it came back as a {up['role']}, not a {old['role']}"
-        elif up["keys"] < old["keys"]:
-            out["error"] = f"it came back with {up['keys']:,} keys; it held {old['keys']:,} before the stop"
-        else:
-            out["ok"] = True
-        return out
+            return expect(out, "a new run_id at the address", False, up["error"])
+        out["ok"] = True
+        what = f"a new run_id at the address, done loading, a {old['role']} with at least {old['keys']:,} keys"
+        seen = f"run_id {str(up['new_run_id'])[:8]}…, a {up['role']} with {up['keys']:,} keys"
+        return expect(out, what, up["role"] == old["role"] and up["keys"] >= old["keys"], seen)
 
 
 def _keys(info: dict[str, Any]) -> int:
@@ -243,7 +242,8 @@ class Shutdown:
         finally:
             c.close()
         gone = not _answers(target) or (time.sleep(1.0) or not _answers(target))
-        return {"ok": gone, "mode": mode, **({} if gone else {"error": "the server still answers after SHUTDOWN"})}
+        return expect({"ok": True, "mode": mode}, "nothing answers at the address", gone,
+                      "no answer" if gone else "the server still answers")
 
 
 class ConfigSet:
@@ -275,7 +275,17 @@ class ConfigSet:
             c.config_rewrite()
             return {"now": c.config_get(name)}
 
-        return _call(target, timeout, go)
+        r = _call(target, timeout, go)
+        if not r["ok"]:
+            return r
+        now = (r.get("now") or {}).get(name)
+        # the server reports memory in bytes: 64mb reads back as 67108864
+        from runbook.redis.config import normalize
+
+        met = now is not None and normalize(str(now)) == normalize(value)
+        secret = bool(ConfigSet.secrets(params))
+        return expect(r, f"CONFIG GET {name} gives the new value", met,
+                      ("the new value" if met else "another value") if secret else now)
 
 
 class EnableAof:
@@ -301,7 +311,9 @@ class EnableAof:
             if info.get("aof_last_bgrewrite_status") != "ok":
                 return {"ok": False, "error": "the AOF rewrite failed; CONFIG REWRITE not run"}
             c.config_rewrite()
-            return {"ok": True, "aof_enabled": c.info("persistence").get("aof_enabled")}
+            on = c.info("persistence").get("aof_enabled")
+            return expect({"ok": True, "aof_enabled": on}, "aof_enabled:1, the rewrite done and the file rewritten",
+                          on == 1, f"aof_enabled:{on}")
         except Exception as e:  # noqa: BLE001
             return {"ok": False, "error": str(e)}
         finally:
@@ -319,7 +331,8 @@ class Promote:
             c.execute_command("REPLICAOF", "NO", "ONE")
             return {"role": c.info("replication").get("role")}
 
-        return _call(target, timeout, go)
+        r = _call(target, timeout, go)
+        return expect(r, "role master", r.get("role") == "master", f"role {r.get('role')}") if r["ok"] else r
 
 
 class Failover:
@@ -337,7 +350,19 @@ class Failover:
 
     @staticmethod
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-        return _call(target, timeout, lambda c: c.execute_command(*Failover.args(params)) and None)
+        r = _call(target, timeout, lambda c: c.execute_command(*Failover.args(params)) and None)
+        if not r["ok"]:
+            return r
+        deadline = time.monotonic() + int(params.get("timeout_ms", 5000)) / 1000 + 5
+        role = state = None
+        while time.monotonic() < deadline:
+            info = _call(target, timeout, lambda c: {"info": c.info("replication")}).get("info") or {}
+            role, state = info.get("role"), info.get("master_failover_state")
+            if role == "slave" and state in (None, "no-failover"):
+                break
+            time.sleep(0.2)
+        return expect(r, "this server became a replica of the new master", role == "slave",
+                      f"role {role}, failover state {state}")
 
 
 class Bgsave:
@@ -347,4 +372,20 @@ class Bgsave:
 
     @staticmethod
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-        return _call(target, timeout, lambda c: c.bgsave() and None)
+        def go(c: Any) -> dict[str, Any]:
+            before = c.info("persistence")
+            c.bgsave()
+            deadline = time.monotonic() + float(params.get("wait_s", 300))
+            while time.monotonic() < deadline:
+                info = c.info("persistence")
+                # rdb_saves counts successful saves (7.0); a failed one sets the status to err
+                done = (info.get("rdb_saves", 0) != before.get("rdb_saves", 0) or info.get("rdb_last_bgsave_status") == "err"
+                        or ("rdb_saves" not in info and info.get("rdb_last_save_time") != before.get("rdb_last_save_time")))
+                if not info.get("rdb_bgsave_in_progress") and done:
+                    return {"status": info.get("rdb_last_bgsave_status")}
+                time.sleep(0.1)
+            return {"status": "still running"}
+
+        r = _call(target, timeout, go)
+        return expect(r, "the background save finished with rdb_last_bgsave_status:ok", r.get("status") == "ok",
+                      f"rdb_last_bgsave_status:{r.get('status')}") if r["ok"] else r
