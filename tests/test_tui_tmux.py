@@ -64,15 +64,18 @@ def test_restart_blocked_in_a_real_terminal(tmp_path, state_dir) -> None:
                    {"RUNBOOK_STATE_DIR": str(state_dir), "TERM": "xterm-256color", "TEXTUAL_ANIMATIONS": "none"})
         tmux.wait_for("A restart would start empty", 40)
         tmux.send("a")
-        tmux.wait_for("Read the restart preview")
+        tmux.wait_for("Read the restart simulation")
         tmux.send("a")
         screen = tmux.wait_for("BLOCKED by", 40)
         assert "redis.restart_is_safe" in screen
         # nothing typed here can run it: there is no confirmation field on a blocked action
         tmux.send("m", "a", "s", "t", "e", "r", "Enter", "y", "Space", "Enter")
         time.sleep(0.5)
-        tmux.send("Escape")
-        tmux.wait_for("Session blocked")
+        tmux.send("Escape")  # back to the step: the session waits there
+        tmux.wait_for("Cancelled: nothing ran")
+        tmux.send("Escape")  # leaving is asked; Stay has the focus
+        tmux.wait_for("Leave this session?")
+        tmux.send("Tab", "Enter")
         tmux.send("C-q")
         time.sleep(0.5)
     finally:
@@ -98,12 +101,14 @@ def test_the_readme_main_command_rehearses_twilio_and_leaves_nothing(state_dir) 
         tmux.start_shell(main_cmd, {"RUNBOOK_STATE_DIR": str(state_dir), "TERM": "xterm-256color"})
         tmux.wait_for("The replicas are in a full-sync storm", 180)  # set-up, sandbox, the first check
         tmux.send("a")
-        tmux.wait_for("Read the restart preview", 30)
+        tmux.wait_for("A restart would start empty", 30)  # the storm does not hide this lesson
+        tmux.send("a")
+        tmux.wait_for("Read the restart simulation", 30)
         tmux.send("a")
         screen = tmux.wait_for("BLOCKED by", 60)
         assert "redis.restart_is_safe" in screen
         tmux.send("Escape")
-        tmux.wait_for("Session blocked", 30)
+        tmux.wait_for("Cancelled: nothing ran", 30)
         tmux.send("C-q")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

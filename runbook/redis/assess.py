@@ -151,7 +151,7 @@ def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> 
     if p.get("read_only"):
         out.append(make("redis.restart.read_only", {**base, **p["read_only"]}))
     fr = p.get("file_replicaof") or {}
-    if fr:
+    if fr and not p.get("resyncs_from_current_master"):
         self_by_id = bool(fr.get("run_id")) and str(fr.get("run_id")) == str(info.get("run_id"))
         if self_by_id or fr.get("self_by_address"):
             out.append(make("redis.restart.replicaof_self", {

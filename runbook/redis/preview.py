@@ -472,6 +472,9 @@ def _compare(out: dict[str, Any], info: dict[str, Any], live: dict[str, Any], ou
     if ours["replicaof"]:
         parts = ours["replicaof"].split()
         mhost, mport = parts[0], _int(parts[1] if len(parts) > 1 else 6379, 6379)
+        if info.get("role") == "slave" and mport == _int(info.get("master_port"), -1) and (
+                set(resolve(mhost)) & set(resolve(str(info.get("master_host") or ""))) or mhost == info.get("master_host")):
+            out["resyncs_from_current_master"] = True
         ips = resolve(mhost)
         self_addr = mport == ours["port"] and any(accepts_on(ip, host) for ip in ips)
         out["file_replicaof"] = {"host": mhost, "port": mport, "addresses": ips, "self_by_address": self_addr}
@@ -524,6 +527,10 @@ def _outcomes(out: dict[str, Any], info: dict[str, Any], keys_live: int) -> None
     after = outcomes[mode]["keys_after"]
     out["keys_after"] = after
     if out.get("restart_fails"):
+        return
+    if out.get("resyncs_from_current_master"):
+        # a replica that comes back as a replica of the same master gets its data from it again
+        out["writable"] = False
         return
     if after is None:
         out["unproven"].append("how many keys the start would load (the data was not loaded and the checkers "
