@@ -144,7 +144,7 @@ def test_break_glass(snap_compare, size, tmp_path) -> None:
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_gc_report(snap_compare, size) -> None:
-    log = ROOT.parent / "shared" / "corpus" / "gc" / "gctoolkit-testdata" / "gclogs__preunified__cms__parnew__details__1073_1.log"
+    log = ROOT / "tests" / "data" / "parallel-jdk17.log"  # made by our own JVM workload (tests/data/README.md)
     app = RunbookApp([], gc_files=[str(log)])
 
     async def run_before(pilot) -> None:
