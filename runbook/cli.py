@@ -118,6 +118,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError("run needs a PLAYBOOK (or --resume SESSION)")
         playbook_path = args.playbook
         path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
+    if not Path(playbook_path).is_file():
+        raise UsageError(f"{playbook_path}: no such playbook file")
     pb, problems = loader.load(playbook_path)
     if pb is None:
         for p in problems:
@@ -304,11 +306,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     fn = getattr(args, "fn", None) or cmd_home
+    from runbook.events import SignalExit
+
+    def terminated(signum: int, frame: object) -> None:
+        raise SignalExit(signum)
+
+    signal.signal(signal.SIGTERM, terminated)  # journals close and sandboxes stop, then 128 + 15
     try:
         return fn(args)
     except UsageError as e:
         _err(f"runbook: {e}")
         return EXIT_USAGE
+    except SignalExit as e:
+        _err("terminated")
+        return 128 + e.signum
     except KeyboardInterrupt:
         _err("interrupted")
         return 130

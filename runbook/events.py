@@ -50,3 +50,11 @@ class Event:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Event":
         return cls(kind=d["kind"], data=d.get("data") or {}, step=d.get("step"), ts=d["ts"], seq=d.get("seq", 0))
+
+
+class SignalExit(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop cleanly (sandboxes stopped, journals closed) and exit 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

@@ -68,6 +68,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.tui:
         from runbook.tui import launch
 
+        unreadable = [f for f in args.files if not os.access(f, os.R_OK) or os.path.isdir(f)]
+        if unreadable:
+            sys.stderr.write(f"runbook: cannot read {', '.join(unreadable)}\n")
+            return 3
         return launch.gc_report(args.files)
 
     try:

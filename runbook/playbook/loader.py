@@ -356,13 +356,32 @@ def _graph(c: _Checker, pb: Playbook) -> None:
             c.err(None, f"step {s.id!r} is in a loop with no way out: no path from it reaches the end", line=s.line, col=s.col)
 
 
+_PLAYBOOK_KEY = re.compile(rb"^steps[ \t]*:", re.M)
+_SKIP_DIRS = frozenset({"node_modules", "site-packages", "__pycache__", "scenarios"})
+
+
 def find_playbooks(paths: list[str]) -> list[Path]:
+    """Files named are taken as they are; directories are walked for YAML files that are playbooks (a
+    top-level `steps:`), skipping hidden directories, virtualenvs and scenario folders."""
     out: list[Path] = []
     for p in paths:
         pp = Path(p)
-        if pp.is_dir():
-            out += sorted(x for x in pp.rglob("*") if x.suffix in (".yaml", ".yml") and x.is_file()
-                          and "scenarios" not in x.parts and x.name != "inventory.yaml")
-        else:
+        if not pp.is_dir():
             out.append(pp)
+            continue
+        for root, dirs, files in os.walk(pp):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS
+                             and not os.path.exists(os.path.join(root, d, "pyvenv.cfg")))
+            for name in sorted(files):
+                if name.endswith((".yaml", ".yml")) and name != "inventory.yaml" and _looks_like_playbook(
+                        os.path.join(root, name)):
+                    out.append(Path(root) / name)
     return out
+
+
+def _looks_like_playbook(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return bool(_PLAYBOOK_KEY.search(f.read(256 * 1024)))
+    except OSError:
+        return False

@@ -148,7 +148,9 @@ class Sandbox:
         return self
 
     def _on_signal(self, signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        from runbook.events import SignalExit
+
+        raise SignalExit(signum)
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()

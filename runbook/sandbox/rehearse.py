@@ -14,6 +14,7 @@ def say(text: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from runbook.events import SignalExit
     from runbook.sandbox.procs import Sandbox, cleanup_stale
     from runbook.sandbox.scenarios import SCENARIOS, SandboxError
 
@@ -48,19 +49,37 @@ def main(args: argparse.Namespace) -> int:
 
             path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
             launch.run_playbook(pb, built.targets, mode="rehearsal", journal_path=path, resume_events=None, read_only=False)
+            outcome = _outcome(path)
             if args.keep:
                 say("the sandbox keeps running; press Ctrl-C to stop it")
                 import time
 
                 while True:
                     time.sleep(3600)
+            if outcome != built.expected:
+                say(f"the rehearsal ended {outcome or 'before its end'}; it is meant to end {built.expected}")
+                return 1
             return 0
     except SandboxError as e:
         say(f"could not build {sc.name}: {e}")
         return 1
+    except SignalExit as e:
+        say("terminated")
+        return 128 + e.signum
     except KeyboardInterrupt:
         say("interrupted")
         return 130
+
+
+def _outcome(path: Any) -> str:
+    """How the rehearsal's session ended ("" when it did not: the engineer left mid-way)."""
+    from runbook.journal import store
+
+    try:
+        ended = store.read(path).ended
+    except Exception:  # noqa: BLE001 - no journal: it never started
+        return ""
+    return str(ended.data.get("outcome") or "") if ended is not None else ""
 
 
 def _headless(pb: Any, built: Any) -> int:

@@ -341,7 +341,7 @@ def run_app(**kwargs: Any) -> int:
     finally:
         for sb in list(app.sandboxes):
             sb.stop()
-    return app.return_code or 0
+    return app.return_code or getattr(app, "exit_status", 0) or 0
 
 
 def fixed_clock(start: str = "2026-01-01T00:00:00Z") -> Callable[[], str]:

@@ -80,6 +80,10 @@ class GcReportScreen(Screen[None]):
             return
         if event.state == WorkerState.ERROR:
             self.query_one("#gc-summary", Static).update(Text(f"Cannot read: {event.worker.error}", style="bold red"))
+            self.query_one("#gc-progress", ProgressBar).display = False
+            for chart in self.query("#gc-chart"):
+                chart.display = False
+            self.app.exit_status = 3  # as `gc analyze` without the screen: could not read
         elif event.state == WorkerState.SUCCESS:
             self.show(event.worker.result)
 
