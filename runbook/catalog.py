@@ -20,6 +20,15 @@ class Rule:
     why: str
     action: str
     example: str = ""
+    # The one other severity a finding of this rule can have, and when: ("critical", "a pause is 5x the
+    # threshold"). Code asks for it with make(..., escalated=True); nothing else changes a severity.
+    otherwise: tuple[str, str] = ("", "")
+
+    @property
+    def severity_text(self) -> str:
+        """How the page states it: "warning; critical when ..." """
+        sev, when = self.otherwise
+        return f"{self.severity}; {sev} when {when}" if sev else self.severity
 
 
 _RULES = [
@@ -67,7 +76,8 @@ _RULES = [
     Rule("redis.restart.becomes_replica", "critical", "After a restart this master would become a replica",
          "The file a restart reads has a replicaof line: the restarted server syncs from that address, replaces "
          "every key it holds with the peer's data, and refuses writes.",
-         "Remove or fix the replicaof line (CONFIG REWRITE writes the running role) before restarting."),
+         "Remove or fix the replicaof line (CONFIG REWRITE writes the running role) before restarting.",
+         otherwise=("warning", "the server is a replica already (a master would lose its data)")),
     Rule("redis.restart.data_loss", "critical", "A restart would come up with fewer keys than the server holds",
          "The stop and the start were simulated: what the stop writes (by shutdown mode) and what the start loads "
          "(the file's dir, dbfilename and appendonly) leave fewer keys than are live. The evidence says why: no "
@@ -147,7 +157,8 @@ _RULES = [
          "A full GC stops every application thread for the whole heap; repeated full GCs mean the old generation "
          "cannot keep up.",
          "Look at heap after full GC: if it stays high the heap is too small or leaks; otherwise tune the "
-         "collector so old collections finish in time."),
+         "collector so old collections finish in time.",
+         otherwise=("critical", "at least 5 full GCs come less than 60 s apart on average")),
     Rule("gc.cms.concurrent_mode_failure", "critical", "CMS concurrent mode failures",
          "The old generation filled before the concurrent cycle finished; CMS fell back to a long single-threaded "
          "full collection.",
@@ -170,10 +181,12 @@ _RULES = [
          "Raise -XX:MaxMetaspaceSize (or MaxPermSize) and look for class loader leaks (redeploys, dynamic proxies)."),
     Rule("gc.pause.long", "warning", "Long stop-the-world pauses",
          "Application threads were stopped longer than the threshold: requests time out and clients retry.",
-         "Look at which kind of pause is long; tune that phase, the heap size, or use a low-pause collector."),
+         "Look at which kind of pause is long; tune that phase, the heap size, or use a low-pause collector.",
+         otherwise=("critical", "the longest pause is 5 times the threshold or more")),
     Rule("gc.throughput.low", "warning", "The application spends too much time in GC",
          "Throughput is the share of wall time outside stop-the-world pauses; below 95% GC is a bottleneck.",
-         "Enlarge the heap or young generation, or reduce the allocation rate."),
+         "Enlarge the heap or young generation, or reduce the allocation rate.",
+         otherwise=("critical", "throughput is below 80%")),
     Rule("gc.heap.leak", "critical", "Heap after GC keeps rising",
          "The live set grows steadily: something retains objects, and the JVM will end in full GCs and OutOfMemoryError.",
          "Take a heap dump (jcmd PID GC.heap_dump) or class histograms a few minutes apart and compare them."),
@@ -218,16 +231,20 @@ _RULES = [
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}
 
 
-def make(rule_id: str, evidence: dict[str, Any], *, severity: str | None = None, title: str | None = None,
+def make(rule_id: str, evidence: dict[str, Any], *, escalated: bool = False, title: str | None = None,
          action: str | None = None) -> Finding:
-    """A finding for a catalogue rule, with the evidence that triggered it."""
+    """A finding for a catalogue rule, with the evidence that triggered it. escalated=True gives the rule's
+    other severity (its page says when); a rule without one cannot be escalated."""
     r = RULES[rule_id]
-    return Finding(rule_id, severity or r.severity, title or r.title, evidence, r.why, action or r.action)
+    if escalated and not r.otherwise[0]:
+        raise ValueError(f"{rule_id} has one severity: its page names no other")
+    return Finding(rule_id, r.otherwise[0] if escalated else r.severity, title or r.title, evidence, r.why,
+                   action or r.action)
 
 
 def explain(rule_id: str) -> str:
     r = RULES[rule_id]
-    lines = [f"{r.id}  ({r.severity})", "", r.title, "", "Why it matters", "  " + r.why, "", "What to do", "  " + r.action]
+    lines = [f"{r.id}  ({r.severity_text})", "", r.title, "", "Why it matters", "  " + r.why, "", "What to do", "  " + r.action]
     if r.example:
         lines += ["", "Example", "  " + r.example]
     return "\n".join(lines)

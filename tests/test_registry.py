@@ -38,3 +38,34 @@ def test_readme_lists_every_finding_id() -> None:
 
     readme = (ROOT / "README.md").read_text()
     assert [rid for rid in catalog.RULES if f"| `{rid}` |" not in readme] == []
+
+
+def test_one_source_for_each_findings_severity() -> None:
+    """The README row and the explain page state the severity the code can give: the rule's own, or its
+    one other with when; and no code sets a severity any other way."""
+    import ast
+
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    for r in catalog.RULES.values():
+        assert f"| `{r.id}` | {r.severity_text} | {r.title} |" in readme, r.id
+        assert f"({r.severity_text})" in catalog.explain(r.id)
+    for path in (ROOT / "runbook").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "make":
+                assert "severity" not in [k.arg for k in node.keywords], f"{path}:{node.lineno} sets a severity"
+
+
+def test_an_escalated_finding_has_the_severity_its_page_states(tmp_path) -> None:
+    from runbook.jvm.gclog.analyze import analyze
+    from runbook.jvm.gclog.read import read_text
+
+    lines = [f"[{i * 2.0:.3f}s][info][gc] GC({i}) Pause Full (Allocation Failure) 90M->89M(96M) 2600.000ms"
+             for i in range(8)]
+    found = {f["id"]: f for f in analyze(read_text("\n".join(lines)))["findings"]}
+    for fid in ("gc.pause.long", "gc.full"):
+        rule = catalog.RULES[fid]
+        assert found[fid]["severity"] == rule.otherwise[0] == "critical" and rule.severity == "warning"
+        assert "critical when" in catalog.explain(fid)

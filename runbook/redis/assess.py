@@ -165,8 +165,7 @@ def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> 
                 ev["keys_live"] = keys_live
             elif not fr.get("reachable"):
                 ev["peer"] = "not reachable: the replica would wait, read-only, with no data from it"
-            sev = "critical" if info.get("role") == "master" else "warning"
-            out.append(make("redis.restart.becomes_replica", ev, severity=sev))
+            out.append(make("redis.restart.becomes_replica", ev, escalated=info.get("role") != "master"))
     return out
 
 

@@ -155,8 +155,8 @@ def findings(acc: Acc, r: dict[str, Any], long_pause_ms: float) -> list[Finding]
         ev = {"count": r["full_gcs"], "from_system_gc": explicit, "mean_interval_s": r["full_gc_interval_s"],
               "pause_ms": r["pauses_by_kind"].get("Full", {}).get("max_ms")}
         if r["full_gcs"] > explicit or not explicit:
-            sev = "critical" if r["full_gc_interval_s"] is not None and r["full_gc_interval_s"] < 60 and r["full_gcs"] >= 5 else "warning"
-            out.append(make("gc.full", ev, severity=sev, action=ADVICE_FULL.get(coll) or None))
+            often = r["full_gc_interval_s"] is not None and r["full_gc_interval_s"] < 60 and r["full_gcs"] >= 5
+            out.append(make("gc.full", ev, escalated=often, action=ADVICE_FULL.get(coll) or None))
     if "concurrent_mode_failure" in f:
         out.append(make("gc.cms.concurrent_mode_failure", _ev(acc, "concurrent_mode_failure")))
     if "promotion_failed" in f:
@@ -177,12 +177,12 @@ def findings(acc: Acc, r: dict[str, Any], long_pause_ms: float) -> list[Finding]
         worst = max(r["pauses_by_kind"].items(), key=lambda kv: kv[1]["max_ms"])
         out.append(make("gc.pause.long", {"threshold_ms": long_pause_ms, "count": long, "max_ms": p["max_ms"],
                                           "longest_kind": worst[0], "p99_ms": p["p99_ms"]},
-                        severity="critical" if p["max_ms"] >= 5 * long_pause_ms else "warning"))
+                        escalated=p["max_ms"] >= 5 * long_pause_ms))
     tp = r["throughput_pct"]
     if tp is not None and tp < LOW_THROUGHPUT and r["duration_s"] >= 10:
         out.append(make("gc.throughput.low", {"throughput_pct": round(tp, 2), "gc_pause_s": round(p["total_ms"] / 1000, 3),
                                               "duration_s": r["duration_s"]},
-                        severity="critical" if tp < 80 else "warning"))
+                        escalated=tp < 80))
     # heap: live set rising (leak) and heap too small (still full after full GCs)
     full_after = [a for a in acc.full_after if not math.isnan(a)]
     full_total = [t for t in acc.full_total if not math.isnan(t)]
