@@ -62,7 +62,7 @@ def test_an_escalated_finding_has_the_severity_its_page_states(tmp_path) -> None
     from runbook.jvm.gclog.analyze import analyze
     from runbook.jvm.gclog.read import read_text
 
-    lines = [f"[{i * 2.0:.3f}s][info][gc] GC({i}) Pause Full (Allocation Failure) 90M->89M(96M) 2600.000ms"
+    lines = [f"[{i * 7.0:.3f}s][info][gc] GC({i}) Pause Full (Allocation Failure) 90M->89M(96M) 6000.000ms"
              for i in range(8)]
     found = {f["id"]: f for f in analyze(read_text("\n".join(lines)))["findings"]}
     for fid in ("gc.pause.long", "gc.full"):
