@@ -113,3 +113,40 @@ def test_full_sync_storm_with_several_replicas(cluster) -> None:
     assert "CONFIG SET repl-backlog-size" in bl["action"]
     # the advice steers away from restarting the overloaded master
     assert "Do not restart the master" in found["redis.replication.full_sync_storm"]["action"]
+
+
+@pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark is not installed")
+def test_a_storm_is_named_from_one_look(cluster) -> None:
+    """The issue's reproduction: small backlog and replica output-buffer limit, several replicas, a heavy
+    writer, the replicas paused a few seconds; right after they resume, one `redis check` with no
+    --interval names the storm."""
+    m, reps = cluster(
+        4,
+        master_conf="repl-backlog-size 16kb\nrepl-diskless-sync no\nclient-output-buffer-limit replica 1mb 512kb 1\n",
+    )
+    m.fill(20000)
+    writer = subprocess.Popen(
+        ["redis-benchmark", "-p", str(m.port), "-t", "set", "-n", "50000000", "-d", "256", "-P", "16", "-r", "200000", "-q"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cluster.procs.append(writer)
+    time.sleep(0.5)
+    for r in reps:
+        os.kill(r.pid, signal.SIGSTOP)
+    time.sleep(2.5)
+    for r in reps:
+        os.kill(r.pid, signal.SIGCONT)
+    time.sleep(1.0)
+    code, rep = check(m.url)
+    writer.kill()
+    found = {f["id"]: f for f in rep["findings"]}
+    assert "redis.replication.full_sync_storm" in found, (rep.get("second_look"), rep["findings"])
+    ev = found["redis.replication.full_sync_storm"]["evidence"]
+    assert code == 2 and ev
+    assert "--interval" not in json.dumps(rep.get("window") or {})
+
+
+def test_a_healthy_master_with_replicas_is_not_a_storm_from_one_look(cluster) -> None:
+    m, reps = cluster(3)
+    m.fill(2000)
+    code, rep = check(m.url)
+    assert "redis.replication.full_sync_storm" not in {f["id"] for f in rep["findings"]}

@@ -33,7 +33,45 @@ def assess(facts: dict[str, Any]) -> list[Finding]:
         out += _preview(info, facts, facts["restart_preview"])
     if facts.get("window"):
         out += _window(info, config or {}, facts)
+    if not any(f.id == "redis.replication.full_sync_storm" for f in out):
+        look = storm_signals(info, facts)
+        if look["conclusive"]:
+            out.append(make("redis.replication.full_sync_storm", look["evidence"]))
     return out
+
+
+def storm_signals(info: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    """What one look says of a full-sync storm: counters against the replicas known, replicas waiting for
+    or receiving a full sync, a BGSAVE serving them, and the log's own lines of the last minute.
+    suggestive: worth a second sample; conclusive: named from this look alone."""
+    if info.get("role") != "master":
+        return {"suggestive": False, "conclusive": False, "evidence": {}}
+    reps = replicas(info)
+    states = [str(r.get("state")) for r in reps]
+    syncing = sum(1 for x in states if x in ("wait_bgsave", "send_bulk"))
+    known = max(len(reps), int(info.get("connected_slaves") or 0), 1)
+    full, perr = int(info.get("sync_full") or 0), int(info.get("sync_partial_err") or 0)
+    log = facts.get("log") or {}
+    recent = log.get("recent") or {}
+    obuf = recent.get("output_buffer_disconnects", 0)
+    resyncs = recent.get("full_resync_requested", 0)
+    refused = recent.get("partial_resync_refused", 0)
+    ev: dict[str, Any] = {
+        "sync_full": full, "sync_partial_err": perr, "replicas": known,
+        "full_syncs_per_replica": round(full / known, 1), "uptime_s": info.get("uptime_in_seconds"),
+        "replicas_syncing": syncing, "replica_states": states, "rdb_bgsave_in_progress": info.get("rdb_bgsave_in_progress"),
+    }
+    if log.get("readable"):
+        ev["log_last_minute"] = {"output_buffer_disconnects": obuf, "full_resync_requested": resyncs,
+                                 "partial_resync_refused": refused}
+        sample = (log.get("samples") or {}).get("output_buffer_disconnects") if obuf else None
+        if sample:
+            ev["log"] = sample
+    repeated = full >= 2 * known and perr >= 1  # each replica needed more than one full sync
+    suggestive = repeated or syncing > 0 or obuf > 0 or resyncs > known
+    conclusive = (obuf >= 2 or (obuf >= 1 and (resyncs >= 1 or refused >= 1)) or resyncs >= 2 * known) and (
+        repeated or syncing > 0 or bool(info.get("rdb_bgsave_in_progress")) or obuf >= 2)
+    return {"suggestive": suggestive, "conclusive": conclusive, "evidence": ev}
 
 
 def _persistence(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:

@@ -43,7 +43,7 @@ def simulation_params(target: Target, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-    facts = asyncio.run(read_instance(target.url, timeout, **simulation_params(target, params)))
+    facts = asyncio.run(look(target.url, timeout, _assess.DEFAULT_OUTAGE_S, **simulation_params(target, params)))
     return _facts_for_engine(facts)
 
 
@@ -149,7 +149,26 @@ def report(facts: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
             "diff": p.get("diff") or {},
         } if facts.get("reachable") else None,
         "window": facts.get("window"),
+        "second_look": facts.get("second_look"),
     }
+
+
+SECOND_LOOK_S = 2.0
+
+
+async def look(url: str, timeout: float, outage: float, **kw: Any) -> dict[str, Any]:
+    """One look; when it is suggestive of a full-sync storm but not conclusive, a second sample by
+    itself (two reads SECOND_LOOK_S apart) rather than silence."""
+    facts = await read_instance(url, timeout, **kw)
+    if not facts.get("reachable"):
+        return facts
+    signals = _assess.storm_signals(facts.get("info") or {}, facts)
+    if signals["suggestive"] and not signals["conclusive"]:
+        second = await read_window(url, timeout, SECOND_LOOK_S, outage, **kw)
+        if second.get("reachable"):
+            second["second_look"] = "the first look suggested a full-sync storm: sampled twice to be sure"
+            return second
+    return facts
 
 
 async def check_many(urls: list[str], timeout: float, interval: float | None, outage: float,
@@ -157,7 +176,7 @@ async def check_many(urls: list[str], timeout: float, interval: float | None, ou
     async def one(u: str) -> dict[str, Any]:
         if interval:
             return await read_window(u, timeout, interval, outage, preview=preview, **simulation)
-        return await read_instance(u, timeout, preview=preview, **simulation)
+        return await look(u, timeout, outage, preview=preview, **simulation)
 
     return list(await asyncio.gather(*(one(u) for u in urls)))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import re
 import socket
 import threading
 import time
@@ -296,13 +297,34 @@ def log_facts(config: dict[str, Any] | None, cwd: str | None) -> dict[str, Any]:
     except OSError as e:
         return {"readable": False, "path": path, "reason": e.strerror}
     counts: dict[str, int] = {}
+    recent: dict[str, int] = {}  # within RECENT_S of now, by the line's own time
     samples: dict[str, str] = {}
+    now = time.time()
     for line in tail:
         for key, needle in LOG_PATTERNS.items():
             if needle in line:
                 counts[key] = counts.get(key, 0) + 1
-                samples[key] = line[-300:]
-    return {"readable": True, "path": path, "counts": counts, "samples": samples, "lines_read": len(tail)}
+                samples[key] = line
+                at = log_time(line)
+                if at is not None and now - at <= RECENT_S:
+                    recent[key] = recent.get(key, 0) + 1
+    return {"readable": True, "path": path, "counts": counts, "recent": recent, "recent_s": RECENT_S,
+            "samples": samples, "lines_read": len(tail)}
+
+
+RECENT_S = 60
+_LOG_TIME = re.compile(r"^\d+:[A-Z] (\d{1,2} \w{3} \d{4} \d{2}:\d{2}:\d{2})\.(\d{3}) ")
+
+
+def log_time(line: str) -> float | None:
+    """The time of a Redis log line ("1234:M 26 Nov 2026 23:48:30.325 # ..."), written in local time."""
+    m = _LOG_TIME.match(line)
+    if not m:
+        return None
+    try:
+        return time.mktime(time.strptime(m[1], "%d %b %Y %H:%M:%S")) + int(m[2]) / 1000
+    except (ValueError, OverflowError):
+        return None
 
 
 async def read_instance(url: str, timeout: float, *, restart_command: tuple[str, ...] = (), restart_unit: str = "",
