@@ -238,6 +238,7 @@ def make(rule_id: str, evidence: dict[str, Any], *, escalated: bool = False, tit
     r = RULES[rule_id]
     if escalated and not r.otherwise[0]:
         raise ValueError(f"{rule_id} has one severity: its page names no other")
+    evidence = {k: v for k, v in evidence.items() if v is not None}  # unknown is left out, never "None"
     return Finding(rule_id, r.otherwise[0] if escalated else r.severity, title or r.title, evidence, r.why,
                    action or r.action)
 

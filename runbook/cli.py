@@ -190,15 +190,17 @@ def cmd_journal(args: argparse.Namespace) -> int:
     if args.state_dir:
         os.environ["RUNBOOK_STATE_DIR"] = args.state_dir
     if args.journal_cmd == "list":
-        sessions = store.list_sessions()
+        sessions = sorted(store.list_sessions(), key=lambda s: s.summary()["session"], reverse=True)  # newest first
         if args.json:
             _out(json.dumps([s.summary() for s in sessions], indent=2))
             return EXIT_OK
         if not sessions:
             _out(f"no sessions in {store.sessions_dir()}")
+            return EXIT_OK
+        _out(f"{'SESSION':24}  {'STARTED':24}  {'PLAYBOOK':24} {'MODE':9} {'STATUS':11} LAST STEP")
         for s in sessions:
             m = s.summary()
-            _out(f"{m['session']}  {m['started']:24}  {m['playbook']:24} {m['mode']:9} {m['status']:11} {m['last_step']}")
+            _out(f"{m['session']:24}  {m['started']:24}  {m['playbook']:24} {m['mode']:9} {m['status']:11} {m['last_step']}")
         return EXIT_OK
     jr = store.read(store.find(args.session))
     if args.journal_cmd == "show":

@@ -268,3 +268,53 @@ async def test_the_flagship_playbook_shows_every_lesson_that_applies(name, lesso
             await pilot.pause(0.05)
     assert [s for s in shown if s in ("storm", "aof-trap")] == lessons
     assert shown[-1] == "preview"
+
+
+async def test_each_screen_opens_with_its_list_focused_and_f1_toggles_the_keys(tmp_path, files) -> None:
+    from textual.widgets import DataTable, HelpPanel
+
+    from runbook.tui.app import RunbookApp
+    from tui_helpers import ROOT
+
+    app = RunbookApp([ROOT / "playbooks"], discover=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#playbooks").row_count > 0)
+        assert app.focused is app.screen.query_one("#playbooks", DataTable)
+        before = app.screen.query_one("#playbooks", DataTable).cursor_row
+        await pilot.press("down")  # arrows work without a Tab first
+        assert app.screen.query_one("#playbooks", DataTable).cursor_row == before + 1
+        await pilot.press("f1")
+        await pilot.pause()
+        assert app.screen.query(HelpPanel)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert not app.screen.query(HelpPanel)
+
+    flag, marker = files
+    run = run_app(action_playbook(tmp_path, flag, marker))
+    async with run.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(run.screen, RunScreen) and run.screen.pending_ack is not None)
+        await pilot.press("f")
+        await pilot.pause()
+        assert run.focused is run.screen.query_one("#findings-table", DataTable)
+
+    gc = RunbookApp([], gc_files=[str(ROOT / "tests" / "data" / "parallel-jdk17.log")])
+    async with gc.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: gc.screen.result is not None)
+        await pilot.pause()
+        assert gc.focused is gc.screen.query_one("#gc-findings", DataTable)
+        await pilot.press("enter")  # Enter opens the first finding at once
+        from runbook.tui.modals import FindingScreen
+
+        await wait_for(pilot, lambda: isinstance(gc.screen, FindingScreen))
+
+
+async def test_the_footer_keeps_quit_and_keys_at_80_columns(tmp_path, files) -> None:
+    flag, marker = files
+    app = run_app(action_playbook(tmp_path, flag, marker))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_ack is not None)
+        await pilot.pause(0.2)
+        text = app.export_screenshot()
+        for key in ("Done", "Findings", "Leave", "Quit", "Keys"):
+            assert key in text, key

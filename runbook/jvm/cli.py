@@ -97,6 +97,7 @@ def _public(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(r: dict[str, Any]) -> str:
+    from runbook.text import human_value
     from runbook.text import printable as p
 
     def num(v: Any, unit: str = "") -> str:
@@ -109,6 +110,8 @@ def render(r: dict[str, Any]) -> str:
     lines.append(f"  pauses      {ps['count']:,} total {ps['total_ms'] / 1000:,.2f} s  mean {ps['mean_ms']:.1f} ms  "
                  f"p50 {ps['p50_ms']:.1f}  p90 {ps['p90_ms']:.1f}  p99 {ps['p99_ms']:.1f}  max {ps['max_ms']:.1f} ms")
     for kind, s in r["pauses_by_kind"].items():
+        if not s["count"]:
+            continue
         lines.append(f"    {kind:<22} {s['count']:>8,}  total {s['total_ms'] / 1000:>9,.2f} s  p99 {s['p99_ms']:>9.1f}  max {s['max_ms']:>9.1f} ms")
     lines.append(f"  throughput  {num(r['throughput_pct'], ' %')}   allocation {num(r['allocation_rate_mb_s'], ' MB/s')}"
                  f"   promotion {num(r['promotion_rate_mb_s'], ' MB/s')}")
@@ -117,11 +120,8 @@ def render(r: dict[str, Any]) -> str:
     for f in r["findings"]:
         lines.append(f"  {f['severity'].upper():8} {f['id']}: {p(f['title'])}")
         for k, v in f["evidence"].items():
-            if isinstance(v, list):
-                for item in v[:3]:
-                    lines.append(f"           {p(k)}: {p(item)}")
-            else:
-                lines.append(f"           {p(k)}: {p(v)}")
+            for n, line in enumerate(human_value(v).splitlines() or [""]):
+                lines.append(f"           {p(k) + ':' if n == 0 else ' ' * (len(k) + 1)} {p(line)}")
         lines.append(f"           why: {p(f['why'])}")
         lines.append(f"           do:  {p(f['action'])}")
     if not r["findings"]:

@@ -113,7 +113,7 @@ def jstat(pid: int, timeout: float) -> dict[str, float]:
     res = {}
     for h, v in zip(head, vals):
         try:
-            res[h] = float(v)
+            res[h] = int(v) if h in ("YGC", "FGC", "CGC") else float(v)  # counts are counts
         except ValueError:
             res[h] = None  # type: ignore[assignment]
     return res

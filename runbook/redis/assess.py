@@ -8,6 +8,7 @@ from typing import Any
 from runbook.catalog import make
 from runbook.findings import Finding
 from runbook.redis.info import keyspace, replicas
+from runbook.text import human_bytes
 
 LAG_BYTES = 1024 * 1024
 LAG_SECONDS = 10
@@ -15,7 +16,7 @@ DEFAULT_OUTAGE_S = 60
 
 
 def _mb(n: float) -> str:
-    return f"{n / 1048576:.1f} MB"
+    return human_bytes(n)
 
 
 def assess(facts: dict[str, Any]) -> list[Finding]:
@@ -258,7 +259,7 @@ def _window(info: dict[str, Any], config: dict[str, Any], facts: dict[str, Any])
             want_mb = (want + 1048575) // 1048576
             out.append(make("redis.replication.backlog_too_small", {
                 "write_rate": f"{_mb(rate)}/s", "repl_backlog_size": _mb(backlog), "covers_s": round(covers, 1),
-                "outage_to_survive_s": outage, "suggested_repl_backlog_size": f"{want_mb}mb"},
+                "outage_to_survive_s": outage, "suggested_repl_backlog_size": f"{want_mb}mb ({human_bytes(want_mb * 1048576)})"},
                 action=f"CONFIG SET repl-backlog-size {want_mb}mb (covers {outage} s at {_mb(rate)}/s with 50% margin), "
                        "then CONFIG REWRITE."))
         limits = parse_output_buffer_limit(str(config.get("client-output-buffer-limit") or ""))

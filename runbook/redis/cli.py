@@ -126,6 +126,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def render(r: dict[str, Any]) -> str:
+    from runbook.text import human_value
     from runbook.text import printable as p
 
     lines = [f"{p(r['target'])}  {r.get('role') or '-'}  {r.get('version') or ''}  {r['status'].upper()}"]
@@ -156,7 +157,8 @@ def render(r: dict[str, Any]) -> str:
     for f in r["findings"]:
         lines.append(f"  {f['severity'].upper():8} {f['id']}: {p(f['title'])}")
         for k, v in f["evidence"].items():
-            lines.append(f"           {p(k)}: {p(json.dumps(v, default=str) if not isinstance(v, str) else v)}")
+            for n, line in enumerate(human_value(v).splitlines() or [""]):
+                lines.append(f"           {p(k) + ':' if n == 0 else ' ' * (len(k) + 1)} {p(line)}")
         lines.append(f"           why: {p(f['why'])}")
         lines.append(f"           do:  {p(f['action'])}")
     if not r["findings"] and r["reachable"]:

@@ -3,6 +3,8 @@ nothing is left behind, on exit, on Ctrl-C, or after a kill (the next run cleans
 
 from __future__ import annotations
 
+from runbook.text import plural
+
 import json
 import os
 import shutil
@@ -139,7 +141,7 @@ class Sandbox:
         shutil.rmtree(self.dir, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
         if stopped:
-            self.say(f"stopped the {self.name} sandbox ({stopped} processes) and removed {self.dir}")
+            self.say(f"stopped the {self.name} sandbox ({plural(stopped, 'process', 'processes')}) and removed {self.dir}")
 
     def __enter__(self) -> "Sandbox":
         self._old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}

@@ -47,8 +47,17 @@ class RunbookApp(App[int]):
     CSS_PATH = "app.tcss"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
-        Binding("f1", "show_help_panel", "Keys", id="help"),
+        Binding("f1", "toggle_help", "Keys", id="help"),
     ]
+
+    def action_toggle_help(self) -> None:
+        """F1 opens the key panel, and closes it."""
+        from textual.widgets import HelpPanel
+
+        if self.screen.query(HelpPanel):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def __init__(self, playbook_dirs: list[Path], start_run: dict[str, Any] | None = None,
                  clock: Callable[[], str] = utcnow, live_panels: bool = True, read_only: bool = False,
@@ -112,13 +121,14 @@ class HomeScreen(Screen[None]):
             yield Static("", id="problems")
             yield Static(Text("Targets", style="bold"), classes="section")
             yield DataTable(id="targets", cursor_type="row")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#playbooks", DataTable).add_columns("playbook", "state", "title")
         self.query_one("#targets", DataTable).add_columns("name", "kind", "url", "from")
         self.problems: dict[str, list[str]] = {}
         self._fill_targets(self.rb.known_targets, "command line")
+        self.query_one("#playbooks", DataTable).focus()  # arrows and Enter work at once
         self.call_after_refresh(self._below_the_fold)  # the first frame first; then the rest, then the disk
 
     def _below_the_fold(self) -> None:

@@ -55,11 +55,13 @@ class GcReportScreen(Screen[None]):
             yield Static("", id="gc-axis")
             yield Static(Text("Findings", style="bold"), classes="section")
             yield DataTable(id="gc-findings", cursor_type="row")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = "runbook: GC report"
-        self.query_one("#gc-findings", DataTable).add_columns("sev", "finding")
+        table = self.query_one("#gc-findings", DataTable)
+        table.add_column("sev", key="sev")
+        table.add_column("finding", key="finding")
         self.analyze()
 
     @work(thread=True, exclusive=True, group="gc", exit_on_error=False)
@@ -107,9 +109,14 @@ class GcReportScreen(Screen[None]):
         if ts:
             self.query_one("#gc-axis", Static).update(Text(f"{min(ts):,.0f} s → {max(ts):,.0f} s (uptime); tallest bar {p['max_ms']:,.1f} ms", style="dim"))
         table = self.query_one("#gc-findings", DataTable)
+        width = max(20, self.size.width - 6 - 8)
+        table.columns["finding"].width = width  # titles wrap in their column instead of being cut
+        table.columns["finding"].auto_width = False
         for i, f in enumerate(r["findings"]):
+            title = Text(f"{f['id']}: {f['title']}")
             table.add_row(Text(f["severity"][:4].upper(), style={"critical": "bold red", "warning": "yellow"}.get(f["severity"], "cyan")),
-                          Text(f"{f['id']}: {f['title']}"), key=str(i))
+                          title, key=str(i), height=max(1, len(title.wrap(self.app.console, width))))
+        table.focus()  # the findings are what this screen is about: arrows and Enter work at once
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         from runbook.tui.modals import FindingScreen

@@ -32,15 +32,24 @@ SEV_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 class RunScreen(Screen[None]):
     BINDINGS = [
+        # The footer of an 80-column terminal holds the keys that matter now; the rest are in F1's panel.
         Binding("a", "acknowledge", "Done", id="step-done"),
-        Binding("s", "tab('step')", "Step", id="tab-step"),
-        Binding("f", "tab('findings')", "Findings", id="tab-findings"),
-        Binding("t", "tab('targets')", "Targets", id="tab-targets"),
-        Binding("l", "tab('timeline')", "Timeline", id="tab-timeline"),
-        Binding("c", "copy", "Copy", id="copy"),
         Binding("r", "retry", "Try again", id="step-retry"),
+        Binding("s", "tab('step')", "Step", id="tab-step", show=False),
+        Binding("f", "tab('findings')", "Findings", id="tab-findings"),
+        Binding("t", "tab('targets')", "Targets", id="tab-targets", show=False),
+        Binding("l", "tab('timeline')", "Timeline", id="tab-timeline"),
+        Binding("c", "copy", "Copy", id="copy", show=False),
         Binding("escape", "leave", "Leave", id="leave-run"),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Done and Try again show in the footer only while the session waits for them."""
+        if action == "acknowledge":
+            return self.pending_ack is not None
+        if action == "retry":
+            return self.pending_retry is not None
+        return True
 
     def __init__(self, playbook: Playbook, targets: dict[str, Target], mode: str, journal_path: Path,
                  resume_events: list[Event] | None = None, read_only: bool = False, facts: Any = None) -> None:
@@ -86,7 +95,7 @@ class RunScreen(Screen[None]):
                             yield TargetPanel(t, live=self.rb.live_panels and self.mode != "replay")
                 with TabPane("Timeline", id="timeline"):
                     yield RichLog(id="timeline-log", markup=False, highlight=False, wrap=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def _step_label(self, sid: str) -> Text:
         step = self.playbook.by_id[sid]
@@ -98,7 +107,10 @@ class RunScreen(Screen[None]):
         mode = self.mode.upper() + (" READ-ONLY" if self.read_only else "")
         self.title = f"runbook: {self.playbook.name}"
         self.sub_title = mode
-        self.query_one("#findings-table", DataTable).add_columns("sev", "finding", "target")
+        table = self.query_one("#findings-table", DataTable)
+        table.add_column("sev", key="sev")
+        table.add_column("finding", key="finding", width=self._title_width())
+        table.add_column("target", key="target")
         self.query_one("#step-info", Static).update(Text("starting…"))
         self.run_session()
 
@@ -179,14 +191,24 @@ class RunScreen(Screen[None]):
         if current is not None:
             ol.highlighted = [s.id for s in self.playbook.steps].index(current)
 
+    def _title_width(self) -> int:
+        """What the title column can have: the tab's width less the severity and target columns."""
+        longest_target = max((len(n) for n in self.targets), default=6)
+        return max(20, self.size.width - 26 - 6 - (longest_target + 2) - 8)  # 26: the steps list
+
     def _refresh_findings(self) -> None:
         table = self.query_one("#findings-table", DataTable)
         table.clear()
         rows = sorted((f for fs in self.findings.values() for f in fs), key=lambda f: (SEV_ORDER[f["severity"]], f["id"]))
         self._finding_rows = rows
+        width = self._title_width()
+        table.columns["finding"].width = width  # titles wrap in their column instead of being cut
+        table.columns["finding"].auto_width = False
         for i, f in enumerate(rows):
+            title = Text(f"{f['id']}: {f['title']}")
+            lines = len(title.wrap(self.app.console, width))
             table.add_row(Text(f["severity"][:4].upper(), style={"critical": "bold red", "warning": "yellow"}.get(f["severity"], "cyan")),
-                          Text(f"{f['id']}: {f['title']}"), Text(str(f.get("target", ""))), key=str(i))
+                          title, Text(str(f.get("target", ""))), key=str(i), height=max(1, lines))
         tabs = self.query_one("#tabs", TabbedContent)
         tabs.get_tab("findings").label = f"Findings ({len(rows)})"
 
@@ -197,6 +219,7 @@ class RunScreen(Screen[None]):
     # ---------------------------------------------------------------- questions from the engine
     def ask_ack(self, step: Any, reply: Reply) -> None:
         self.pending_ack = reply
+        self.refresh_bindings()
         self.query_one("#ack", Button).remove_class("hidden")
         self.query_one("#tabs", TabbedContent).active = "step"
 
@@ -204,6 +227,7 @@ class RunScreen(Screen[None]):
         if self.pending_ack is not None:
             reply, self.pending_ack = self.pending_ack, None
             self.query_one("#ack", Button).add_class("hidden")
+            self.refresh_bindings()
             reply.set(True)
 
     @on(Button.Pressed, "#ack")
@@ -216,6 +240,7 @@ class RunScreen(Screen[None]):
     def ask_retry(self, step: Any, reply: Reply) -> None:
         """Cancel at a confirmation: the session waits here. The engineer can look, fix, re-read and try again."""
         self.pending_retry = reply
+        self.refresh_bindings()
         self.query_one("#retry", Button).remove_class("hidden")
         self.query_one("#tabs", TabbedContent).active = "step"
         self.query_one("#step-info", Static).update(Text(
@@ -228,6 +253,7 @@ class RunScreen(Screen[None]):
         if self.pending_retry is not None:
             reply, self.pending_retry = self.pending_retry, None
             self.query_one("#retry", Button).add_class("hidden")
+            self.refresh_bindings()
             reply.set(True)
 
     @on(Button.Pressed, "#retry")
@@ -241,6 +267,21 @@ class RunScreen(Screen[None]):
     # ---------------------------------------------------------------- keys
     def action_tab(self, name: str) -> None:
         self.query_one("#tabs", TabbedContent).active = name
+        self._focus_tab(name)
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._focus_tab(event.pane.id or "")
+
+    def _focus_tab(self, name: str) -> None:
+        """The list a tab is about gets the focus, so arrows and Enter work at once."""
+        target = {"findings": "#findings-table", "timeline": "#timeline-log"}.get(name)
+        if target:
+            self.query_one(target).focus()
+
+    def on_resize(self) -> None:
+        if getattr(self, "_finding_rows", None):
+            self._refresh_findings()
 
     def action_copy(self) -> None:
         tabs = self.query_one("#tabs", TabbedContent)

@@ -15,6 +15,7 @@ from textual.widgets import Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from runbook.targets import Target
+from runbook.text import human_bytes, human_value
 
 SEV_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 STATE_ICON = {"pending": "·", "current": "▶", "done": "✓", "blocked": "✗", "skipped": " "}
@@ -29,7 +30,8 @@ def finding_text(f: dict[str, Any], wide: bool = True) -> Text:
         t.append("Evidence\n", style="bold underline")
         for k, v in f["evidence"].items():
             t.append(f"  {k}: ", style="bold")
-            t.append(f"{v}\n")
+            text = human_value(v)
+            t.append(("\n    " + text.replace("\n", "\n    ") if "\n" in text else text) + "\n")
         t.append("\n")
     t.append("Why it matters\n", style="bold underline")
     t.append(f"  {f.get('why', '')}\n\n")
@@ -100,13 +102,13 @@ class TargetPanel(Vertical):
             t.add_row("ops/s", Text(str(s.get("ops_per_sec"))))
             t.add_row("memory", Text(str(s.get("used_memory_human"))))
             t.add_row("clients", Text(str(s.get("clients"))))
-            t.add_row("keys", Text(str(s.get("keys"))))
+            t.add_row("keys", Text(human_value(s.get("keys"))))
             persist = f"rdb {s.get('rdb_last_bgsave_status')}, {s.get('rdb_changes_since_last_save')} unsaved, aof {'on' if s.get('aof_enabled') else 'off'}"
             t.add_row("persistence", Text(persist, style="red" if s.get("rdb_last_bgsave_status") == "err" else ""))
             if s.get("role") == "slave":
                 t.add_row("link", Text(str(s.get("master_link_status")), style="red" if s.get("master_link_status") != "up" else ""))
             for r in s.get("replicas", [])[:6]:
-                t.add_row("replica", Text(f"{r['addr']} {r['state']} lag {r['lag_bytes']} B",
+                t.add_row("replica", Text(f"{r['addr']} {r['state']} lag {human_bytes(r['lag_bytes'])}",
                                           style="" if r["state"] == "online" else "yellow"))
             summary.update(t)
         else:
@@ -123,7 +125,7 @@ class TargetPanel(Vertical):
             if s.get("old_pct") is not None:
                 bits.append(f"eden {s.get('eden_pct')}%  old {s.get('old_pct')}%")
             if s.get("heap_used_bytes") is not None:
-                bits.append(f"heap {int(s['heap_used_bytes']) // 1048576} / {int(s.get('heap_max_bytes') or 0) // 1048576} MB")
+                bits.append(f"heap {human_bytes(s['heap_used_bytes'])} of {human_bytes(s.get('heap_max_bytes') or 0)}")
             if s.get("young_gcs") is not None:
                 bits.append(f"young GCs {s.get('young_gcs'):.0f}  full GCs {s.get('full_gcs'):.0f}")
             bits.append(f"time in GC: {self.history[-1]:.1f}% of the last poll" if self.history else "time in GC: measuring")
@@ -146,5 +148,6 @@ def guards_table(guards: list[dict[str, Any]]) -> Group:
             t.append(f": {g['reason']}")
         rows.append(t)
         for k, v in (g.get("evidence") or {}).items():
-            rows.append(Text(f"      {k}: {v}", style="dim"))
+            value = ", ".join(human_value(x) for x in v) if isinstance(v, (list, tuple)) else human_value(v)
+            rows.append(Text(f"      {k}: {value}", style="dim"))
     return Group(*rows) if rows else Group(Text("no guards"))
