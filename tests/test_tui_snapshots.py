@@ -138,6 +138,7 @@ def test_break_glass(snap_compare, size, tmp_path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
         await pilot.click("#break-glass")
         await wait_for(pilot, lambda: isinstance(app.screen, BreakGlassScreen))
+        await pilot.pause(0.3)  # its first Changed events settle the "waiting for" line
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 

@@ -193,7 +193,9 @@ def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] =
             out["restart_fails"] = "; ".join(aof["problems"])
         elif checked.get("ok") is False:
             out["restart_fails"] = checked["said"]
-    _compare(out, info, live, ours, live_secrets or {}, host)
+    self_replica = bool(facts.get("master_is_self_by_address")) or (
+        bool(facts.get("master_run_id")) and str(facts.get("master_run_id")) == str(info.get("run_id")))
+    _compare(out, info, live, ours, live_secrets or {}, host, self_replica)
     _outcomes(out, info, keys_live)
     return out
 
@@ -430,7 +432,7 @@ def _norm(k: str, v: str) -> str:
 
 
 def _compare(out: dict[str, Any], info: dict[str, Any], live: dict[str, Any], ours: dict[str, Any],
-             live_secrets: dict[str, str], host: dict[str, Any]) -> None:
+             live_secrets: dict[str, str], host: dict[str, Any], self_replica: bool = False) -> None:
     """The running server against what the restart reads: drift, moves, auth, replicaof, would-fail addresses."""
     sim = out.get("sim_config") or {}
     diff: dict[str, dict[str, str]] = {}
@@ -472,7 +474,7 @@ def _compare(out: dict[str, Any], info: dict[str, Any], live: dict[str, Any], ou
     if ours["replicaof"]:
         parts = ours["replicaof"].split()
         mhost, mport = parts[0], _int(parts[1] if len(parts) > 1 else 6379, 6379)
-        if info.get("role") == "slave" and mport == _int(info.get("master_port"), -1) and (
+        if info.get("role") == "slave" and not self_replica and mport == _int(info.get("master_port"), -1) and (
                 set(resolve(mhost)) & set(resolve(str(info.get("master_host") or ""))) or mhost == info.get("master_host")):
             out["resyncs_from_current_master"] = True
         ips = resolve(mhost)
