@@ -190,6 +190,18 @@ _RULES = [
     Rule("gc.heap.leak", "critical", "Heap after GC keeps rising",
          "The live set grows steadily: something retains objects, and the JVM will end in full GCs and OutOfMemoryError.",
          "Take a heap dump (jcmd PID GC.heap_dump) or class histograms a few minutes apart and compare them."),
+    Rule("gc.heap.exhausted", "critical", "The JVM is at or near OutOfMemoryError: full GCs free almost nothing",
+         "Back-to-back full collections leave the heap as full as they found it: the live set does not fit the "
+         "maximum heap. Every allocation now waits for a full GC, and the JVM dies of OutOfMemoryError or crawls. "
+         "Tuning the collector (IHOP, threads, region size) cannot help.",
+         "Size the heap for the live set (-Xmx, and the host's memory), or find what holds it: a heap dump or "
+         "class histograms (jcmd PID GC.class_histogram) taken a few minutes apart."),
+    Rule("gc.pause.not_cpu", "warning", "Pauses took far longer than the CPU the GC used: not GC work",
+         "Real time more than twice user+sys means the GC threads were waiting, not collecting: the host was "
+         "swapping, the container's CPU quota throttled it, or noisy neighbours took the CPU. A bigger heap makes "
+         "swapping worse.",
+         "Check swap (vmstat si/so, free), the cgroup's cpu.stat throttling and the host's steal time; give the "
+         "JVM memory that is not swapped (or -XX:+AlwaysPreTouch with enough RAM) and CPU it is not throttled on."),
     Rule("gc.heap.too_small", "critical", "The heap is too small for the live set",
          "Heap after full GC stays close to the maximum: each collection frees little and runs again soon.",
          "Raise -Xmx (and check the host has the memory), or reduce what the application keeps."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,32 @@ def test_header_only_log_names_its_collector() -> None:
     r = runbook("gc", "analyze", "--json", str(TK / "gclogs__preunified__ps__empty.log"))
     assert r.returncode == 3 and "no GC events" in r.stderr
     assert json.loads(r.stdout)["collector"] == "Parallel"
+
+
+def _gctk(name: str) -> Path:
+    return CORPUS / "gctoolkit-testdata" / name
+
+
+def test_pauses_that_are_not_gc_work_are_named() -> None:
+    from runbook.jvm.gclog.analyze import analyze
+    from runbook.jvm.gclog.read import read_logs
+
+    for name, worst in (("gclogs__preunified__ps__details__long_pause.log", 22.0),
+                        ("gclogs__preunified__ps__details__premature2.log", 400.0)):
+        r = analyze(read_logs([str(_gctk(name))]))
+        f = {x["id"]: x for x in r["findings"]}["gc.pause.not_cpu"]
+        assert f["evidence"]["worst_real_s"] >= worst and f["evidence"]["worst_user_plus_sys_s"] < worst / 2
+
+
+def test_a_death_spiral_and_clustered_full_gcs_are_named() -> None:
+    from runbook.jvm.gclog.analyze import analyze
+    from runbook.jvm.gclog.read import read_logs
+
+    r = analyze(read_logs([str(_gctk("gclogs__preunified__g1gc__details__reference__post17040__gc_with_overflow.log"))]))
+    f = {x["id"]: x for x in r["findings"]}
+    assert f["gc.heap.exhausted"]["evidence"]["live_set_pct_of_heap"] >= 95
+    # the whole-log headline hides the worst minute: the worst window says it
+    assert r["throughput_pct"] > 99 and r["worst_window"]["throughput_pct"] < 10
+    assert "worst_window" in f["gc.throughput.low"]["evidence"]
+    r = analyze(read_logs([str(_gctk("gclogs__preunified__cms__parnew__details__1073_1.log"))]))
+    assert re.match(r"\d+ of \d+ within [\d.]+ minutes", r["full_gc_intervals"]["cluster"])

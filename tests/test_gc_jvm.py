@@ -63,3 +63,38 @@ def test_analysis_matches_the_log(logs, flag) -> None:
 def test_command_exit_code_follows_the_findings(logs) -> None:
     r = runbook("gc", "analyze", str(logs["UseG1GC"]))
     assert r.returncode in (0, 1, 2) and "G1, unified format, JDK 17" in r.stdout
+
+
+@pytest.mark.parametrize("flag", ["UseG1GC", "UseParallelGC"])
+def test_a_jvm_that_dies_of_out_of_memory_is_named(tmp_path, flag) -> None:
+    """A real JVM that keeps what it allocates until OutOfMemoryError: its log ends in full GCs that free
+    almost nothing, and the answer is the heap (or the leak), not collector tuning."""
+    log = tmp_path / "oom.log"
+    p = subprocess.run(["java", f"-XX:+{flag}", "-Xmx32m", f"-Xlog:gc:file={log}", str(ROOT / "tests" / "jvm" / "OomDeath.java")],
+                       capture_output=True, text=True, timeout=120)
+    assert "OutOfMemoryError" in p.stderr
+    r = analyze(read_logs([str(log)]))
+    found = {f["id"]: f for f in r["findings"]}
+    ex = found["gc.heap.exhausted"]
+    assert ex["severity"] == "critical"
+    ev = ex["evidence"]
+    assert ev["full_gcs_in_a_row"] >= 2 and ev["at_end_of_log"] is True and ev["live_set_pct_of_heap"] >= 80
+    assert 28 <= ev["max_heap_mb"] <= 33
+
+
+def test_a_healthy_jvm_is_not_exhausted(logs) -> None:
+    for flag, log in logs.items():
+        r = analyze(read_logs([str(log)]))
+        assert "gc.heap.exhausted" not in {f["id"] for f in r["findings"]}, flag
+
+
+def test_a_short_log_is_judged_by_its_collections() -> None:
+    """1.4 s of log, 877 collections at 72% throughput: a low-throughput finding, not silence."""
+    r = analyze(read_logs([str(ROOT / "tests" / "data" / "parallel-jdk17.log")]))
+    found = {f["id"]: f for f in r["findings"]}
+    assert r["duration_s"] < 10 and r["pauses"]["count"] > 800
+    assert found["gc.throughput.low"]["severity"] == "critical"
+    assert found["gc.throughput.low"]["evidence"]["collections"] == r["pauses"]["count"]
+    iv = r["full_gc_intervals"]
+    assert iv["min_s"] <= iv["p50_s"] <= iv["p90_s"] <= iv["max_s"]
+    assert "interval_s" in found["gc.full"]["evidence"] and "mean_interval_s" not in found["gc.full"]["evidence"]

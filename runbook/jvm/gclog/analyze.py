@@ -29,6 +29,44 @@ ADVICE_FULL = {
 }
 
 
+def _exhausted(acc: Acc, r: dict[str, Any]) -> dict[str, Any] | None:
+    """Back-to-back full GCs that free almost nothing: the live set no longer fits the heap (the JVM is at,
+    or near, OutOfMemoryError). Judged on the last run of full GCs in the log."""
+    n = len(acc.full_after)
+    if n < 2:
+        return None
+    heap = acc.max_heap or (max(x for x in acc.full_total if not math.isnan(x)) if any(
+        not math.isnan(x) for x in acc.full_total) else None)
+    if not heap:
+        return None
+    def near_full(i: int) -> bool:
+        """It left the heap at least 80% full and freed under a tenth of it."""
+        before, after, total = acc.full_before[i], acc.full_after[i], acc.full_total[i]
+        cap = total if not math.isnan(total) and total else heap
+        freed = (before - after) if not math.isnan(before) else 0.0
+        return not math.isnan(after) and after >= 0.8 * cap and freed < 0.1 * cap
+
+    end = n
+    freed_at = None
+    # a JVM that dies of OutOfMemoryError often logs one last full GC that frees everything (its threads
+    # are gone): a run of near-full ones just before it is still the death
+    if n >= 3 and not near_full(n - 1) and near_full(n - 2) and acc.full_times[n - 1] - acc.full_times[n - 2] < 2.0:
+        end, freed_at = n - 1, acc.full_times[n - 1]
+    run = 0
+    while run < end and near_full(end - 1 - run):
+        run += 1
+    if run < 2:
+        return None
+    n = end
+    start = acc.full_times[n - run]
+    end_of_log = not acc.segments or (acc.full_times[-1] >= acc.segments[-1][1] - max(5.0, 0.05 * r["duration_s"]))
+    live = acc.full_after[n - 1]
+    return {"full_gcs_in_a_row": run, "live_set_mb": round(live / MB, 1), "max_heap_mb": round(heap / MB, 1),
+            "live_set_pct_of_heap": round(100 * live / heap, 1),
+            "since_s": None if math.isnan(start) else round(start, 3), "at_end_of_log": end_of_log,
+            "then_freed_at_s": None if freed_at is None or math.isnan(freed_at) else round(freed_at, 3)}
+
+
 def percentile(sorted_values: list[float], p: float) -> float:
     if not sorted_values:
         return 0.0
@@ -95,8 +133,9 @@ def analyze(acc: Acc, *, long_pause_ms: float = LONG_PAUSE_MS) -> dict[str, Any]
         pauses = pause_stats(list(heapq.merge(*by_kind.values())), presorted=True)  # one sort per kind, no more
     else:
         pauses = pause_stats(acc.pause_ms)
-    total_pause_s = pauses["total_ms"] / 1000.0
-    if duration > 0 and pauses["count"] and duration >= total_pause_s * 0.5:
+    stalled_ms = acc.stall_ms + acc.pacing_ms  # application threads stopped outside pauses
+    total_pause_s = (pauses["total_ms"] + stalled_ms) / 1000.0
+    if duration > 0 and pauses["count"] and duration >= pauses["total_ms"] / 1000.0 * 0.5:
         throughput = max(0.0, 100.0 * (1.0 - total_pause_s / (duration + pauses["max_ms"] / 1000.0)))
     else:
         throughput = None
@@ -117,6 +156,9 @@ def analyze(acc: Acc, *, long_pause_ms: float = LONG_PAUSE_MS) -> dict[str, Any]
         "promotion_rate_mb_s": round(acc.promoted / MB / duration, 3) if duration > 0 and acc.promotion_known else None,
         "full_gcs": full_count,
         "full_gc_interval_s": round(sum(intervals) / len(intervals), 3) if intervals else None,
+        "full_gc_intervals": _intervals(full_ts, intervals, duration),
+        "stalled_ms": round(stalled_ms, 3),
+        "worst_window": _worst_window(acc, duration),
         "stopped_ms": round(acc.stopped_ms, 3) if acc.stopped_count else None,
         "gc_pause_ms": pauses["total_ms"],
         "concurrent_phases": acc.concurrent_count,
@@ -130,6 +172,48 @@ def analyze(acc: Acc, *, long_pause_ms: float = LONG_PAUSE_MS) -> dict[str, Any]
     result["findings"] = [f.to_dict() for f in sort_findings(findings(acc, result, long_pause_ms))]
     result["series"] = {"t": list(acc.series_t), "pause_ms": list(acc.series_ms)}
     return result
+
+
+def _intervals(ts: list[float], intervals: list[float], duration: float) -> dict[str, Any] | None:
+    """Full-GC intervals as a distribution, and whether the full GCs cluster: "102 of 118 in the last
+    25 minutes" says more than a mean."""
+    if not intervals:
+        return None
+    s = sorted(intervals)
+    out: dict[str, Any] = {"min_s": round(s[0], 3), "p50_s": round(percentile(s, 0.5), 3),
+                           "p90_s": round(percentile(s, 0.9), 3), "max_s": round(s[-1], 3)}
+    n = len(ts)
+    if n >= 5 and duration > 0:
+        k = max(2, int(n * 0.8 + 0.5))  # the shortest stretch that holds 80% of them
+        best = min(range(n - k + 1), key=lambda i: ts[i + k - 1] - ts[i])
+        span = ts[best + k - 1] - ts[best]
+        if span < 0.5 * (ts[-1] - ts[0]):
+            where = "at the end of the log" if best + k == n else f"from {ts[best]:,.0f} s"
+            out["cluster"] = f"{k} of {n} within {_dur(span)}, {where}"
+            out["cluster_start_s"] = round(ts[best], 3)
+    return out
+
+
+def _dur(s: float) -> str:
+    return f"{s / 60:,.1f} minutes" if s >= 120 else f"{s:,.1f} s"
+
+
+def _worst_window(acc: Acc, duration: float) -> dict[str, Any] | None:
+    """The stretch of the log where applications ran least: throughput per minute (pauses and stalls)."""
+    if not acc.windows or duration <= 0:
+        return None
+    from runbook.jvm.gclog.stats import WINDOW_S
+
+    per = 6 if duration >= 120 else 1  # a minute of 10-s windows, or single windows on a short log
+    keys = sorted(acc.windows)
+    best_start, best_ms = keys[0], -1.0
+    for k in keys:
+        ms = sum(acc.windows.get(k + i, 0.0) for i in range(per))
+        if ms > best_ms:
+            best_start, best_ms = k, ms
+    length = WINDOW_S * per
+    return {"start_s": round(best_start * WINDOW_S, 1), "length_s": length,
+            "throughput_pct": round(max(0.0, 100.0 * (1 - best_ms / 1000.0 / length)), 2)}
 
 
 def _ev(acc: Acc, name: str, **extra: Any) -> dict[str, Any]:
@@ -152,8 +236,10 @@ def findings(acc: Acc, r: dict[str, Any], long_pause_ms: float) -> list[Finding]
         out.append(make("gc.explicit", _ev(acc, "explicit"), action=ADVICE_EXPLICIT.get(coll) or None))
     if r["full_gcs"]:
         explicit = f["explicit"].count if "explicit" in f else 0
-        ev = {"count": r["full_gcs"], "from_system_gc": explicit, "mean_interval_s": r["full_gc_interval_s"],
-              "pause_ms": r["pauses_by_kind"].get("Full", {}).get("max_ms")}
+        iv = r["full_gc_intervals"] or {}
+        ev = {"count": r["full_gcs"], "from_system_gc": explicit,
+              "interval_s": f"p50 {iv['p50_s']:,.1f}, p90 {iv['p90_s']:,.1f}, min {iv['min_s']:,.1f}" if iv else None,
+              "cluster": iv.get("cluster"), "pause_ms": r["pauses_by_kind"].get("Full", {}).get("max_ms")}
         if r["full_gcs"] > explicit or not explicit:
             often = r["full_gc_interval_s"] is not None and r["full_gc_interval_s"] < 60 and r["full_gcs"] >= 5
             out.append(make("gc.full", ev, escalated=often, action=ADVICE_FULL.get(coll) or None))
@@ -179,10 +265,25 @@ def findings(acc: Acc, r: dict[str, Any], long_pause_ms: float) -> list[Finding]
                                           "longest_kind": worst[0], "p99_ms": p["p99_ms"]},
                         escalated=p["max_ms"] >= 5 * long_pause_ms))
     tp = r["throughput_pct"]
-    if tp is not None and tp < LOW_THROUGHPUT and r["duration_s"] >= 10:
-        out.append(make("gc.throughput.low", {"throughput_pct": round(tp, 2), "gc_pause_s": round(p["total_ms"] / 1000, 3),
-                                              "duration_s": r["duration_s"]},
-                        escalated=tp < 80))
+    worst = r["worst_window"] or {}
+    wtp = worst.get("throughput_pct")
+    # a short log is judged by how many collections it holds, not by its seconds
+    enough = r["duration_s"] >= 10 or p["count"] >= 50
+    low = min(x for x in (tp, wtp if enough else None, 100.0) if x is not None)
+    if enough and low < LOW_THROUGHPUT:
+        ev = {"throughput_pct": round(tp, 2) if tp is not None else None, "gc_pause_s": round(p["total_ms"] / 1000, 3),
+              "stalled_s": round(r["stalled_ms"] / 1000, 3) if r["stalled_ms"] else None,
+              "duration_s": r["duration_s"], "collections": p["count"]}
+        if wtp is not None and wtp < (tp or 100) - 5:
+            ev["worst_window"] = f"{wtp:.1f}% over {worst['length_s']:.0f} s from {worst['start_s']:,.0f} s"
+        out.append(make("gc.throughput.low", ev, escalated=low < 80))
+    if "not_cpu" in f:
+        real, cpu = acc.not_cpu_max
+        out.append(make("gc.pause.not_cpu", _ev(acc, "not_cpu", worst_real_s=round(real, 3),
+                                                worst_user_plus_sys_s=round(cpu, 3))))
+    exhausted = _exhausted(acc, r)
+    if exhausted:
+        out.append(make("gc.heap.exhausted", exhausted))
     # heap: live set rising (leak) and heap too small (still full after full GCs)
     full_after = [a for a in acc.full_after if not math.isnan(a)]
     full_total = [t for t in acc.full_total if not math.isnan(t)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from runbook.jvm.gclog.stats import Acc, to_bytes
+from runbook.jvm.gclog.stats import WINDOW_S, Acc, to_bytes
 from runbook.jvm.gclog.timefmt import iso_to_epoch
 
 _HEAD = re.compile(rb"^(?:(\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4}|Z)?): ?)?(?:(\d+[.,]\d+): ?)?\[")
@@ -177,6 +177,8 @@ class LegacyReader:
                     sys_gt += 1
                     if len(acc.sys_samples) < 3:
                         acc.sys_samples.append(m.group().decode("utf-8", "replace")[:300])
+                if real[0:1] != b"0" or real[2:3] != b"0":  # real >= 0.1 s: was it GC work?
+                    acc.off_cpu(t, float(user), float(sys_), float(real), m.group().decode("utf-8", "replace"))
             ms = float(secs) * 1000.0
             ms_append(ms)
             # the clock: a step back of more than a second starts a new segment (Acc.tick)
@@ -202,6 +204,10 @@ class LegacyReader:
         # pause order does not matter to the statistics; the chart and the heap samples are bucketed by time
         acc.pause_ms.extend(fast_ms)
         young_ms.extend(fast_ms)
+        windows = acc.windows
+        for t_w, ms_w in zip(fast_t, fast_ms):
+            w = int(t_w // WINDOW_S)
+            windows[w] = windows.get(w, 0.0) + ms_w
         acc.series_t.extend(fast_t)
         acc.series_ms.extend(fast_ms)
         acc.after_t.extend(fast_t)

@@ -19,6 +19,8 @@ def to_bytes(n: bytes, unit: bytes) -> float:
     """b"12.5", b"M" -> bytes (a decimal comma is read as a point)."""
     return float(n.replace(b",", b".")) * UNIT[unit]
 SERIES_MAX = 20000  # points kept for charts; beyond this, pairs are merged (max pause kept)
+WINDOW_S = 10.0  # pauses and stalls are also summed per window of the JVM's clock, for the worst stretch
+NOT_CPU_RATIO = 2.0  # a pause whose real time is over twice its CPU time was not GC work
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Acc:
         self.pause_ms = array("d")
         self.pause_kinds: dict[str, array] = {}
         self.full_times = array("d")
+        self.full_before = array("d")
         self.full_after = array("d")
         self.full_total = array("d")
         # series for charts and slopes
@@ -79,6 +82,9 @@ class Acc:
         self.sys_samples: list[str] = []
         self.concurrent_count = 0
         self.stall_ms = 0.0
+        self.pacing_ms = 0.0  # Shenandoah's own total of pacing delays (its summary is cumulative)
+        self.windows: dict[int, float] = {}  # WINDOW_S bucket -> ms stopped (pauses and stalls)
+        self.not_cpu_max: tuple[float, float] = (0.0, 0.0)  # (real s, user+sys s) of the worst pause off CPU
         self.flags: dict[str, Counter] = {}
         self.unparsed = 0
         self.unparsed_samples: list[str] = []
@@ -135,6 +141,7 @@ class Acc:
                 self.after_b.append(after)
         if full:
             self.full_times.append(t if t is not None else math.nan)
+            self.full_before.append(before if before is not None else math.nan)
             self.full_after.append(after if after is not None else math.nan)
             self.full_total.append(total if total is not None else math.nan)
         if total is not None and (self.max_heap is None or total > self.max_heap):
@@ -142,6 +149,17 @@ class Acc:
         if t is not None:
             self.series_t.append(t)
             self.series_ms.append(ms)
+            w = int(t // WINDOW_S)
+            self.windows[w] = self.windows.get(w, 0.0) + ms
+
+    def stall(self, t: float | None, ms: float, kind: str, line: str) -> None:
+        """Application threads stalled outside a pause (ZGC allocation or relocation stall)."""
+        t = self.tick(t)
+        self.flag(kind, t, line)
+        self.stall_ms += ms
+        if t is not None:
+            w = int(t // WINDOW_S)
+            self.windows[w] = self.windows.get(w, 0.0) + ms
 
     def compact(self) -> None:
         """Called between chunks: keeps the chart series and heap samples bounded (memory stays flat)."""
@@ -182,10 +200,18 @@ class Acc:
             self.sys_gt_user += 1
             if line is not None and len(self.sys_samples) < 3:
                 self.sys_samples.append(line[:300])
+        self.off_cpu(self.last_t, user, sys_, real, line)
+
+    def off_cpu(self, t: float | None, user: float, sys_: float, real: float, line: str | None) -> None:
+        """A pause that took far longer than the CPU its GC threads used: the host, not the GC."""
+        if real >= 0.1 and real > NOT_CPU_RATIO * (user + sys_):
+            self.flag("not_cpu", t, line)
+            if real > self.not_cpu_max[0]:
+                self.not_cpu_max = (real, user + sys_)
 
     def merge(self, b: "Acc") -> None:
         """Append the accumulator of the next stretch of the same log (read by another process)."""
-        for name in ("pause_ms", "full_times", "full_after", "full_total", "series_t", "series_ms", "after_t", "after_b"):
+        for name in ("pause_ms", "full_times", "full_before", "full_after", "full_total", "series_t", "series_ms", "after_t", "after_b"):
             getattr(self, name).extend(getattr(b, name))
         for kind, values in b.pause_kinds.items():
             self.pause_kinds.setdefault(kind, array("d")).extend(values)
@@ -205,6 +231,11 @@ class Acc:
                      "old_full_count", "stopped_ms", "stopped_count", "cpu_events", "sys_gt_user", "concurrent_count",
                      "stall_ms", "unparsed", "lines", "bytes"):
             setattr(self, name, getattr(self, name) + getattr(b, name))
+        for w, ms in b.windows.items():
+            self.windows[w] = self.windows.get(w, 0.0) + ms
+        self.pacing_ms = max(self.pacing_ms, b.pacing_ms)
+        if b.not_cpu_max[0] > self.not_cpu_max[0]:
+            self.not_cpu_max = b.not_cpu_max
         self.promotion_known = self.promotion_known or b.promotion_known
         if b.stopped_max_ms > self.stopped_max_ms:
             self.stopped_max_ms = b.stopped_max_ms

@@ -13,10 +13,11 @@ from runbook.jvm.gclog.timefmt import iso_to_epoch
 
 MARKERS = re.compile(
     rb"Pause |To-space exhausted|Allocation Stall \(|Total time for which|Safepoint \"|User=|Using |Version: "
-    rb"|Old regions: |ParOldGen: |Tenured: |Heap region size: |Collection \("
+    rb"|Old regions: |ParOldGen: |Tenured: |Heap region size: |Collection \(|Relocation Stall \(|Pacing "
 )
 _SIZE = re.compile(rb"(\d+(?:\.\d+)?)([BKMG])(?:\(\d+%\))?->(\d+(?:\.\d+)?)([BKMG])(?:\(\d+%\))?(?:\((\d+(?:\.\d+)?)([BKMG])\))?")
 _MS = re.compile(rb"(\d+(?:[.,]\d+)?)ms\s*$")
+_PACING = re.compile(rb"^Pacing\s+(?:=\s*(\d+(?:\.\d+)?) s|(\d+) us)")
 _SECS = re.compile(rb"(\d+(?:\.\d+)?)s\s*$")
 _CPU = re.compile(rb"User=(\d+(?:\.\d+)?)s Sys=(\d+(?:\.\d+)?)s Real=(\d+(?:\.\d+)?)s")
 _STOPPED = re.compile(rb"stopped: (\d+(?:\.\d+)?) seconds(?:, Stopping threads took: (\d+(?:\.\d+)?) seconds)?")
@@ -106,12 +107,14 @@ def _handle(acc: Acc, t: float | None, rest: bytes, marker: bytes) -> None:
             acc.cpu(float(m[1]), float(m[2]), float(m[3]), rest.decode("utf-8", "replace"))
     elif marker == b"To-space exhausted":
         acc.flag("evacuation_failure", t, rest.decode("utf-8", "replace"))
-    elif marker == b"Allocation Stall (":
+    elif marker in (b"Allocation Stall (", b"Relocation Stall ("):
         m = _MS.search(rest)
-        acc.tick(t)
-        acc.flag("allocation_stall", t, rest.decode("utf-8", "replace"))
-        if m:
-            acc.stall_ms += float(m[1].replace(b",", b"."))
+        ms = float(m[1].replace(b",", b".")) if m else 0.0
+        acc.stall(t, ms, "allocation_stall" if marker[0:1] == b"A" else "relocation_stall", rest.decode("utf-8", "replace"))
+    elif marker == b"Pacing ":
+        m = _PACING.search(rest)
+        if m:  # Shenandoah's summary: "Pacing = 2665.346 s (...)" or "Pacing    9820325 us", cumulative
+            acc.pacing_ms = max(acc.pacing_ms, float(m[1]) * 1000 if m[1] else int(m[2]) / 1000)
     elif marker == b"Total time for which":
         m = _STOPPED.search(rest)
         if m:
