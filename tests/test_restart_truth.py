@@ -485,3 +485,34 @@ def test_secrets_of_the_file_never_show(make) -> None:
     for secret in ("s3cret-pass", "other-secret", "alice-secret-pw"):
         assert secret not in blob
     assert "redis.restart.would_fail" in [f.id for f in assess(facts)]
+
+
+def test_the_verdict_is_stable_under_a_writer(make) -> None:
+    """A confirmation (or a break-glass) is bound to the guard's evidence: live counters must not be part of
+    it, or a writer would void it on every read."""
+    import threading
+
+    c = make()
+    c.server.start()
+    fill(c)
+    stop = threading.Event()
+
+    def writer() -> None:
+        r = c.server.client()
+        i = 0
+        while not stop.is_set():
+            r.set(f"w{i}", i)
+            i += 1
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    try:
+        verdicts = []
+        for _ in range(2):
+            facts = asyncio.run(read_instance(c.server.url, 5.0))
+            verdicts.append(guards.restart_is_safe(facts, {}))
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        t.join(5)
+    assert verdicts[0][0] is False and verdicts[0] == verdicts[1]
