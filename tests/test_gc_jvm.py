@@ -98,3 +98,28 @@ def test_a_short_log_is_judged_by_its_collections() -> None:
     iv = r["full_gc_intervals"]
     assert iv["min_s"] <= iv["p50_s"] <= iv["p90_s"] <= iv["max_s"]
     assert "interval_s" in found["gc.full"]["evidence"] and "mean_interval_s" not in found["gc.full"]["evidence"]
+
+
+def test_a_rotation_set_that_wraps_is_one_timeline_in_time_order(tmp_path) -> None:
+    """JDK rotation writes its files round-robin: after a wrap the numbers are not the time order."""
+    from runbook.jvm.gclog.read import order_rotation
+
+    log = tmp_path / "gc.log"
+    subprocess.run(["java", "-XX:+UseSerialGC", "-Xmx64m",
+                    f"-Xlog:gc*:file={log}:uptime,level,tags:filecount=3,filesize=30k", str(WORKLOAD), "2"],
+                   check=True, capture_output=True, timeout=120)
+    files = sorted(str(p) for p in tmp_path.glob("gc.log*"))
+    assert len(files) == 4
+    firsts = {}
+    for f in files:
+        m = re.search(r"\[(\d+\.\d+)s\]", Path(f).read_text())
+        firsts[f] = float(m[1])
+    assert order_rotation(files) == sorted(files, key=firsts.get)
+    r = analyze(read_logs(files))
+    lasts = [float(x) for x in re.findall(r"\[(\d+\.\d+)s\]", Path(order_rotation(files)[-1]).read_text())]
+    assert r["restarts"] == 0
+    assert abs(r["duration_s"] - (lasts[-1] - min(firsts.values()))) < 0.01
+    for f in r["findings"]:
+        ev = f["evidence"]
+        if "first_s" in ev and "last_s" in ev:
+            assert ev["first_s"] <= ev["last_s"], f["id"]

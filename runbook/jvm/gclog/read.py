@@ -95,8 +95,66 @@ def order_rotation(paths: list[str]) -> list[str]:
         groups[b].append(p)
     out: list[str] = []
     for b in first_seen:
-        out += sorted(groups[b], key=key)
+        out += _by_time(sorted(groups[b], key=key))
     return out
+
+
+_WALL = re.compile(rb"(?:^|\[)(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?[+-]\d{4})(?:\]|: )", re.M)
+_UPTIME = re.compile(rb"(?:\[(\d+(?:[.,]\d+)?)s\]|^(\d+\.\d+): )", re.M)
+
+
+def _first_stamp(path: str) -> tuple[float | None, float | None]:
+    """(wall-clock epoch, uptime) of the first stamped line in the file's head."""
+    from runbook.jvm.gclog.timefmt import iso_to_epoch
+
+    try:
+        f, _ = _open(path)
+        with f:
+            head = f.read(64 * 1024)
+    except (OSError, EOFError, zipfile.BadZipFile, gzip.BadGzipFile):
+        return None, None
+    wall = _WALL.search(head)
+    up = _UPTIME.search(head)
+    uptime = None
+    if up:
+        uptime = float((up[1] or up[2]).replace(b",", b"."))
+    return (iso_to_epoch(wall[1]) if wall else None), uptime
+
+
+def _by_time(files: list[str]) -> list[str]:
+    """A JDK rotation set is written round-robin (.2, .3, .0, .1, then the live file): its order is the
+    time inside the files, not their numbers. Wall-clock stamps first; uptime when that is all there is
+    (one JVM); the names' order when a file has neither."""
+    if len(files) < 2:
+        return files
+    stamps = [_first_stamp(f) for f in files]
+    if all(st[0] is not None for st in stamps):
+        return [f for _, f in sorted(zip(stamps, files), key=lambda x: x[0][0])]
+    if all(st[1] is not None for st in stamps):
+        by_uptime = [f for _, f in sorted(zip(stamps, files), key=lambda x: x[0][1])]
+        # uptime orders files of one JVM only: each must start after the one before it ended
+        firsts = dict(zip(files, (st[1] for st in stamps)))
+        lasts = {f: _last_uptime(f) for f in by_uptime}
+        if all(lasts[a] is not None and firsts[b] >= lasts[a] for a, b in zip(by_uptime, by_uptime[1:])):  # type: ignore[operator]
+            return by_uptime
+    return files
+
+
+def _last_uptime(path: str) -> float | None:
+    """The uptime of the last stamped line of a plain file (its tail only)."""
+    if path.endswith((".gz", ".zip")):
+        return None
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 64 * 1024))
+            tail = f.read()
+    except OSError:
+        return None
+    found = _UPTIME.findall(tail)
+    if not found:
+        return None
+    a, b = found[-1]
+    return float((a or b).replace(b",", b"."))
 
 
 def read_logs(paths: list[str], progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> Acc:
