@@ -228,3 +228,11 @@ def test_a_death_spiral_and_clustered_full_gcs_are_named() -> None:
     assert "worst_window" in f["gc.throughput.low"]["evidence"]
     r = analyze(read_logs([str(_gctk("gclogs__preunified__cms__parnew__details__1073_1.log"))]))
     assert re.match(r"\d+ of \d+ within [\d.]+ minutes", r["full_gc_intervals"]["cluster"])
+
+
+def test_young_collections_that_escalate_are_full_gcs() -> None:
+    r = analyze(read_logs([str(_gctk("gclogs__preunified__cms__parnew__details__1073_1.log"))]))
+    assert r["full_gcs"] == 118  # [ParNew (promotion failed): ...][CMS: ...] records included
+    assert r["pauses_by_kind"]["Young"]["max_ms"] < 1000  # no 8-second "young" pauses any more
+    r = analyze(read_logs([str(_gctk("gclogs__preunified__serial__defnew__details__tenuring__180__serial180.log"))]))
+    assert r["full_gcs"] == 16  # [DefNew: ...][Tenured: ...]

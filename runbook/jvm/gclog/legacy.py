@@ -411,6 +411,12 @@ class LegacyReader:
             elif kind.startswith("Pause") and (b"Degenerated" in text or b"Init Mark" in text or b"Final Mark" in text):
                 self.collector_hint = "Shenandoah"
         full = kind.startswith("Full GC") or kind.startswith("Pause Full")
+        if not full:
+            head = text[:512]
+            # a young collection that escalated into the old generation is a full GC: CMS "[ParNew (promotion
+            # failed): ...][CMS: ...]", Serial "[DefNew: ...][Tenured: ...]"; and a G1 "[Full GC" whose record
+            # was split by reference-processing lines keeps its name further in
+            full = b"[CMS: " in text or b"[Tenured: " in text or b"[Full GC" in head
         if young is not None and before is not None and after is not None:
             yb, ya = to_bytes(young[1], young[2]), to_bytes(young[3], young[4])
             promoted = (yb - ya) - (before - after)
