@@ -123,3 +123,15 @@ def test_a_rotation_set_that_wraps_is_one_timeline_in_time_order(tmp_path) -> No
         ev = f["evidence"]
         if "first_s" in ev and "last_s" in ev:
             assert ev["first_s"] <= ev["last_s"], f["id"]
+
+
+def test_shenandoah_allocation_rate_counts_its_concurrent_cycles(logs) -> None:
+    """Shenandoah's pauses carry no heap sizes; its cleanup lines do: the allocation rate must not be ~0."""
+    log = logs["UseShenandoahGC"]
+    r = analyze(read_logs([str(log)]))
+    reclaimed = 0.0
+    for m in re.finditer(r"Concurrent cleanup (\d+)M->(\d+)M", log.read_text()):
+        reclaimed += int(m[1]) - int(m[2])
+    assert reclaimed > 0
+    # at least what the cleanups reclaimed was allocated over the log
+    assert r["allocation_rate_mb_s"] >= 0.9 * reclaimed / r["duration_s"]

@@ -132,13 +132,7 @@ class Acc:
                 k = self.pause_kinds[kind] = array("d")
             k.append(ms)
         if after is not None:
-            last = self.last_after
-            if last is not None and before is not None and before > last:
-                self.allocated += before - last
-            self.last_after = after
-            if t is not None:
-                self.after_t.append(t)
-                self.after_b.append(after)
+            self.heap_sample(t, before, after, None)
         if full:
             self.full_times.append(t if t is not None else math.nan)
             self.full_before.append(before if before is not None else math.nan)
@@ -151,6 +145,19 @@ class Acc:
             self.series_ms.append(ms)
             w = int(t // WINDOW_S)
             self.windows[w] = self.windows.get(w, 0.0) + ms
+
+    def heap_sample(self, t: float | None, before: float | None, after: float, total: float | None) -> None:
+        """The heap before and after a collection, pause or concurrent cycle: what was allocated since the
+        last one, and the live-set series."""
+        last = self.last_after
+        if last is not None and before is not None and before > last:
+            self.allocated += before - last
+        self.last_after = after
+        if t is not None:
+            self.after_t.append(t)
+            self.after_b.append(after)
+        if total is not None and (self.max_heap is None or total > self.max_heap):
+            self.max_heap = int(total)
 
     def stall(self, t: float | None, ms: float, kind: str, line: str) -> None:
         """Application threads stalled outside a pause (ZGC allocation or relocation stall)."""

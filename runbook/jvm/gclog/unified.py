@@ -13,7 +13,7 @@ from runbook.jvm.gclog.timefmt import iso_to_epoch
 
 MARKERS = re.compile(
     rb"Pause |To-space exhausted|Allocation Stall \(|Total time for which|Safepoint \"|User=|Using |Version: "
-    rb"|Old regions: |ParOldGen: |Tenured: |Heap region size: |Collection \(|Relocation Stall \(|Pacing "
+    rb"|Old regions: |ParOldGen: |Tenured: |Heap region size: |Collection \(|Relocation Stall \(|Pacing |Concurrent cleanup "
 )
 _SIZE = re.compile(rb"(\d+(?:\.\d+)?)([BKMG])(?:\(\d+%\))?->(\d+(?:\.\d+)?)([BKMG])(?:\(\d+%\))?(?:\((\d+(?:\.\d+)?)([BKMG])\))?")
 _MS = re.compile(rb"(\d+(?:[.,]\d+)?)ms\s*$")
@@ -111,6 +111,14 @@ def _handle(acc: Acc, t: float | None, rest: bytes, marker: bytes) -> None:
         m = _MS.search(rest)
         ms = float(m[1].replace(b",", b".")) if m else 0.0
         acc.stall(t, ms, "allocation_stall" if marker[0:1] == b"A" else "relocation_stall", rest.decode("utf-8", "replace"))
+    elif marker == b"Concurrent cleanup ":
+        # Shenandoah's cleanup lines carry the heap before and after its concurrent cycle: without them
+        # its allocation rate would only see the (sizeless) pauses
+        size = _SIZE.search(rest)
+        if size:
+            t = acc.tick(t)
+            total = to_bytes(size[5], size[6]) if size[5] else None
+            acc.heap_sample(t, to_bytes(size[1], size[2]), to_bytes(size[3], size[4]), total)
     elif marker == b"Pacing ":
         m = _PACING.search(rest)
         if m:  # Shenandoah's summary: "Pacing = 2665.346 s (...)" or "Pacing    9820325 us", cumulative
@@ -165,13 +173,7 @@ def _handle(acc: Acc, t: float | None, rest: bytes, marker: bytes) -> None:
             acc.flag("explicit", t, rest.decode("utf-8", "replace"))
         m = _SIZE.search(rest)
         if m and t is not None:
-            after = to_bytes(m[3], m[4])
-            before = to_bytes(m[1], m[2])
-            if acc.last_after is not None and before > acc.last_after:
-                acc.allocated += before - acc.last_after
-            acc.last_after = after
-            acc.after_t.append(t)
-            acc.after_b.append(after)
+            acc.heap_sample(t, to_bytes(m[1], m[2]), to_bytes(m[3], m[4]), None)
 
 
 def _guess_collector(kind: str, rest: bytes) -> str | None:
