@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -19,21 +20,45 @@ from textual.worker import Worker, WorkerState, get_current_worker
 BUCKETS = 120
 
 
-def pause_chart(series: dict[str, list[float]], buckets: int = BUCKETS) -> list[float]:
-    """The longest pause in each stretch of the log's time: what the chart draws."""
-    ts, ms = series.get("t") or [], series.get("pause_ms") or []
+def bucketed(ts: list[float], vs: list[float], pick: Any, buckets: int = BUCKETS) -> list[float]:
+    """One value per stretch of the log's time (pick: max for pauses, min for the heap's floor)."""
     if not ts:
         return [0.0]
     t0, t1 = min(ts), max(ts)
     if t1 <= t0:
-        return [max(ms)]
-    out = [0.0] * buckets
+        return [pick(vs)]
+    out: list[float | None] = [None] * buckets
     width = (t1 - t0) / buckets
-    for t, m in zip(ts, ms):
+    for t, v in zip(ts, vs):
         b = min(int((t - t0) / width), buckets - 1)
-        if m > out[b]:
-            out[b] = m
-    return out
+        out[b] = v if out[b] is None else pick(out[b], v)
+    last = 0.0
+    filled = []
+    for v in out:  # an empty stretch shows the value before it
+        last = v if v is not None else last
+        filled.append(last)
+    return filled
+
+
+def pause_chart(series: dict[str, list[float]], buckets: int = BUCKETS) -> list[float]:
+    """The longest pause in each stretch of the log's time: what the chart draws."""
+    return bucketed(series.get("t") or [], series.get("pause_ms") or [], max, buckets)
+
+
+def heap_chart(series: dict[str, list[float]], buckets: int = BUCKETS) -> list[float]:
+    """The heap after GC in each stretch (its floor: the live set), in MB."""
+    return [b / 1048576 for b in bucketed(series.get("after_t") or [], series.get("after_b") or [], min, buckets)]
+
+
+def _when(ev: dict[str, Any]) -> str:
+    """Where in the log a finding happened, from its evidence."""
+    if "first_s" in ev:
+        return f"{ev['first_s']:,.0f}–{ev.get('last_s', ev['first_s']):,.0f}"
+    if "since_s" in ev:
+        return f"from {ev['since_s']:,.0f}"
+    if "cluster_start_s" in ev:
+        return f"from {ev['cluster_start_s']:,.0f}"
+    return ""
 
 
 class GcReportScreen(Screen[None]):
@@ -50,11 +75,16 @@ class GcReportScreen(Screen[None]):
         with VerticalScroll(id="gc"):
             yield Static(Text(f"Reading {', '.join(Path(f).name for f in self.files)}…"), id="gc-summary")
             yield ProgressBar(total=100, id="gc-progress", show_eta=False)
+            yield Static(Text("Findings", style="bold"), classes="section")
+            yield DataTable(id="gc-findings", cursor_type="row")
             yield Static(Text("Longest pause over time", style="bold"), classes="section")
             yield Sparkline([0.0], id="gc-chart")
             yield Static("", id="gc-axis")
-            yield Static(Text("Findings", style="bold"), classes="section")
-            yield DataTable(id="gc-findings", cursor_type="row")
+            yield Static(Text("Heap after GC over time (the live set)", style="bold"), classes="section")
+            yield Sparkline([0.0], id="gc-heap")
+            yield Static("", id="gc-heap-axis")
+            yield Static(Text("Pauses by kind, and stalls", style="bold"), classes="section")
+            yield Static("", id="gc-kinds")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -62,6 +92,7 @@ class GcReportScreen(Screen[None]):
         table = self.query_one("#gc-findings", DataTable)
         table.add_column("sev", key="sev")
         table.add_column("finding", key="finding")
+        table.add_column("when (s)", key="when")
         self.analyze()
 
     @work(thread=True, exclusive=True, group="gc", exit_on_error=False)
@@ -109,14 +140,41 @@ class GcReportScreen(Screen[None]):
         if ts:
             self.query_one("#gc-axis", Static).update(Text(f"{min(ts):,.0f} s → {max(ts):,.0f} s (uptime); tallest bar {p['max_ms']:,.1f} ms", style="dim"))
         table = self.query_one("#gc-findings", DataTable)
-        width = max(20, self.size.width - 6 - 8)
+        self._more_views(r)
+        width = max(20, self.size.width - 6 - 8 - 16)
         table.columns["finding"].width = width  # titles wrap in their column instead of being cut
         table.columns["finding"].auto_width = False
         for i, f in enumerate(r["findings"]):
             title = Text(f"{f['id']}: {f['title']}")
             table.add_row(Text(f["severity"][:4].upper(), style={"critical": "bold red", "warning": "yellow"}.get(f["severity"], "cyan")),
-                          title, key=str(i), height=max(1, len(title.wrap(self.app.console, width))))
+                          title, Text(_when(f["evidence"])), key=str(i),
+                          height=max(1, len(title.wrap(self.app.console, width))))
         table.focus()  # the findings are what this screen is about: arrows and Enter work at once
+
+    def _more_views(self, r: dict[str, Any]) -> None:
+        """The live set against the maximum heap; pauses by kind; stalls beside pauses."""
+        series = r["series"]
+        heap = heap_chart(series)
+        self.query_one("#gc-heap", Sparkline).data = heap
+        max_mb = r.get("max_heap_mb")
+        if series.get("after_t"):
+            line = f"floor {min(heap):,.0f} MB → {heap[-1]:,.0f} MB at the end"
+            if max_mb:
+                line += f"; maximum heap {max_mb:,.0f} MB (the end is {100 * heap[-1] / max_mb:.0f}% of it)"
+            self.query_one("#gc-heap-axis", Static).update(Text(line, style="dim"))
+        t = Table.grid(padding=(0, 2))
+        for col in ("kind", "count", "p50 ms", "p99 ms", "max ms"):
+            t.add_column(col, justify="left" if col == "kind" else "right")
+        t.add_row(*(Text(c, style="bold") for c in ("kind", "count", "p50 ms", "p99 ms", "max ms")))
+        for kind, k in r["pauses_by_kind"].items():
+            if k["count"]:
+                t.add_row(Text(kind), f"{k['count']:,}", f"{k['p50_ms']:,.1f}", f"{k['p99_ms']:,.1f}", f"{k['max_ms']:,.1f}")
+        stalled = r.get("stalled_ms") or 0
+        worst = r.get("worst_window") or {}
+        notes = [f"stalls (threads waiting outside pauses): {stalled / 1000:,.2f} s beside {r['pauses']['total_ms'] / 1000:,.2f} s of pauses"]
+        if worst:
+            notes.append(f"worst {worst['length_s']:.0f} s from {worst['start_s']:,.0f} s: {worst['throughput_pct']:.1f}% throughput")
+        self.query_one("#gc-kinds", Static).update(Group(t, Text("\n".join(notes), style="dim")))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         from runbook.tui.modals import FindingScreen

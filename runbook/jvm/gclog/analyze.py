@@ -170,7 +170,8 @@ def analyze(acc: Acc, *, long_pause_ms: float = LONG_PAUSE_MS) -> dict[str, Any]
         "bytes": acc.bytes,
     }
     result["findings"] = [f.to_dict() for f in sort_findings(findings(acc, result, long_pause_ms))]
-    result["series"] = {"t": list(acc.series_t), "pause_ms": list(acc.series_ms)}
+    result["series"] = {"t": list(acc.series_t), "pause_ms": list(acc.series_ms),
+                        "after_t": list(acc.after_t), "after_b": list(acc.after_b)}
     return result
 
 
