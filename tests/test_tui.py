@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -318,3 +319,27 @@ async def test_the_footer_keeps_quit_and_keys_at_80_columns(tmp_path, files) -> 
         text = app.export_screenshot()
         for key in ("Done", "Findings", "Leave", "Quit", "Keys"):
             assert key in text, key
+
+
+async def test_the_gc_report_shows_the_live_set_kinds_and_when(tmp_path) -> None:
+    from textual.widgets import DataTable, Sparkline
+
+    from runbook.tui.app import RunbookApp
+    from tui_helpers import ROOT
+
+    app = RunbookApp([], gc_files=[str(ROOT / "tests" / "data" / "parallel-jdk17.log")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.screen.result is not None)
+        await pilot.pause()
+        heap = app.screen.query_one("#gc-heap", Sparkline).data
+        assert len(heap) > 10 and max(heap) > 0
+        assert "maximum heap" in str(app.screen.query_one("#gc-heap-axis", Static).render())
+        from rich.console import Console
+
+        console = Console(width=120, record=True, file=open(os.devnull, "w"))
+        console.print(app.screen.query_one("#gc-kinds", Static).content)
+        kinds = console.export_text()
+        assert "Full" in kinds and "Young" in kinds and "stalls" in kinds
+        table = app.screen.query_one("#gc-findings", DataTable)
+        whens = [str(table.get_cell_at((i, 2))) for i in range(table.row_count)]
+        assert any(w for w in whens)
