@@ -135,3 +135,17 @@ def test_shenandoah_allocation_rate_counts_its_concurrent_cycles(logs) -> None:
     assert reclaimed > 0
     # at least what the cleanups reclaimed was allocated over the log
     assert r["allocation_rate_mb_s"] >= 0.9 * reclaimed / r["duration_s"]
+
+
+def test_a_paced_shenandoah_counts_its_pacing_against_throughput(tmp_path) -> None:
+    """Shenandoah paces allocating threads instead of pausing them: its '<average total>' lines say how long an
+    average thread waited, and that is time the application did not run."""
+    log = tmp_path / "shen.log"
+    subprocess.run(["java", "-XX:+UseShenandoahGC", "-Xmx24m", "-Xms24m", f"-Xlog:gc*:file={log}", str(WORKLOAD), "2"],
+                   check=True, capture_output=True, timeout=120)
+    paced = sum(int(m[1]) for m in re.finditer(r"(\d+) of\s+\d+ ms \(.*\): <average total>", log.read_text()))
+    r = analyze(read_logs([str(log)]))
+    assert r["stalled_ms"] == paced and paced > r["pauses"]["total_ms"]
+    expected = 100 * (1 - (r["pauses"]["total_ms"] + paced) / 1000 / (r["duration_s"] + r["pauses"]["max_ms"] / 1000))
+    assert abs(r["throughput_pct"] - expected) < 0.01
+    assert r["unparsed_lines"] == 0

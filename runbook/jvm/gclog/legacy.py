@@ -44,7 +44,9 @@ HEADER_PREFIXES = (b"Java HotSpot", b"OpenJDK", b"Memory:", b"CommandLine flags:
                    b"{Heap", b"}", b"Regions:", b"Humongous object threshold", b"Max TLAB", b"GC threads",
                    b"Heuristics", b"Shenandoah", b"Pacer", b"Initialize", b"Application time:", b"Desired survivor",
                    b"- age", b"Reference Processing", b"Cancelling", b"Capacity:", b"Periodic", b"Free:", b"Evacuation",
-                   b"Adaptive", b"AdaptiveSize", b"PSAdaptiveSize", b"  ")
+                   b"Adaptive", b"AdaptiveSize", b"PSAdaptiveSize", b"  ",
+                   # Shenandoah's per-cycle reports: understood, nothing in them is a pause
+                   b"Allocation pacing accrued", b"Collection set", b"All times are", b"Concurrent ", b"Trigger:")
 
 
 def _f(b: bytes) -> float:
@@ -309,6 +311,11 @@ class LegacyReader:
                 acc.max_heap = int(m[1])
             if b"CMSIncrementalMode" in line:
                 acc.flag("icms", None)
+            return
+        if line.startswith(b"Pacing"):  # Shenandoah's summary: pacing summed over every thread
+            return
+        if line.endswith(b"<average total>"):  # per cycle: how long an average thread was paced
+            acc.paced(line)
             return
         if line.startswith(HEADER_PREFIXES) or line[:1] in (b" ", b"\t"):
             return

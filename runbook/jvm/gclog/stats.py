@@ -8,6 +8,7 @@ dates are logged); a clock that goes backwards starts a new segment (a JVM resta
 from __future__ import annotations
 
 import math
+import re
 from array import array
 from dataclasses import dataclass, field
 
@@ -20,7 +21,8 @@ def to_bytes(n: bytes, unit: bytes) -> float:
     return float(n.replace(b",", b".")) * UNIT[unit]
 SERIES_MAX = 20000  # points kept for charts; beyond this, pairs are merged (max pause kept)
 WINDOW_S = 10.0  # pauses and stalls are also summed per window of the JVM's clock, for the worst stretch
-NOT_CPU_RATIO = 2.0  # a pause whose real time is over twice its CPU time was not GC work
+NOT_CPU_RATIO = 2.0
+_PACED = re.compile(rb"(\d+(?:\.\d+)?) of\s+\d+(?:\.\d+)? ms")  # a pause whose real time is over twice its CPU time was not GC work
 
 
 @dataclass
@@ -82,7 +84,7 @@ class Acc:
         self.sys_samples: list[str] = []
         self.concurrent_count = 0
         self.stall_ms = 0.0
-        self.pacing_ms = 0.0  # Shenandoah's own total of pacing delays (its summary is cumulative)
+        self.pacing_ms = 0.0  # Shenandoah: the average thread's pacing delays, summed over cycles
         self.windows: dict[int, float] = {}  # WINDOW_S bucket -> ms stopped (pauses and stalls)
         self.not_cpu_max: tuple[float, float] = (0.0, 0.0)  # (real s, user+sys s) of the worst pause off CPU
         self.flags: dict[str, Counter] = {}
@@ -158,6 +160,12 @@ class Acc:
             self.after_b.append(after)
         if total is not None and (self.max_heap is None or total > self.max_heap):
             self.max_heap = int(total)
+
+    def paced(self, line: bytes) -> None:
+        """ "   11 of 23607 ms (  0.0%): <average total>": an average application thread was paced 11 ms."""
+        m = _PACED.search(line)
+        if m:
+            self.pacing_ms += float(m[1])
 
     def stall(self, t: float | None, ms: float, kind: str, line: str) -> None:
         """Application threads stalled outside a pause (ZGC allocation or relocation stall)."""
@@ -240,7 +248,7 @@ class Acc:
             setattr(self, name, getattr(self, name) + getattr(b, name))
         for w, ms in b.windows.items():
             self.windows[w] = self.windows.get(w, 0.0) + ms
-        self.pacing_ms = max(self.pacing_ms, b.pacing_ms)
+        self.pacing_ms += b.pacing_ms
         if b.not_cpu_max[0] > self.not_cpu_max[0]:
             self.not_cpu_max = b.not_cpu_max
         self.promotion_known = self.promotion_known or b.promotion_known

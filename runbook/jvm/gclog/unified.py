@@ -13,11 +13,10 @@ from runbook.jvm.gclog.timefmt import iso_to_epoch
 
 MARKERS = re.compile(
     rb"Pause |To-space exhausted|Allocation Stall \(|Total time for which|Safepoint \"|User=|Using |Version: "
-    rb"|Old regions: |ParOldGen: |Tenured: |Heap region size: |Collection \(|Relocation Stall \(|Pacing |Concurrent cleanup "
+    rb"|Old regions: |ParOldGen: |Tenured: |Heap region size: |Collection \(|Relocation Stall \(|<average total>|Concurrent cleanup "
 )
 _SIZE = re.compile(rb"(\d+(?:\.\d+)?)([BKMG])(?:\(\d+%\))?->(\d+(?:\.\d+)?)([BKMG])(?:\(\d+%\))?(?:\((\d+(?:\.\d+)?)([BKMG])\))?")
 _MS = re.compile(rb"(\d+(?:[.,]\d+)?)ms\s*$")
-_PACING = re.compile(rb"^Pacing\s+(?:=\s*(\d+(?:\.\d+)?) s|(\d+) us)")
 _SECS = re.compile(rb"(\d+(?:\.\d+)?)s\s*$")
 _CPU = re.compile(rb"User=(\d+(?:\.\d+)?)s Sys=(\d+(?:\.\d+)?)s Real=(\d+(?:\.\d+)?)s")
 _STOPPED = re.compile(rb"stopped: (\d+(?:\.\d+)?) seconds(?:, Stopping threads took: (\d+(?:\.\d+)?) seconds)?")
@@ -119,10 +118,8 @@ def _handle(acc: Acc, t: float | None, rest: bytes, marker: bytes) -> None:
             t = acc.tick(t)
             total = to_bytes(size[5], size[6]) if size[5] else None
             acc.heap_sample(t, to_bytes(size[1], size[2]), to_bytes(size[3], size[4]), total)
-    elif marker == b"Pacing ":
-        m = _PACING.search(rest)
-        if m:  # Shenandoah's summary: "Pacing = 2665.346 s (...)" or "Pacing    9820325 us", cumulative
-            acc.pacing_ms = max(acc.pacing_ms, float(m[1]) * 1000 if m[1] else int(m[2]) / 1000)
+    elif marker == b"<average total>":
+        acc.paced(rest)  # Shenandoah: how long an average thread was paced in this cycle
     elif marker == b"Total time for which":
         m = _STOPPED.search(rest)
         if m:
