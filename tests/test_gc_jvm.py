@@ -149,3 +149,19 @@ def test_a_paced_shenandoah_counts_its_pacing_against_throughput(tmp_path) -> No
     expected = 100 * (1 - (r["pauses"]["total_ms"] + paced) / 1000 / (r["duration_s"] + r["pauses"]["max_ms"] / 1000))
     assert abs(r["throughput_pct"] - expected) < 0.01
     assert r["unparsed_lines"] == 0
+
+
+def test_a_stalled_zgc_counts_its_stalls_against_throughput(tmp_path) -> None:
+    """ZGC barely pauses; when it cannot keep up, threads stall in allocation instead. Those stalls are time
+    the application did not run: the headline must not say 99%."""
+    log = tmp_path / "zgc.log"
+    subprocess.run(["java", "-XX:+UseZGC", "-Xmx32m", "-Xms32m", f"-Xlog:gc*:file={log}", str(WORKLOAD), "2"],
+                   check=True, capture_output=True, timeout=120)
+    stalls = [float(m[1]) for m in re.finditer(r"\] Allocation Stall \(.*\) (\d+\.\d+)ms", log.read_text())]
+    r = analyze(read_logs([str(log)]))
+    assert stalls and abs(r["stalled_ms"] - sum(stalls)) < 0.01
+    assert r["stalled_ms"] > 10 * r["pauses"]["total_ms"]
+    assert r["throughput_pct"] < 90
+    found = {f["id"]: f for f in r["findings"]}
+    assert "gc.zgc.allocation_stall" in found and "gc.throughput.low" in found
+    assert found["gc.throughput.low"]["evidence"]["stalled_s"] > 0
