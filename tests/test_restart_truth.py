@@ -398,6 +398,21 @@ def test_relative_dir(make) -> None:
     judge(c, dangerous=False)
 
 
+def test_relative_dir_with_no_declared_command(make) -> None:
+    """Launched from its base with `dir data`: its working directory is base/data, and a restart by hand
+    from where it was launched reads the same file the same way."""
+    c = make(conf="save 3600 1\n")
+    (c.server.base / "data").mkdir()
+    c.server.conf.write_text(c.server.conf.read_text().replace(f"dir {c.server.base}", "dir data"))
+    c.server.start()
+    fill(c)
+    passed, facts, _ = verdict(c)
+    assert facts["restart_preview"]["cwd"] == str(c.server.base)
+    c.cwd = str(c.server.base)  # the real restart runs from where the server was launched
+    safe, what = truth(c)
+    assert safe and passed is safe, what
+
+
 def test_password(make) -> None:
     c = make(conf="save 3600 1\n", password="s3cret-pass")
     c.server.start()

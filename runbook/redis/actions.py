@@ -89,7 +89,11 @@ class Restart:
         local = host_facts(before, None)  # is that pid really the server, on this machine?
         if not local.get("local"):
             old["pid"] = None
-        cwd = target.restart_cwd or str(local.get("cwd") or "/").removesuffix(" (deleted)")
+        from runbook.redis.preview import launch_dir
+
+        # the same directory the restart simulation started its copy in
+        running_cwd = str(local.get("cwd") or "/").removesuffix(" (deleted)")
+        cwd = target.restart_cwd or launch_dir(running_cwd, target.config or str(before.get("config_file") or ""))[0]
         out: dict[str, Any] = {"ok": False, "shutdown": mode, "old_pid": old["pid"], "old_run_id": old["run_id"],
                                "keys_before": old["keys"]}
         if target.restart_unit:

@@ -27,7 +27,7 @@ from typing import Any
 from runbook import procs
 from runbook.redis import throwaway
 from runbook.redis.aof import inspect_aof
-from runbook.redis.config import FileConfig, flatten, normalize
+from runbook.redis.config import FileConfig, flatten, normalize, split_args
 from runbook.redis.info import keyspace
 from runbook.redis.launch import Launch, Unprovable, interpret, unit_start
 from runbook.redis.probe import accepts_on, resolve
@@ -97,18 +97,37 @@ def _launch(facts: dict[str, Any], restart_command: tuple[str, ...], restart_uni
                            f"systemd unit {restart_unit} ({src})")
         launch.user = launch.user or user
         return launch
-    if restart_command:
-        cwd, how = (restart_cwd, "the inventory's restart cwd") if restart_cwd else (
-            running_cwd, "the running server's working directory")
-        return interpret(list(restart_command), cwd, how, "the declared restart command")
     conf = declared_config or str(info.get("config_file") or "")
+    cwd, how = (restart_cwd, "the inventory's restart cwd") if restart_cwd else launch_dir(running_cwd, conf)
+    if restart_command:
+        return interpret(list(restart_command), cwd, how, "the declared restart command")
     source = "the inventory's config" if declared_config else ("INFO config_file" if conf else "no config file")
-    cwd, how = (restart_cwd, "the inventory's restart cwd") if restart_cwd else (
-        running_cwd, "the running server's working directory")
     launch = interpret(["redis-server", *([conf] if conf else [])], cwd, how, source)
     launch.notes.append("no restart command is declared: the restart is taken to be `redis-server FILE` from the "
                         "server's working directory (declare restart: command or unit in the inventory to be exact)")
     return launch
+
+
+def launch_dir(running_cwd: str, conf: str) -> tuple[str, str]:
+    """Where the server was launched from, as far as it can be told. Its working directory is already its
+    data dir once a `dir` line ran; a relative `dir data` then means it was launched from the directory
+    above, and that is where a restart by hand resolves the same relative paths."""
+    how = "the running server's working directory"
+    raw = ""
+    try:
+        with open(conf, encoding="utf-8", errors="replace") as f:
+            for line in f.read(1 << 20).splitlines():
+                words = split_args(line.strip()) or []
+                if len(words) == 2 and words[0].lower() == "dir":
+                    raw = words[1]
+    except OSError:
+        return running_cwd, how
+    rel = os.path.normpath(raw) if raw else ""
+    if rel and not os.path.isabs(rel) and rel != "." and not rel.startswith(".."):
+        if running_cwd.rstrip("/").endswith("/" + rel):
+            launched = running_cwd.rstrip("/")[: -len(rel) - 1] or "/"
+            return launched, f"{how} less its relative dir {raw!r} (where it was launched)"
+    return running_cwd, how
 
 
 def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] = (), restart_unit: str = "",
