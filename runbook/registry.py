@@ -77,6 +77,8 @@ PROBES: dict[str, ProbeSpec] = {
                   "INFO, CONFIG GET *, ROLE, host facts where local, and the restart preview"),
         ProbeSpec("redis.replication", "redis", "runbook.redis.check:probe_replication",
                   "runbook.redis.check:assess", "two samples a few seconds apart: storm, backlog, lag"),
+        ProbeSpec("redis.command", "redis", "runbook.redis.command:probe", "runbook.redis.command:assess",
+                  "one allow-listed read command (params.command: [SLOWLOG, GET, 10]); facts.reply is its answer"),
         ProbeSpec("jvm.check", "jvm", "runbook.jvm.live:probe", "runbook.jvm.live:assess",
                   "collector, heap settings, GC log and its rotation, heap dump settings"),
         ProbeSpec("jvm.thread_dump", "jvm", "runbook.jvm.live:probe_thread_dump", "runbook.jvm.live:assess_diagnostics",

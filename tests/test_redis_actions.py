@@ -144,3 +144,47 @@ def test_a_start_command_that_comes_up_on_another_port_is_caught(tmp_path, state
     finally:
         _kill_port(other)
         s.stop()
+
+
+def test_redis_command_reads_allow_listed_commands_only(tmp_path, state_dir) -> None:
+    import json
+
+    from conftest import runbook
+    from runbook.redis.command import CommandRefused, probe
+
+    s = RedisServer(tmp_path, "a", conf="slowlog-log-slower-than 0\n", password="cmd-secret-9").start()
+    try:
+        s.client().set("k", "v")
+        t = Target("master", s.url, "redis")
+        facts = probe(t, {"command": ["SLOWLOG", "GET", "5"]}, 5)
+        assert facts["reachable"] and any("set" in json.dumps(e).lower() for e in facts["reply"])
+        masked = probe(t, {"command": ["CONFIG", "GET", "requirepass"]}, 5)
+        assert "cmd-secret-9" not in json.dumps(masked)
+        for bad in (["FLUSHALL"], ["CONFIG", "SET", "save", ""], ["KEYS", "*"], ["DEBUG", "SLEEP", "1"], "INFO"):
+            with pytest.raises(CommandRefused):
+                probe(t, {"command": bad}, 5)
+        assert s.client().dbsize() == 1
+        pb = tmp_path / "slow.yaml"
+        pb.write_text("""
+name: slowlog
+targets: {master: {kind: redis}}
+steps:
+  - id: read
+    kind: check
+    target: master
+    probes: [redis.command]
+    params: {command: [SLOWLOG, LEN]}
+  - id: judge
+    kind: decision
+    branches:
+      - when: facts.master.reply > 0
+        goto: end
+    default: none
+  - id: none
+    kind: instruction
+    text: nothing slow
+""")
+        r = runbook("run", str(pb), "--target", f"master={s.url}", "--headless")
+        assert r.returncode == 0 and "go to end because facts.master.reply > 0" in r.stdout, r.stdout + r.stderr
+    finally:
+        s.stop()

@@ -246,6 +246,15 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
         elif tkind and registry.PROBES[pname].target_kind != tkind:
             c.err(pnode, f"{where}: probe {pname!r} reads a {registry.PROBES[pname].target_kind} target, {target!r} is {tkind}")
         probes.append(pname)
+    if "redis.command" in probes:  # the command must be an allow-listed read, known before anything runs
+        from runbook.redis.command import CommandRefused, check_allowed
+
+        params = spec.get("params") or {}
+        own = params.get("redis.command") if isinstance(params.get("redis.command"), dict) else params
+        try:
+            check_allowed(own.get("command"))
+        except CommandRefused as e:
+            c.err(spec.get("__pos__params") or node, f"{where}: redis.command: {e}")
 
     ref_pos = {k: (spec["__pos__" + k].line, spec["__pos__" + k].col) for k in ("next", "default") if "__pos__" + k in spec}
     branches = []

@@ -1,0 +1,88 @@
+"""`redis.command`: one allow-listed read command, so a playbook can read SLOWLOG, CLIENT LIST or LATENCY
+without new code. Only commands that read, and are cheap, are allowed; the list is checked before anything
+is sent, and the reply is plain data (bytes decoded, never interpreted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from runbook.findings import Finding
+from runbook.targets import Target
+
+# (command, subcommand or None): what a probe may send. Nothing that writes, forks, blocks or scans keys.
+ALLOWED = frozenset({
+    ("INFO", None), ("ROLE", None), ("DBSIZE", None), ("LASTSAVE", None), ("TIME", None), ("PING", None),
+    ("CONFIG", "GET"), ("SLOWLOG", "GET"), ("SLOWLOG", "LEN"), ("LATENCY", "LATEST"), ("LATENCY", "HISTORY"),
+    ("LATENCY", "DOCTOR"), ("CLIENT", "LIST"), ("CLIENT", "INFO"), ("MEMORY", "STATS"), ("MEMORY", "DOCTOR"),
+    ("CLUSTER", "INFO"), ("CLUSTER", "NODES"), ("CLUSTER", "SHARDS"), ("SENTINEL", "MASTERS"),
+    ("SENTINEL", "MASTER"), ("SENTINEL", "REPLICAS"), ("SENTINEL", "SENTINELS"), ("SENTINEL", "CKQUORUM"),
+    ("SENTINEL", "GET-MASTER-ADDR-BY-NAME"), ("ACL", "WHOAMI"), ("COMMAND", "COUNT"), ("MODULE", "LIST"),
+})
+
+
+class CommandRefused(ValueError):
+    pass
+
+
+def check_allowed(command: Any) -> list[str]:
+    """The command as a list of words, or CommandRefused: a list of strings whose first word (and
+    subcommand) is on the allow-list."""
+    if not isinstance(command, list) or not command or not all(isinstance(w, (str, int)) for w in command):
+        raise CommandRefused("params.command is a list of words, such as [SLOWLOG, GET, 10]")
+    words = [str(w) for w in command]
+    name = words[0].upper()
+    sub = words[1].upper() if len(words) > 1 else None
+    if (name, None) in ALLOWED or (name, sub) in ALLOWED:
+        return words
+    allowed = ", ".join(sorted(f"{a} {b}" if b else a for a, b in ALLOWED))
+    raise CommandRefused(f"{' '.join(words[:2])} is not a read command runbook sends; allowed: {allowed}")
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, Exception):
+        return {"error": str(v)}
+    return v
+
+
+async def _read(url: str, words: list[str], timeout: float) -> dict[str, Any]:
+    from runbook.redis.connect import connection_kwargs
+    from runbook.redis.wire import Wire, WireError
+    from runbook.secrets import mask_url
+
+    facts: dict[str, Any] = {"url": mask_url(url), "command": words, "reachable": False}
+    w = None
+    try:
+        w = await Wire.open(connection_kwargs(url, timeout), timeout)
+        (reply,) = await w.call([words])
+        facts["reachable"] = True
+        facts["reply"] = _plain(reply)
+        if words[0].upper() == "CONFIG" and isinstance(facts["reply"], list):
+            from runbook.redis.info import pairs_to_dict
+
+            facts["reply"] = pairs_to_dict(facts["reply"])  # name -> value, so secret names are masked
+        if isinstance(reply, Exception):
+            facts["error"] = str(reply)
+    except WireError as e:
+        facts["error"] = str(e)
+    finally:
+        if w is not None:
+            await w.close()
+    return facts
+
+
+def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    from runbook.secrets import mask_mapping
+
+    words = check_allowed(params.get("command"))
+    facts = asyncio.run(_read(target.url, words, timeout))
+    return mask_mapping(facts)  # CONFIG GET requirepass answers in clear
+
+
+def assess(facts: dict[str, Any]) -> list[Finding]:
+    return []
