@@ -102,6 +102,16 @@ _RULES = [
          "has proven, so it blocks and names what is missing.",
          "Provide what the evidence asks for (a restart command or unit in the inventory, access to the files, "
          "consent to load modules, a higher --load-limit), or check it by hand and break the glass."),
+    Rule("redis.memory.maxmemory_reached", "critical", "Redis is at its memory limit",
+         "At maxmemory Redis refuses writes with OOM under noeviction, evicts keys under an LRU/LFU/random "
+         "policy (data the application may still need), and under a volatile-* policy with few keys that have a "
+         "TTL it has nothing it may evict, so writes fail as with noeviction.",
+         "Find what grew (INFO keyspace, MEMORY STATS, the biggest keys from a replica or a snapshot), then raise "
+         "maxmemory if the host has the RAM (CONFIG SET maxmemory, CONFIG REWRITE), or change the policy."),
+    Rule("redis.memory.no_limit", "warning", "No memory limit, and the dataset is over half the host's memory",
+         "Without maxmemory the kernel's OOM killer decides when memory runs out: it kills the process, and a fork "
+         "for a save or a full sync needs more memory still.",
+         "Set maxmemory below the host's memory, leaving room for the fork (CONFIG SET maxmemory, CONFIG REWRITE)."),
     Rule("redis.persistence.save_failing", "critical", "Background saves are failing",
          "With stop-writes-on-bgsave-error (default yes) Redis refuses writes with MISCONF; SHUTDOWN refuses too; "
          "nothing on disk is current.",

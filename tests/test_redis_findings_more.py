@@ -10,6 +10,7 @@ import signal
 import time
 
 import pytest
+import redis as redis_py
 
 from conftest import runbook
 from redis_server import RedisServer
@@ -77,3 +78,37 @@ def test_host_findings_from_facts() -> None:
     assert ids["redis.host.disk_space"].severity == "critical"
     quiet = {f.id for f in assess(_facts(overcommit_memory=1, transparent_hugepages="madvise", disk_free_bytes=10 * 1024**3))}
     assert not quiet & {"redis.host.overcommit_memory", "redis.host.transparent_hugepages", "redis.host.disk_space"}
+
+
+@pytest.mark.parametrize("policy", ["noeviction", "allkeys-lru", "volatile-lru"])
+def test_the_memory_limit_reached(tmp_path, policy) -> None:
+    s = RedisServer(tmp_path, "m", conf=f"maxmemory 2mb\nmaxmemory-policy {policy}\n").start()
+    try:
+        c = s.client()
+        refused = 0
+        for i in range(20000):
+            try:
+                c.set(f"key:{i}", "x" * 200)
+            except redis_py.exceptions.OutOfMemoryError:
+                refused += 1
+                if refused > 5:
+                    break
+        f = {x["id"]: x for x in check(s.url)["findings"]}
+        ev = f["redis.memory.maxmemory_reached"]["evidence"]
+        assert f["redis.memory.maxmemory_reached"]["severity"] == "critical" and ev["maxmemory_policy"] == policy
+        if policy == "allkeys-lru":
+            assert ev["evicted_keys"] > 0
+        else:
+            assert ev["oom_errors"] > 0
+    finally:
+        s.stop()
+
+
+def test_a_healthy_server_with_a_limit_is_not_at_it(tmp_path) -> None:
+    s = RedisServer(tmp_path, "m", conf="maxmemory 64mb\nmaxmemory-policy allkeys-lru\n").start()
+    try:
+        s.fill(100)
+        ids = {x["id"] for x in check(s.url)["findings"]}
+        assert "redis.memory.maxmemory_reached" not in ids and "redis.memory.no_limit" not in ids
+    finally:
+        s.stop()

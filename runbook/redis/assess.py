@@ -28,6 +28,7 @@ def assess(facts: dict[str, Any]) -> list[Finding]:
     if config is None:
         out.append(make("redis.config.unreadable", {"error": facts.get("config_error", "")}))
     out += _persistence(info, facts)
+    out += _memory(info, facts)
     out += _host(info, facts)
     out += _replication_now(info, facts)
     if facts.get("restart_preview"):
@@ -92,6 +93,44 @@ def _persistence(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
         out.append(make("redis.persistence.save_failing", ev))
     if info.get("aof_enabled") == 1 and info.get("aof_last_write_status") == "err":
         out.append(make("redis.persistence.aof_write_failing", {"aof_last_write_status": "err"}))
+    return out
+
+
+def _errorstat(info: dict[str, Any], name: str) -> int:
+    """INFO errorstats: errorstat_OOM:count=12 -> 12."""
+    v = str(info.get(f"errorstat_{name}") or "")
+    return int(v.split("=", 1)[1]) if v.startswith("count=") and v[6:].isdigit() else 0
+
+
+def _memory(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
+    """The memory limit: reached (writes refused, keys evicted, or nothing left that may be evicted), or
+    absent on a host where the kernel's OOM killer would decide instead."""
+    out = []
+    maxmemory = int(info.get("maxmemory") or 0)
+    used = int(info.get("used_memory") or 0)
+    policy = str(info.get("maxmemory_policy") or "noeviction")
+    if maxmemory:
+        oom = _errorstat(info, "OOM")
+        evicted = int(info.get("evicted_keys") or 0)
+        ks = keyspace(info)
+        keys = sum(ks.values())
+        expires = sum(int(v.get("expires", 0)) for k, v in info.items() if k in ks and isinstance(v, dict))
+        full = used >= 0.95 * maxmemory
+        nothing_to_evict = policy.startswith("volatile-") and keys and expires < 0.1 * keys
+        if oom or (full and (evicted or nothing_to_evict or policy == "noeviction")):
+            why = ("writes refused with OOM" if oom else f"{evicted:,} keys evicted" if evicted else
+                   f"{policy} may evict only keys with a TTL, and {expires:,} of {keys:,} have one"
+                   if nothing_to_evict else "at the limit under noeviction: the next writes are refused")
+            out.append(make("redis.memory.maxmemory_reached", {
+                "used_memory": human_bytes(used), "maxmemory": human_bytes(maxmemory), "maxmemory_policy": policy,
+                "oom_errors": oom, "evicted_keys": evicted, "keys_with_ttl": f"{expires:,} of {keys:,}", "what": why}))
+    else:
+        host = facts.get("host") or {}
+        total = host.get("mem_total_bytes")
+        rss = int(info.get("used_memory_rss") or 0)
+        if isinstance(total, int) and total and rss > 0.5 * total:
+            out.append(make("redis.memory.no_limit", {"used_memory_rss": human_bytes(rss),
+                                                      "host_memory": human_bytes(total), "maxmemory": 0}))
     return out
 
 

@@ -280,6 +280,7 @@ def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str,
         except OSError as e:
             out["disk_error"] = str(e)
     out["local_addresses"] = sorted(local_addresses())
+    out["mem_total_bytes"] = _cached("mem-total", lambda: psutil.virtual_memory().total)
     return out
 
 
