@@ -531,3 +531,4 @@ def test_the_verdict_is_stable_under_a_writer(make) -> None:
         stop.set()
         t.join(5)
     assert verdicts[0][0] is False and verdicts[0] == verdicts[1]
+

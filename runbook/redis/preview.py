@@ -405,6 +405,10 @@ def _simulate(out: dict[str, Any], launch: Launch, binary: str, fc: FileConfig, 
                                "it loads and the port, socket and replicaof of the file are unproven")
         res = throwaway.run(binary, launch.config_file, launch.options, launch.cwd, ours["dir"], [],
                             confirm_dir=False, **kw)
+    if res.cannot_read:
+        out["unproven"].append(f"runbook could not read or copy what the simulated start needs ({res.cannot_read})")
+        out["tiers"]["config"] = {"said": "redis-server was not started: " + res.cannot_read}
+        return
     out["throwaway"] = {"started": res.started, "load_s": res.load_s, "log": res.log[-12:]}
     out["reader"] = "redis-server" if res.started and res.config else None
     if res.timed_out:

@@ -52,6 +52,7 @@ class Outcome:
     log: list[str] = field(default_factory=list)
     load_s: float = 0.0
     timed_out: bool = False
+    cannot_read: str = ""  # a file the throwaway needed could not be read or copied by us
 
 
 def _neutralised_copy(conf: str, dest: Path) -> None:
@@ -89,19 +90,23 @@ def run(binary: str, config_file: str, options: list[str], cwd: str, expected_di
         dead_port = hold.getsockname()[1]
         datadir = tmp / "data"
         datadir.mkdir()
-        for src, name in data:
-            dst = datadir / name
-            if os.path.isdir(src):
-                shutil.copytree(src, dst, symlinks=False)
-            else:
-                shutil.copyfile(src, dst)  # a copy, never a link: an AOF is appended in place
         main = ""
-        if config_file:
-            if os.path.isfile(config_file):
-                main = str(tmp / "main.conf")
-                _neutralised_copy(config_file, Path(main))
-            else:
-                main = config_file  # let redis-server say it cannot open it
+        try:
+            for src, name in data:
+                dst = datadir / name
+                if os.path.isdir(src):
+                    shutil.copytree(src, dst, symlinks=False)
+                else:
+                    shutil.copyfile(src, dst)  # a copy, never a link: an AOF is appended in place
+            if config_file:
+                if os.path.isfile(config_file):
+                    main = str(tmp / "main.conf")
+                    _neutralised_copy(config_file, Path(main))
+                else:
+                    main = config_file  # let redis-server say it cannot open it
+        except (OSError, shutil.Error) as e:
+            out.cannot_read = f"{getattr(e, 'filename', '') or ''}: {getattr(e, 'strerror', None) or e}".lstrip(": ")
+            return out
         sock = tmp / "s.sock"
         ours = tmp / "ours.conf"
         ours.write_text("\n".join([
