@@ -32,6 +32,7 @@ from runbook.redis.info import keyspace
 from runbook.redis.launch import Launch, Unprovable, interpret, unit_start
 from runbook.redis.probe import accepts_on, resolve
 from runbook.redis.rdb import RdbError, read_header
+from runbook.text import human_bytes
 
 SHUTDOWN_MODES = ("default", "save", "nosave")
 DEFAULT_LOAD_LIMIT = 512 * 1024 * 1024
@@ -348,12 +349,12 @@ def _data_to_copy(out: dict[str, Any], aof: dict[str, Any], rdb: dict[str, Any],
     why = _too_big(size, limit)
     if why:
         return [], f"skipped: {why}"
-    return data, f"a private copy of {_size(size)} loaded"
+    return data, f"a private copy of {human_bytes(size)} loaded"
 
 
 def _too_big(size: int, limit: int) -> str:
     if size > limit:
-        return f"the data is {_size(size)}, over the load limit of {_size(limit)} (--load-limit)"
+        return f"the data is {human_bytes(size)}, over the load limit of {human_bytes(limit)} (--load-limit)"
     try:
         import psutil
 
@@ -361,19 +362,11 @@ def _too_big(size: int, limit: int) -> str:
     except Exception:  # noqa: BLE001 - no figure: do not load
         return "free memory is unknown"
     if size * 4 > avail / 2:
-        return f"loading {_size(size)} needs about {_size(size * 4)} of memory; {_size(avail)} is free"
+        return f"loading {human_bytes(size)} needs about {human_bytes(size * 4)} of memory; {human_bytes(avail)} is free"
     st = os.statvfs("/tmp")
     if size * 1.2 > st.f_bavail * st.f_frsize:
-        return f"/tmp has {_size(st.f_bavail * st.f_frsize)} free, the copy needs {_size(size)}"
+        return f"/tmp has {human_bytes(st.f_bavail * st.f_frsize)} free, the copy needs {human_bytes(size)}"
     return ""
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 def _before_start(fc: FileConfig, ours: dict[str, Any], allow_modules: bool) -> list[str]:
@@ -443,7 +436,6 @@ def _simulate(out: dict[str, Any], launch: Launch, binary: str, fc: FileConfig, 
         out["write"] = res.write
         out["keys_after_write"] = res.keys_after_write
         out["keys_started"] = sum(res.keys.values())
-        out["sim_acl_digest"] = digest("\n".join(res.acl)) if res.acl is not None else None
     out["tiers"]["config"] = {"said": "; ".join(said)}
 
 
@@ -580,8 +572,8 @@ def _outcomes(out: dict[str, Any], info: dict[str, Any], keys_live: int) -> None
                                                      "used_memory; the data was not loaded here)"}
         elif "data_loss" not in out:
             out["data_loss"] = {"keys_after": None, "keys_live": keys_live, "lost": None, "shutdown": mode,
-                                "why": f"maxmemory in the file ({_size(maxmemory)}) is below the dataset "
-                                       f"({_size(used)}): {policy} evicts keys from the first write"}
+                                "why": f"maxmemory in the file ({human_bytes(maxmemory)}) is below the dataset "
+                                       f"({human_bytes(used)}): {policy} evicts keys from the first write"}
     write = str(out.get("write") or "")
     need = _int(sim.get("min-replicas-to-write"), 0)
     online = sum(1 for k, v in info.items() if k.startswith("slave") and k[5:].isdigit()

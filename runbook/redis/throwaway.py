@@ -45,7 +45,6 @@ class Outcome:
     config_error: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     keys: dict[str, int] = field(default_factory=dict)  # db -> keys after loading
-    acl: list[str] | None = None
     auth_ok: bool | None = None  # the restart's server accepts our credentials
     write: str = ""  # "ok" or the error a write got
     keys_after_write: int | None = None
@@ -211,10 +210,6 @@ def _read_it(out: Outcome, sock: Path, password: str | None, username: str | Non
                 out.config = pairs_to_dict(c.execute_command(config_command, "GET", "*"))
             except redis_py.exceptions.ResponseError as e:
                 out.config_error = str(e)
-        try:
-            out.acl = sorted(_s(x) for x in c.execute_command("ACL", "LIST"))
-        except redis_py.exceptions.ResponseError:
-            out.acl = None
     except redis_py.exceptions.RedisError as e:
         out.config_error = out.config_error or f"reading the throwaway failed: {e}"
     finally:
@@ -245,7 +240,3 @@ def _write(out: Outcome, sock: Path, admin_password: str | None, timeout: float)
         out.write = ""
     finally:
         c.close()
-
-
-def _s(v: Any) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
