@@ -302,12 +302,30 @@ def _extensions() -> list[Callable[[Any], None]]:
     return out
 
 
+class Screens:
+    """The TUI, handed down to the domain commands that may open it (`rehearse`, `gc analyze --tui`): only
+    the command line imports runbook.tui, so nothing below it reaches up."""
+
+    @staticmethod
+    def run_playbook(*args: Any, **kw: Any) -> int:
+        from runbook.tui import launch
+
+        return launch.run_playbook(*args, **kw)
+
+    @staticmethod
+    def gc_report(files: list[str]) -> int:
+        from runbook.tui import launch
+
+        return launch.gc_report(files)
+
+
 def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = build_parser()
     args = parser.parse_args(argv)
     fn = getattr(args, "fn", None) or cmd_home
+    args.screens = Screens()
     from runbook.events import SignalExit
 
     def terminated(signum: int, frame: object) -> None:

@@ -44,3 +44,18 @@ def test_importing_every_core_module_loads_no_textual() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_only_the_command_line_imports_the_tui() -> None:
+    """The TUI sits on top: the domain commands that open it are handed it (args.screens), never import it."""
+    offenders = []
+    for f in PKG.rglob("*.py"):
+        rel = f.relative_to(PKG)
+        if rel.parts[0] == "tui" or rel.as_posix() == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            if any(n == "runbook.tui" or n.startswith("runbook.tui.") for n in names):
+                offenders.append(f"{f.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

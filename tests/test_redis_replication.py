@@ -83,8 +83,9 @@ def test_replica_link_down(cluster) -> None:
     assert any(f["id"] == "redis.replication.link_down" and f["severity"] == "critical" for f in rep["findings"])
 
 
-@pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark is not installed")
-def test_full_sync_storm_with_several_replicas(cluster) -> None:
+def storm(cluster) -> tuple[RedisServer, subprocess.Popen]:
+    """knowledge/redis.md's reproduction: a 16 kB backlog, a 1 MB replica output-buffer limit, four replicas,
+    a heavy writer, the replicas paused 2.5 s. Returns the master and the writer (still writing)."""
     m, reps = cluster(
         4,
         master_conf="repl-backlog-size 16kb\nrepl-diskless-sync no\nclient-output-buffer-limit replica 1mb 512kb 1\n",
@@ -100,6 +101,12 @@ def test_full_sync_storm_with_several_replicas(cluster) -> None:
     time.sleep(2.5)
     for r in reps:
         os.kill(r.pid, signal.SIGCONT)
+    return m, writer
+
+
+@pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="redis-benchmark is not installed")
+def test_full_sync_storm_with_several_replicas(cluster) -> None:
+    m, writer = storm(cluster)
     code, rep = check(m.url, "--interval", "3")
     writer.kill()
     found = {f["id"]: f for f in rep["findings"]}
@@ -121,21 +128,7 @@ def test_a_storm_is_named_from_one_look(cluster) -> None:
     """The issue's reproduction: small backlog and replica output-buffer limit, several replicas, a heavy
     writer, the replicas paused a few seconds; right after they resume, one `redis check` with no
     --interval names the storm."""
-    m, reps = cluster(
-        4,
-        master_conf="repl-backlog-size 16kb\nrepl-diskless-sync no\nclient-output-buffer-limit replica 1mb 512kb 1\n",
-    )
-    m.fill(20000)
-    writer = subprocess.Popen(
-        ["redis-benchmark", "-p", str(m.port), "-t", "set", "-n", "50000000", "-d", "256", "-P", "16", "-r", "200000", "-q"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    cluster.procs.append(writer)
-    time.sleep(0.5)
-    for r in reps:
-        os.kill(r.pid, signal.SIGSTOP)
-    time.sleep(2.5)
-    for r in reps:
-        os.kill(r.pid, signal.SIGCONT)
+    m, writer = storm(cluster)
     time.sleep(1.0)
     code, rep = check(m.url)
     writer.kill()

@@ -153,6 +153,19 @@ def fill(case: Case, n: int = 1000, prefix: str = "k") -> None:
     case.server.fill(n, prefix)
 
 
+def running(make: Callable[..., Case], **kw: Any) -> Case:
+    """A started server with save points (a stop writes what the start reads) holding 1,000 keys."""
+    c = make(conf="save 3600 1\n", **kw)
+    c.server.start()
+    fill(c)
+    return c
+
+
+def append(c: Case, text: str) -> None:
+    """Lines added to the end of the file a restart reads (the running server does not see them)."""
+    c.server.conf.write_text(c.server.conf.read_text() + text)
+
+
 # ------------------------------------------------------------------ dangerous restarts
 def test_no_persistence_loses_everything(make) -> None:
     c = make()  # save "" and appendonly no
@@ -167,27 +180,23 @@ def test_include_by_glob_brings_appendonly_yes(make) -> None:
     c.server.start()
     fill(c)
     c.server.client().save()
-    c.server.conf.write_text(c.server.conf.read_text() + f"include {c.server.base}/conf.d/*.conf\n")
+    append(c, f"include {c.server.base}/conf.d/*.conf\n")
     (c.server.base / "conf.d" / "50-aof.conf").write_text("appendonly yes\n")
     judge(c, dangerous=True, expect="redis.restart.data_loss")
 
 
 def test_relative_include_after_dir_brings_appendonly_yes(make) -> None:
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
+    c = running(make)
     # resolved from the data dir, because dir comes first in the file
     (c.server.base / "late.conf").write_text("appendonly yes\n")
-    c.server.conf.write_text(c.server.conf.read_text() + "include late.conf\n")
+    append(c, "include late.conf\n")
     judge(c, dangerous=True, expect="redis.restart.aof_missing")
 
 
 def test_env_wrapper_overrides_dir(make, tmp_path) -> None:
     other = tmp_path / "elsewhere"
     other.mkdir()
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
+    c = running(make)
     c.command = ["env", "TZ=UTC", "redis-server", str(c.server.conf), "--dir", str(other)]
     judge(c, dangerous=True, expect="redis.restart.data_loss")
 
@@ -197,9 +206,7 @@ def test_env_wrapper_overrides_dir(make, tmp_path) -> None:
                                          ("sub", "redis.restart.would_fail")])
 def test_sh_c_wrapper_changes_directory_and_dir(make, tmp_path, rel, expect) -> None:
     (tmp_path / "sub").mkdir()
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
+    c = running(make)
     c.command = ["sh", "-c", f"cd {tmp_path} && exec redis-server {c.server.conf} --dir {rel}"]
     judge(c, dangerous=True, expect=expect)
 
@@ -221,7 +228,7 @@ def test_dbfilename_names_an_older_snapshot(make) -> None:
     c.server.client().save()
     os.rename(c.server.base / "dump.rdb", c.server.base / "old.rdb")
     fill(c, 900, "more")
-    c.server.conf.write_text(c.server.conf.read_text() + "dbfilename old.rdb\n")
+    append(c, "dbfilename old.rdb\n")
     judge(c, dangerous=True, expect="redis.restart.data_loss")
 
 
@@ -248,17 +255,13 @@ def test_rdb_of_a_newer_format_version(make) -> None:
 
 
 def test_include_that_no_longer_exists(make) -> None:
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
-    c.server.conf.write_text(c.server.conf.read_text() + f"include {c.server.base}/gone.conf\n")
+    c = running(make)
+    append(c, f"include {c.server.base}/gone.conf\n")
     judge(c, dangerous=True, expect="redis.restart.would_fail")
 
 
 def test_port_in_the_file_is_taken(make) -> None:
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
+    c = running(make)
     squatter = socket_listening()
     try:
         c.server.conf.write_text(c.server.conf.read_text().replace(f"port {c.server.port}",
@@ -278,18 +281,14 @@ def socket_listening() -> Any:
 
 
 def test_bind_address_not_on_this_host(make) -> None:
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
-    c.server.conf.write_text(c.server.conf.read_text() + "bind 127.0.0.1 192.0.2.77\n")
+    c = running(make)
+    append(c, "bind 127.0.0.1 192.0.2.77\n")
     judge(c, dangerous=True, expect="redis.restart.would_fail")
 
 
 def test_port_changed_in_the_file(make) -> None:
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
-    c.server.conf.write_text(c.server.conf.read_text() + f"port {free_port()}\n")
+    c = running(make)
+    append(c, f"port {free_port()}\n")
     judge(c, dangerous=True, expect="redis.restart.moves")
 
 
@@ -299,7 +298,7 @@ def test_maxmemory_in_the_file_below_the_dataset(make, policy, expect) -> None:
     c = make(conf="save 3600 1\n")
     c.server.start()
     c.server.fill(20000)
-    c.server.conf.write_text(c.server.conf.read_text() + f"maxmemory 1mb\nmaxmemory-policy {policy}\n")
+    append(c, f"maxmemory 1mb\nmaxmemory-policy {policy}\n")
     judge(c, dangerous=True, expect=expect)
 
 
@@ -316,18 +315,14 @@ def test_requirepass_in_the_file_differs(make) -> None:
 def test_replicaof_another_server_that_holds_nothing(make) -> None:
     peer = make(name="peer")
     peer.server.start()
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
-    c.server.conf.write_text(c.server.conf.read_text() + f"replicaof 127.0.0.1 {peer.server.port}\n")
+    c = running(make)
+    append(c, f"replicaof 127.0.0.1 {peer.server.port}\n")
     judge(c, dangerous=True, expect="redis.restart.becomes_replica")
 
 
 def test_loadmodule_of_a_missing_module(make) -> None:
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
-    c.server.conf.write_text(c.server.conf.read_text() + f"loadmodule {c.server.base}/nothing-here.so\n")
+    c = running(make)
+    append(c, f"loadmodule {c.server.base}/nothing-here.so\n")
     judge(c, dangerous=True, expect="redis.restart.would_fail")
 
 
@@ -340,15 +335,13 @@ def test_fewer_databases_in_the_file_than_in_use(make) -> None:
     r.set("in-db9", 1)
     r.execute_command("SELECT", 0)
     r.save()
-    c.server.conf.write_text(c.server.conf.read_text() + "databases 4\n")
+    append(c, "databases 4\n")
     judge(c, dangerous=True, expect="redis.restart.would_fail")
 
 
 def test_min_replicas_to_write_with_no_replica(make) -> None:
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
-    c.server.conf.write_text(c.server.conf.read_text() + "min-replicas-to-write 1\n")
+    c = running(make)
+    append(c, "min-replicas-to-write 1\n")
     judge(c, dangerous=True, expect="redis.restart.read_only")
 
 
@@ -363,16 +356,12 @@ def test_shutdown_nosave_leaves_an_older_snapshot(make) -> None:
 
 # ------------------------------------------------------------------ safe restarts
 def test_healthy_server_with_save_points(make) -> None:
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
+    c = running(make)
     judge(c, dangerous=False)
 
 
 def test_healthy_server_with_functions_in_its_rdb(make) -> None:
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
+    c = running(make)
     c.server.client().execute_command(
         "FUNCTION", "LOAD", "#!lua name=lib\nredis.register_function('one', function() return 1 end)")
     c.server.client().save()
@@ -440,9 +429,7 @@ def test_healthy_aof_server(make) -> None:
 
 
 def test_wrapped_command_that_changes_nothing(make) -> None:
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
+    c = running(make)
     c.command = ["nice", "-n", "5", "env", "LANG=C", "taskset", "-c", "0", "redis-server", str(c.server.conf)]
     judge(c, dangerous=False)
 
@@ -459,7 +446,7 @@ def test_glob_include_of_harmless_settings(make) -> None:
     (c.server.base / "conf.d").mkdir()
     (c.server.base / "conf.d" / "a.conf").write_text("hz 20\n")
     (c.server.base / "conf.d" / "b.conf").write_text("maxmemory 512mb\n")
-    c.server.conf.write_text(c.server.conf.read_text() + f"include {c.server.base}/conf.d/*.conf\n")
+    append(c, f"include {c.server.base}/conf.d/*.conf\n")
     c.server.start()
     fill(c)
     judge(c, dangerous=False)
@@ -467,10 +454,8 @@ def test_glob_include_of_harmless_settings(make) -> None:
 
 # ------------------------------------------------------------------ what it cannot prove blocks
 def test_a_command_it_cannot_interpret_blocks(make) -> None:
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
-    c.command = ["sh", "-c", f"redis-server $CONF", "x"]
+    c = running(make)
+    c.command = ["sh", "-c", "redis-server $CONF", "x"]
     passed, facts, found = verdict(c)
     assert not passed and "redis.restart.unproven" in found
 
@@ -478,10 +463,8 @@ def test_a_command_it_cannot_interpret_blocks(make) -> None:
 def test_an_existing_module_is_not_loaded_without_consent(make, tmp_path) -> None:
     mod = tmp_path / "fake-module.so"
     mod.write_bytes(b"not really a module")
-    c = make(conf="save 3600 1\n")
-    c.server.start()
-    fill(c)
-    c.server.conf.write_text(c.server.conf.read_text() + f"loadmodule {mod}\n")
+    c = running(make)
+    append(c, f"loadmodule {mod}\n")
     passed, facts, found = verdict(c)
     assert not passed and "redis.restart.unproven" in found
     assert "--allow-modules" in " ".join(facts["restart_preview"]["unproven"])

@@ -66,13 +66,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from runbook.jvm.gclog.read import GcLogError
 
     if args.tui:
-        from runbook.tui import launch
-
         unreadable = [f for f in args.files if not os.access(f, os.R_OK) or os.path.isdir(f)]
         if unreadable:
             sys.stderr.write(f"runbook: cannot read {', '.join(unreadable)}\n")
             return 3
-        return launch.gc_report(args.files)
+        return args.screens.gc_report(args.files)
 
     try:
         r = analyze_files(args.files, args.pause_ms)

@@ -45,10 +45,10 @@ def main(args: argparse.Namespace) -> int:
             if args.headless:
                 return _headless(pb, built)
             from runbook.journal import store
-            from runbook.tui import launch
 
             path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
-            launch.run_playbook(pb, built.targets, mode="rehearsal", journal_path=path, resume_events=None, read_only=False)
+            args.screens.run_playbook(pb, built.targets, mode="rehearsal", journal_path=path, resume_events=None,
+                                      read_only=False)
             outcome = _outcome(path)
             if args.keep:
                 say("the sandbox keeps running; press Ctrl-C to stop it")
