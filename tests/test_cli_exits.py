@@ -96,3 +96,32 @@ def test_a_rehearsal_left_before_its_end_exits_1(state_dir) -> None:
     finally:
         tmux.kill()
     assert out.read_text().strip() == "1"
+
+
+def test_a_big_log_read_in_parallel_ends_without_noise_from_its_workers(tmp_path) -> None:
+    """The pool stops its workers with SIGTERM; they must not answer with the command line's own handler."""
+    one = (ROOT / "tests" / "data" / "parallel-jdk17.log").read_bytes()
+    big = tmp_path / "big.log"
+    big.write_bytes(one * (25 * 1024 * 1024 // len(one) + 1))
+    for _ in range(3):
+        r = runbook("gc", "analyze", "--json", str(big), timeout=120)
+        assert r.returncode in (0, 1, 2) and r.stderr == "", r.stderr[-2000:]
+
+
+def _dispositions(_: int) -> tuple:
+    return signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+
+
+def test_gc_workers_end_quietly_whatever_handler_the_command_line_installed() -> None:
+    from runbook.jvm.gclog.read import worker_pool
+
+    def loud(signum, frame):  # what the command line installs
+        raise RuntimeError(signum)
+
+    old = signal.signal(signal.SIGTERM, loud)
+    try:
+        with worker_pool(2) as pool:
+            seen = set(pool.map(_dispositions, range(4)))
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert seen == {(signal.SIG_DFL, signal.SIG_IGN)}

@@ -303,14 +303,27 @@ def _read_range(args: tuple[str, str, int, int]) -> Acc:
     return acc
 
 
-def _read_parallel(acc: Acc, path: str, fmt: str, size: int, n: int, progress: Callable[[int], None]) -> None:
-    """Stretches of one big file read by n processes, merged in order (fork: nothing to import again)."""
+def _quiet_worker() -> None:
+    """A worker forked from the command line inherits its SIGTERM handler; the pool stops its workers
+    with SIGTERM when it closes, which must end them silently, and Ctrl-C is the parent's to handle."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def worker_pool(n: int):
+    """n forked workers (fork: nothing to import again) that end quietly."""
     import multiprocessing as mp
 
+    return mp.get_context("fork").Pool(n, initializer=_quiet_worker)
+
+
+def _read_parallel(acc: Acc, path: str, fmt: str, size: int, n: int, progress: Callable[[int], None]) -> None:
+    """Stretches of one big file read by n processes, merged in order."""
     cuts = _boundaries(path, fmt, size, n)
     jobs = [(path, fmt, a, b) for a, b in zip(cuts, cuts[1:])]
-    ctx = mp.get_context("fork")
-    with ctx.Pool(len(jobs)) as pool:
+    with worker_pool(len(jobs)) as pool:
         done = 0
         for (_, _, a, b), part in zip(jobs, pool.imap(_read_range, jobs)):
             acc.merge(part)
