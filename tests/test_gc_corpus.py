@@ -227,6 +227,10 @@ def test_a_death_spiral_and_clustered_full_gcs_are_named() -> None:
     assert r["throughput_pct"] > 99 and r["worst_window"]["throughput_pct"] < 10
     assert "worst_window" in f["gc.throughput.low"]["evidence"]
     r = analyze(read_logs([str(_gctk("gclogs__preunified__cms__parnew__details__1073_1.log"))]))
+    # its last full GCs leave the old generation full (786431K->786431K(786432K)) though the whole heap
+    # is only about 77% full after them: nothing can be promoted, every young collection escalates
+    e = {x["id"]: x for x in r["findings"]}["gc.heap.exhausted"]["evidence"]
+    assert e["full_gcs_in_a_row"] >= 9 and e["old_gen_pct_after"] >= 98 and e["at_end_of_log"]
     assert re.match(r"\d+ of \d+ within [\d.]+ minutes", r["full_gc_intervals"]["cluster"])
 
 
@@ -236,3 +240,10 @@ def test_young_collections_that_escalate_are_full_gcs() -> None:
     assert r["pauses_by_kind"]["Young"]["max_ms"] < 1000  # no 8-second "young" pauses any more
     r = analyze(read_logs([str(_gctk("gclogs__preunified__serial__defnew__details__tenuring__180__serial180.log"))]))
     assert r["full_gcs"] == 16  # [DefNew: ...][Tenured: ...]
+
+
+def test_a_full_gc_interrupted_by_a_concurrent_phase_stays_a_full_gc() -> None:
+    """"T: [Full GC" + "T: [GC concurrent-mark-start]" + "T: [SoftReference, ..." is one full GC."""
+    r = analyze(read_logs([str(_gctk("gclogs__preunified__g1gc__details__reference__post17040__gc_with_overflow.log"))]))
+    assert set(r["pauses_by_kind"]) == {"Full", "Young", "Remark", "GC cleanup"}
+    assert r["full_gcs"] == 402 and r["pauses_by_kind"]["Full"]["max_ms"] > 4300

@@ -40,8 +40,11 @@ def _exhausted(acc: Acc, r: dict[str, Any]) -> dict[str, Any] | None:
     if not heap:
         return None
     def near_full(i: int) -> bool:
-        """It left the heap at least 80% full and freed under a tenth of it."""
+        """It left the heap at least 80% full and freed under a tenth of it; or it left the old generation
+        full (98%): nothing the young generation holds can be promoted, so the next collection is full again."""
         before, after, total = acc.full_before[i], acc.full_after[i], acc.full_total[i]
+        if acc.full_old[i] >= 0.98:  # nan compares false
+            return True
         cap = total if not math.isnan(total) and total else heap
         freed = (before - after) if not math.isnan(before) else 0.0
         return not math.isnan(after) and after >= 0.8 * cap and freed < 0.1 * cap
@@ -61,7 +64,8 @@ def _exhausted(acc: Acc, r: dict[str, Any]) -> dict[str, Any] | None:
     start = acc.full_times[n - run]
     end_of_log = not acc.segments or (acc.full_times[-1] >= acc.segments[-1][1] - max(5.0, 0.05 * r["duration_s"]))
     live = acc.full_after[n - 1]
-    return {"full_gcs_in_a_row": run, "live_set_mb": round(live / MB, 1), "max_heap_mb": round(heap / MB, 1),
+    old = [acc.full_old[i] for i in range(n - run, n) if not math.isnan(acc.full_old[i])]
+    return {"full_gcs_in_a_row": run, **({"old_gen_pct_after": round(100 * min(old), 1)} if old else {}), "live_set_mb": round(live / MB, 1), "max_heap_mb": round(heap / MB, 1),
             "live_set_pct_of_heap": round(100 * live / heap, 1),
             "since_s": None if math.isnan(start) else round(start, 3), "at_end_of_log": end_of_log,
             "then_freed_at_s": None if freed_at is None or math.isnan(freed_at) else round(freed_at, 3)}

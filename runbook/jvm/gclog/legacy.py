@@ -26,6 +26,9 @@ _MS = re.compile(rb", (\d+(?:[.,]\d+)?) ms\]")
 _TIMES = re.compile(rb"\[Times: user=(\d+[.,]\d+) sys=(\d+[.,]\d+), real=(\d+[.,]\d+) secs\]")
 _STOPPED = re.compile(rb"stopped: (\d+[.,]\d+) seconds(?:, Stopping threads took: (\d+[.,]\d+) seconds)?")
 _JDK = re.compile(rb"JRE \((1\.\d+\.\d+(?:_\d+)?|\d+(?:\.\d+)*)")
+# a record's reference-processing fragments, put on a line of their own when a concurrent phase
+# interrupted the record ("T: [Full GC" + "T: [GC concurrent-mark-start]" + "T: [SoftReference, ...")
+_REFS = re.compile(rb"(?:\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4}|Z)?: ?)?(?:\d+[.,]\d+: ?)?\[(?:Soft|Weak|Final|Phantom|JNI Weak )Reference")
 _RUN_ON = re.compile(rb"(?<=secs\]) (?=(?:\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4})?: )?\d+[.,]\d+: \[)")
 RECORD_BRACKETS = (b"[GC ", b"[GC(", b"[GC--", b"[GC[", b"[Full GC", b"[CMS", b"[Pause", b"[Concurrent")
 YOUNG = (b"ParNew", b"DefNew", b"PSYoungGen", b"ASParNew")
@@ -259,6 +262,9 @@ class LegacyReader:
                     continue
                 if b"Application time:" in line:
                     continue
+                if rec and _REFS.match(line):
+                    rec.append(line)
+                    continue
                 if rec:
                     self._record(b"".join(rec))
                 rec.clear()
@@ -468,4 +474,8 @@ class LegacyReader:
             kind = "Full"
         elif kind in ("GC", "GC--"):
             kind = "Young"
-        acc.pause(t, kind, ms, before, after, total, full)
+        old_fill = None
+        if full and old is not None:
+            cap = to_bytes(old[5], old[6])
+            old_fill = to_bytes(old[3], old[4]) / cap if cap else None
+        acc.pause(t, kind, ms, before, after, total, full, old_fill)

@@ -56,6 +56,7 @@ class Acc:
         self.full_before = array("d")
         self.full_after = array("d")
         self.full_total = array("d")
+        self.full_old = array("d")  # the old generation's fill after each full GC (0..1), where the log says
         # series for charts and slopes
         self.series_t = array("d")
         self.series_ms = array("d")
@@ -125,7 +126,7 @@ class Acc:
 
     # -- events
     def pause(self, t: float | None, kind: str | None, ms: float, before: float | None = None, after: float | None = None,
-              total: float | None = None, full: bool = False) -> None:
+              total: float | None = None, full: bool = False, old_fill: float | None = None) -> None:
         t = self.tick(t)
         self.pause_ms.append(ms)
         if kind is not None:  # None: the caller has counted it in its kind already
@@ -140,6 +141,7 @@ class Acc:
             self.full_before.append(before if before is not None else math.nan)
             self.full_after.append(after if after is not None else math.nan)
             self.full_total.append(total if total is not None else math.nan)
+            self.full_old.append(old_fill if old_fill is not None else math.nan)
         if total is not None and (self.max_heap is None or total > self.max_heap):
             self.max_heap = int(total)
         if t is not None:
@@ -226,7 +228,7 @@ class Acc:
 
     def merge(self, b: "Acc") -> None:
         """Append the accumulator of the next stretch of the same log (read by another process)."""
-        for name in ("pause_ms", "full_times", "full_before", "full_after", "full_total", "series_t", "series_ms", "after_t", "after_b"):
+        for name in ("pause_ms", "full_times", "full_before", "full_after", "full_total", "full_old", "series_t", "series_ms", "after_t", "after_b"):
             getattr(self, name).extend(getattr(b, name))
         for kind, values in b.pause_kinds.items():
             self.pause_kinds.setdefault(kind, array("d")).extend(values)
