@@ -3,7 +3,10 @@ concatenated (190 MB), and a legacy CMS log of similar size (the corpus's 1073_1
 about 50 MB). Prints MB/s (best of --repeat, timed alone) and the peak memory of the whole process tree (the command
 and its workers, sampled in a separate run).
 
-    .venv/bin/python benchmarks/gc_analyze.py [--repeat 3]
+With --gcviewer CLASSES (a GCViewer build: benchmarks/build_gcviewer.sh), GCViewer reads the same files in the
+same run, headless, writing its summary: once with -Xmx128m and once with the JVM's default heap.
+
+    .venv/bin/python benchmarks/gc_analyze.py [--repeat 3] [--gcviewer /tmp/gcviewer/classes]
 """
 
 from __future__ import annotations
@@ -23,18 +26,29 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "gc" / "gctoolkit-testdata"
 
 
-def timed(path: Path) -> float:
+def runbook_cmd(path: Path) -> list[str]:
+    return [sys.executable, "-m", "runbook.cli", "gc", "analyze", "--json", str(path)]
+
+
+def gcviewer_cmd(classes: str, heap: str | None):
+    def cmd(path: Path) -> list[str]:
+        return ["java", *([f"-Xmx{heap}"] if heap else []), "-Djava.awt.headless=true", "-cp", classes,
+                "com.tagtraum.perf.gcviewer.GCViewer", str(path), str(path) + ".summary.csv", "-t", "SUMMARY"]
+    return cmd
+
+
+def timed(cmd: list[str]) -> float:
     """Wall seconds of the whole command (nothing else running: sampling memory would steal a core)."""
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "runbook.cli", "gc", "analyze", "--json", str(path)],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    if r.returncode not in (0, 1, 2):  # runbook: 1 and 2 are findings (warning, critical)
+        raise SystemExit(f"{cmd[0]} failed ({r.returncode}): {r.stderr.decode(errors='replace')[-500:]}")
     return time.perf_counter() - t
 
 
-def peak(path: Path) -> int:
+def peak(cmd: list[str]) -> int:
     """Peak RSS (bytes) summed over the process and its children, sampled every 25 ms, in a separate run."""
-    p = subprocess.Popen([sys.executable, "-m", "runbook.cli", "gc", "analyze", "--json", str(path)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     proc = psutil.Process(p.pid)
     top = 0
     while p.poll() is None:
@@ -50,7 +64,12 @@ def peak(path: Path) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--gcviewer", metavar="CLASSES", help="a GCViewer build's classes directory or jar")
     args = ap.parse_args()
+    readers = [("runbook", runbook_cmd)]
+    if args.gcviewer:
+        readers += [("GCViewer -Xmx128m", gcviewer_cmd(args.gcviewer, "128m")),
+                    ("GCViewer default heap", gcviewer_cmd(args.gcviewer, None))]
     tmp = Path(tempfile.mkdtemp(prefix="rb-gcbench-"))
     try:
         with zipfile.ZipFile(CORPUS / "gclogs__unified__g1gc__jdk11_details.log.zip") as z:
@@ -65,12 +84,13 @@ def main() -> None:
         with open(cms, "wb") as out:
             for _ in range(68):
                 out.write(cms_src)
-        print(f"{'log':<34} {'MB':>7} {'best s':>8} {'MB/s':>8} {'peak MB':>8}")
+        print(f"{'reader':<22} {'log':<30} {'MB':>7} {'best s':>8} {'MB/s':>8} {'peak MB':>8}")
         for label, path in (("unified G1 jdk11_details", g1), ("unified G1 jdk11_details x4", x4), ("legacy CMS 1073_1 x68", cms)):
             size = path.stat().st_size / 1e6
-            best = min(timed(path) for _ in range(args.repeat))
-            mem = peak(path) / 1e6
-            print(f"{label:<34} {size:>7.1f} {best:>8.2f} {size / best:>8.1f} {mem:>8.1f}")
+            for reader, cmd in readers:
+                best = min(timed(cmd(path)) for _ in range(args.repeat))
+                mem = peak(cmd(path)) / 1e6
+                print(f"{reader:<22} {label:<30} {size:>7.1f} {best:>8.2f} {size / best:>8.1f} {mem:>8.1f}")
         print(f"(cpus: {os.cpu_count()})")
     finally:
         for f in tmp.iterdir():
