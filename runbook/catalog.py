@@ -112,6 +112,39 @@ _RULES = [
          "Without maxmemory the kernel's OOM killer decides when memory runs out: it kills the process, and a fork "
          "for a save or a full sync needs more memory still.",
          "Set maxmemory below the host's memory, leaving room for the fork (CONFIG SET maxmemory, CONFIG REWRITE)."),
+    Rule("redis.memory.fragmentation", "warning", "Redis holds far more memory than its data needs (fragmentation)",
+         "The process's resident memory is much larger than what Redis allocated: freed memory the allocator cannot "
+         "give back. It counts against the host and maxmemory headroom, and grows after big deletes or expiries.",
+         "CONFIG SET activedefrag yes (jemalloc builds) and watch allocator_frag_ratio fall; a restart or a failover "
+         "to a replica that loaded fresh also clears it. MEMORY DOCTOR explains the numbers."),
+    Rule("redis.memory.swapping", "critical", "Part of Redis is swapped out",
+         "Redis reads memory on every command; a swapped page turns a microsecond into milliseconds, and a fork "
+         "for a save touches every page. Latency spikes for all clients.",
+         "Free memory on the host or lower maxmemory; set vm.swappiness low; check what else grew on the host "
+         "(the host-memory playbook). Do not fork (BGSAVE, BGREWRITEAOF) while it swaps."),
+    Rule("redis.clients.rejected", "warning", "Connections were refused at maxclients",
+         "At maxclients Redis closes new connections with \"max number of clients reached\": the application "
+         "sees errors or piles up retries, which makes it worse.",
+         "Find the busiest client addresses (CLIENT LIST, the redis-clients playbook): a connection leak or a pool "
+         "grown too big. Raise maxclients only if the host's file descriptor limit allows it.",
+         otherwise=("critical", "the server is at maxclients now")),
+    Rule("redis.clients.output_buffer_disconnects", "warning", "Clients were dropped for their output buffers",
+         "A pub/sub subscriber or a client reading a huge reply fell behind: its output buffer passed "
+         "client-output-buffer-limit and Redis closed it. The client reconnects and misses messages, and the "
+         "buffers use memory until the cut.",
+         "Find the slow consumers (CLIENT LIST: omem, cmd, addr) and make them read faster; raise the pubsub or "
+         "normal limit only with memory to spare."),
+    Rule("redis.persistence.aof_fsync_slow", "warning", "The disk is too slow for the AOF's fsync",
+         "With appendfsync everysec Redis waits for a pending fsync for up to 2 s and then writes anyway "
+         "(aof_delayed_fsync counts those): each one is a stall for every client, and a crash loses more than "
+         "one second of writes.",
+         "Look at the disk's latency (iostat -x) and what else writes to it (a BGSAVE or rewrite at the same "
+         "time); move the AOF to a faster disk, or set no-appendfsync-on-rewrite yes while rewrites run."),
+    Rule("redis.persistence.save_slow", "warning", "A background save or AOF rewrite has been running a long time",
+         "A long BGSAVE or rewrite keeps a forked child alive: copy-on-write grows memory with every write, "
+         "replicas waiting for a full sync wait with it, and the next save cannot start.",
+         "Watch current_cow_size and the host's free memory; check the disk's write speed; do not start "
+         "another fork (BGSAVE, BGREWRITEAOF, a replica's full sync) until it ends."),
     Rule("redis.persistence.save_failing", "critical", "Background saves are failing",
          "With stop-writes-on-bgsave-error (default yes) Redis refuses writes with MISCONF; SHUTDOWN refuses too; "
          "nothing on disk is current.",

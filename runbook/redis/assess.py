@@ -11,6 +11,10 @@ from runbook.redis.info import keyspace, replicas
 from runbook.text import human_bytes
 
 LAG_BYTES = 1024 * 1024
+SLOW_SAVE_S = 60  # a BGSAVE or AOF rewrite running this long is a stall in the making
+SWAP_MIN = 16 * 1024 * 1024
+FRAG_MIN = 100 * 1024 * 1024  # below this the ratio of a small dataset means nothing
+FRAG_RATIO = 1.5
 LAG_SECONDS = 10
 DEFAULT_OUTAGE_S = 60
 
@@ -29,6 +33,7 @@ def assess(facts: dict[str, Any]) -> list[Finding]:
         out.append(make("redis.config.unreadable", {"error": facts.get("config_error", "")}))
     out += _persistence(info, facts)
     out += _memory(info, facts)
+    out += _clients(info, facts)
     out += _host(info, facts)
     out += _replication_now(info, facts)
     if facts.get("restart_preview"):
@@ -93,6 +98,43 @@ def _persistence(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
         out.append(make("redis.persistence.save_failing", ev))
     if info.get("aof_enabled") == 1 and info.get("aof_last_write_status") == "err":
         out.append(make("redis.persistence.aof_write_failing", {"aof_last_write_status": "err"}))
+    delayed = int(info.get("aof_delayed_fsync") or 0)
+    if info.get("aof_enabled") == 1 and delayed:
+        out.append(make("redis.persistence.aof_fsync_slow", {
+            "aof_delayed_fsync": delayed, "appendfsync": (facts.get("config") or {}).get("appendfsync"),
+            "aof_rewrite_in_progress": info.get("aof_rewrite_in_progress"),
+            "rdb_bgsave_in_progress": info.get("rdb_bgsave_in_progress")}))
+    for what, running, secs in (("BGSAVE", "rdb_bgsave_in_progress", "rdb_current_bgsave_time_sec"),
+                                ("AOF rewrite", "aof_rewrite_in_progress", "aof_current_rewrite_time_sec")):
+        took = int(info.get(secs) or -1)
+        if info.get(running) == 1 and took >= float(facts.get("slow_save_s") or SLOW_SAVE_S):
+            used = int(info.get("used_memory") or 0)
+            out.append(make("redis.persistence.save_slow", {
+                "running": what, "running_for_s": took, "threshold_s": float(facts.get("slow_save_s") or SLOW_SAVE_S), "used_memory": human_bytes(used),
+                "current_fork_perc": info.get("current_fork_perc"),
+                "current_cow_size": human_bytes(int(info.get("current_cow_size") or 0))}))
+    return out
+
+
+def _clients(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
+    """Connections refused at maxclients; clients dropped for their output buffers (pub/sub, normal)."""
+    out = []
+    rejected = int(info.get("rejected_connections") or 0)
+    connected, maxclients = int(info.get("connected_clients") or 0), int(info.get("maxclients") or 0)
+    if rejected:
+        at_limit = bool(maxclients) and connected >= maxclients - 1
+        out.append(make("redis.clients.rejected", {
+            "rejected_connections": rejected, "connected_clients": connected, "maxclients": maxclients,
+            "blocked_clients": info.get("blocked_clients"),
+            "now": "at the limit" if at_limit else "below the limit now: the rejections happened earlier"},
+            escalated=at_limit))
+    log = facts.get("log") or {}
+    n = (log.get("counts") or {}).get("client_output_buffer_disconnects", 0)
+    if n:
+        out.append(make("redis.clients.output_buffer_disconnects", {
+            "disconnects_in_log_tail": n, "in_the_last_minute": (log.get("recent") or {}).get("client_output_buffer_disconnects", 0),
+            "last": (log.get("samples") or {}).get("client_output_buffer_disconnects"),
+            "client-output-buffer-limit": (facts.get("config") or {}).get("client-output-buffer-limit")}))
     return out
 
 
@@ -124,10 +166,23 @@ def _memory(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
             out.append(make("redis.memory.maxmemory_reached", {
                 "used_memory": human_bytes(used), "maxmemory": human_bytes(maxmemory), "maxmemory_policy": policy,
                 "oom_errors": oom, "evicted_keys": evicted, "keys_with_ttl": f"{expires:,} of {keys:,}", "what": why}))
-    else:
-        host = facts.get("host") or {}
+    host = facts.get("host") or {}
+    swap = host.get("swap_bytes")
+    rss = int(info.get("used_memory_rss") or 0)
+    if isinstance(swap, int) and swap >= max(SWAP_MIN, 0.01 * rss):
+        out.append(make("redis.memory.swapping", {"swapped_out": human_bytes(swap), "used_memory_rss": human_bytes(rss),
+                                                  "pid": host.get("pid")}))
+    frag_b = int(info.get("mem_fragmentation_bytes") or 0)
+    ratio = info.get("mem_fragmentation_ratio")
+    afrag_b = int(info.get("allocator_frag_bytes") or 0)
+    if frag_b >= FRAG_MIN and isinstance(ratio, (int, float)) and ratio >= FRAG_RATIO:
+        out.append(make("redis.memory.fragmentation", {
+            "mem_fragmentation_ratio": ratio, "wasted": human_bytes(frag_b), "used_memory": human_bytes(used),
+            "used_memory_rss": human_bytes(rss), "allocator_frag_ratio": info.get("allocator_frag_ratio"),
+            "allocator_frag_bytes": human_bytes(afrag_b),
+            "activedefrag": (facts.get("config") or {}).get("activedefrag")}))
+    if not maxmemory:
         total = host.get("mem_total_bytes")
-        rss = int(info.get("used_memory_rss") or 0)
         if isinstance(total, int) and total and rss > 0.5 * total:
             out.append(make("redis.memory.no_limit", {"used_memory_rss": human_bytes(rss),
                                                       "host_memory": human_bytes(total), "maxmemory": 0}))

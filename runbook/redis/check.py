@@ -44,6 +44,8 @@ def simulation_params(target: Target, params: dict[str, Any]) -> dict[str, Any]:
 
 def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     facts = asyncio.run(look(target.url, timeout, _assess.DEFAULT_OUTAGE_S, **simulation_params(target, params)))
+    if "slow_save_s" in params:  # the threshold travels with the facts (findings are functions of facts)
+        facts["slow_save_s"] = float(params["slow_save_s"])
     return _facts_for_engine(facts)
 
 

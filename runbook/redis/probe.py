@@ -281,7 +281,20 @@ def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str,
             out["disk_error"] = str(e)
     out["local_addresses"] = sorted(local_addresses())
     out["mem_total_bytes"] = _cached("mem-total", lambda: psutil.virtual_memory().total)
+    out["swap_bytes"] = _vm_swap(pid)
     return out
+
+
+def _vm_swap(pid: int) -> int | None:
+    """How much of the process is swapped out (VmSwap of /proc/PID/status), in bytes."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmSwap:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def log_facts(config: dict[str, Any] | None, cwd: str | None) -> dict[str, Any]:
@@ -304,16 +317,21 @@ def log_facts(config: dict[str, Any] | None, cwd: str | None) -> dict[str, Any]:
     for line in tail:
         for key, needle in LOG_PATTERNS.items():
             if needle in line:
-                counts[key] = counts.get(key, 0) + 1
-                samples[key] = line
+                keys = [key]
+                if key == "output_buffer_disconnects" and not _REPLICA_FLAGS.search(line):
+                    keys.append("client_output_buffer_disconnects")  # a pub/sub or normal client, not a replica
                 at = log_time(line)
-                if at is not None and now - at <= RECENT_S:
-                    recent[key] = recent.get(key, 0) + 1
+                for k in keys:
+                    counts[k] = counts.get(k, 0) + 1
+                    samples[k] = mask_text(line)
+                    if at is not None and now - at <= RECENT_S:
+                        recent[k] = recent.get(k, 0) + 1
     return {"readable": True, "path": path, "counts": counts, "recent": recent, "recent_s": RECENT_S,
             "samples": samples, "lines_read": len(tail)}
 
 
 RECENT_S = 60
+_REPLICA_FLAGS = re.compile(r" flags=[A-Za-z]*S")  # CLIENT LIST flags of the disconnected client: S is a replica
 _LOG_TIME = re.compile(r"^\d+:[A-Z] (\d{1,2} \w{3} \d{4} \d{2}:\d{2}:\d{2})\.(\d{3}) ")
 
 
