@@ -145,6 +145,46 @@ _RULES = [
          "replicas waiting for a full sync wait with it, and the next save cannot start.",
          "Watch current_cow_size and the host's free memory; check the disk's write speed; do not start "
          "another fork (BGSAVE, BGREWRITEAOF, a replica's full sync) until it ends."),
+    Rule("redis.latency.slow_commands", "warning", "Slow commands ran recently (SLOWLOG)",
+         "Redis runs one command at a time: a command that takes 50 ms makes every other client wait 50 ms. "
+         "KEYS, SMEMBERS or HGETALL of a big key, a long Lua script, SORT and DEL of a huge key are the usual ones.",
+         "Find the caller of the slowest command (its client address) and replace it: SCAN instead of KEYS, "
+         "UNLINK instead of DEL, smaller keys or paging. SLOWLOG GET shows the arguments on the server itself."),
+    Rule("redis.latency.fork", "warning", "Forking for a save stops Redis for too long",
+         "BGSAVE, AOF rewrites and full syncs fork: the fork copies the page tables and the whole server waits. "
+         "It grows with the dataset (about 10-20 ms per GB on bare metal, far more on some VMs, or with "
+         "transparent huge pages).",
+         "Save less often or from a replica, keep the dataset smaller per instance, disable transparent huge "
+         "pages, and prefer hosts where fork is fast (Redis's latency doc lists them)."),
+    Rule("redis.sentinel.master_down", "critical", "Sentinel sees the master as down",
+         "The Sentinels agree the master is down (o_down): they fail over to a replica if one can take over, and "
+         "clients that ask Sentinel for the master are sent there. A replica promoted by hand now races them.",
+         "Do not REPLICAOF or promote by hand while Sentinel manages this master: check SENTINEL CKQUORUM, which "
+         "replicas are in sync, and let Sentinel fail over (or SENTINEL FAILOVER with a guard).",
+         otherwise=("warning", "only this Sentinel sees it down (s_down): no quorum agrees yet")),
+    Rule("redis.sentinel.no_quorum", "critical", "Sentinel cannot reach a quorum for this master",
+         "SENTINEL CKQUORUM failed: too few Sentinels are reachable to agree that the master is down or to "
+         "authorise a failover. When the master fails, nothing takes over.",
+         "Bring the missing Sentinels back (they run beside the clients or the servers), check they can reach "
+         "each other, or lower the quorum with care."),
+    Rule("redis.sentinel.failover_in_progress", "warning", "Sentinel is failing over this master",
+         "A failover is under way: the master's address changes, replicas are reconfigured and writes may fail "
+         "for a few seconds. Acting by hand now fights it.",
+         "Wait for it to finish (SENTINEL MASTER shows the new address); if it loops, read the Sentinel logs "
+         "(+failover-abort-*) before acting."),
+    Rule("redis.cluster.slots_uncovered", "critical", "The cluster does not serve every hash slot",
+         "With cluster-require-full-coverage yes (the default) a cluster with an unserved slot refuses every "
+         "command (CLUSTERDOWN); with no, the keys of those slots are unreachable.",
+         "Find the node that owned the slots (CLUSTER NODES): bring it back, fail over to its replica, or, as "
+         "the last resort, assign the slots elsewhere (redis-cli --cluster fix), which loses their keys."),
+    Rule("redis.cluster.node_failed", "critical", "A cluster node has failed",
+         "The other nodes agree it is unreachable (fail): its replica takes over if it has one; if not, its "
+         "slots are down.",
+         "Restart the node or fail over to its replica; then give every master a replica again.",
+         otherwise=("warning", "it is only suspected (pfail): not yet agreed by a majority of masters")),
+    Rule("redis.cluster.no_replica", "warning", "A cluster master has no replica",
+         "If this master fails its slots have no one to fail over to, and the cluster goes down.",
+         "Add a replica for it (CLUSTER REPLICATE on a spare node, or redis-cli --cluster add-node --cluster-slave)."),
     Rule("redis.persistence.save_failing", "critical", "Background saves are failing",
          "With stop-writes-on-bgsave-error (default yes) Redis refuses writes with MISCONF; SHUTDOWN refuses too; "
          "nothing on disk is current.",

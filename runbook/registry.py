@@ -79,6 +79,13 @@ PROBES: dict[str, ProbeSpec] = {
                   "runbook.redis.check:assess", "two samples a few seconds apart: storm, backlog, lag"),
         ProbeSpec("redis.command", "redis", "runbook.redis.command:probe", "runbook.redis.command:assess",
                   "one allow-listed read command (params.command: [SLOWLOG, GET, 10]); facts.reply is its answer"),
+        ProbeSpec("redis.latency", "redis", "runbook.redis.latency:probe", "runbook.redis.latency:assess",
+                  "SLOWLOG (command and key, never values), LATENCY LATEST, the last fork's duration "
+                  "(params: recent_s, fork_ms)"),
+        ProbeSpec("redis.sentinel", "redis", "runbook.redis.sentinel:probe", "runbook.redis.sentinel:assess",
+                  "a Sentinel's masters: flags, quorum check, replicas and their link (the target is the Sentinel)"),
+        ProbeSpec("redis.cluster", "redis", "runbook.redis.cluster:probe", "runbook.redis.cluster:assess",
+                  "CLUSTER INFO and CLUSTER NODES: state, slot coverage, failed nodes, masters without replicas"),
         ProbeSpec("jvm.check", "jvm", "runbook.jvm.live:probe", "runbook.jvm.live:assess",
                   "collector, heap settings, GC log and its rotation, heap dump settings"),
         ProbeSpec("jvm.thread_dump", "jvm", "runbook.jvm.live:probe_thread_dump", "runbook.jvm.live:assess_diagnostics",

@@ -114,3 +114,131 @@ def test_a_long_background_save_is_named_while_it_runs(tmp_path) -> None:
         assert "redis.persistence.save_slow" not in findings(s.url)  # the default threshold is a minute
     finally:
         s.stop()
+
+
+def _probe(module: str, url: str, **params) -> tuple[dict, dict]:
+    import importlib
+
+    m = importlib.import_module(f"runbook.redis.{module}")
+    facts = m.probe(Target("r", url, "redis"), params, 5.0)
+    return facts, {f.id: f for f in m.assess(facts)}
+
+
+def test_a_slow_script_and_a_slow_fork_are_named(tmp_path) -> None:
+    s = RedisServer(tmp_path, "m", conf="latency-monitor-threshold 1\n").start()
+    try:
+        c = s.client()
+        facts, f = _probe("latency", s.url)
+        assert "redis.latency.slow_commands" not in f and facts["slow_commands"] == []
+        c.eval("local i = 0 while i < 20000000 do i = i + 1 end return i", 0)  # a busy script: 100 ms or more
+        s.fill(20000)
+        c.bgsave()
+        deadline = time.monotonic() + 10
+        while c.info("persistence")["rdb_bgsave_in_progress"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        facts, f = _probe("latency", s.url)
+        ev = f["redis.latency.slow_commands"].evidence
+        assert ev["slow_commands"] >= 1 and ev["slowest"].upper().startswith("EVAL ") and "EVAL" in ev["by_command"]
+        assert "redis.latency.fork" not in f  # a fork of a small dataset is quick
+        fork_ms = facts["latest_fork_usec"] / 1000
+        assert fork_ms > 0
+        facts, f = _probe("latency", s.url, fork_ms=fork_ms / 2)  # the threshold as a playbook may set it
+        assert f["redis.latency.fork"].evidence["latest_fork_ms"] == round(fork_ms, 1)
+    finally:
+        s.stop()
+
+
+def _sentinel(tmp_path, name: str, master_port: int, quorum: int) -> RedisServer:
+    from redis_server import free_port
+
+    port = free_port()
+    d = tmp_path / name
+    d.mkdir()
+    conf = d / "sentinel.conf"
+    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {d}\nlogfile {d}/sentinel.log\n"
+                    f"sentinel monitor main 127.0.0.1 {master_port} {quorum}\n"
+                    "sentinel down-after-milliseconds main 1000\nsentinel failover-timeout main 5000\n")
+    s = RedisServer(tmp_path, name, port=port)
+    s.conf = conf
+    s.extra_args = ["--sentinel"]
+    return s.start()
+
+
+@pytest.mark.skipif(not shutil.which("redis-sentinel") and not shutil.which("redis-server"), reason="no sentinel")
+def test_sentinel_quorum_and_a_master_down(tmp_path) -> None:
+    m = RedisServer(tmp_path, "m").start()
+    sentinels = []
+    try:
+        sentinels.append(_sentinel(tmp_path, "s1", m.port, 2))
+        facts, f = _probe("sentinel", sentinels[0].url)
+        assert facts["is_sentinel"] and facts["masters"][0]["name"] == "main"
+        assert "NOQUORUM" in f["redis.sentinel.no_quorum"].evidence["ckquorum"]  # one Sentinel, quorum 2
+        sentinels += [_sentinel(tmp_path, "s2", m.port, 2), _sentinel(tmp_path, "s3", m.port, 2)]
+        deadline = time.monotonic() + 20
+        while True:  # the Sentinels find each other through the master's hello channel
+            facts, f = _probe("sentinel", sentinels[0].url)
+            if "redis.sentinel.no_quorum" not in f:
+                break
+            assert time.monotonic() < deadline, facts
+            time.sleep(0.3)
+        assert facts["masters"][0]["ckquorum"].startswith("OK") and "redis.sentinel.master_down" not in f
+        m.stop()  # no replica: nothing can take over
+        deadline = time.monotonic() + 20
+        while True:
+            facts, f = _probe("sentinel", sentinels[0].url)
+            if "redis.sentinel.master_down" in f and f["redis.sentinel.master_down"].severity == "critical":
+                break
+            assert time.monotonic() < deadline, facts
+            time.sleep(0.3)
+        ev = f["redis.sentinel.master_down"].evidence
+        assert "o_down" in ev["flags"] and ev["replicas_able_to_take_over"] == []
+        _, f = _probe("sentinel", m.url)  # not a Sentinel (and not reachable): unreachable, never a guess
+        assert "redis.unreachable" in f
+    finally:
+        for s in sentinels:
+            s.stop()
+        m.stop()
+
+
+def test_a_cluster_with_a_failed_node_and_uncovered_slots(tmp_path) -> None:
+    from redis_server import free_port
+
+    conf = "cluster-enabled yes\ncluster-node-timeout 1000\n"
+    bus = [free_port() for _ in range(3)]  # named: a port above 55535 has no default bus port
+    nodes = [RedisServer(tmp_path, f"n{i}", conf=conf + f"cluster-config-file nodes-{i}.conf\ncluster-port {bus[i]}\n").start()
+             for i in range(3)]
+    try:
+        _, f = _probe("cluster", nodes[0].url)
+        assert "redis.cluster.slots_uncovered" in f  # nothing assigned yet
+        ranges = [(0, 5460), (5461, 10922), (10923, 16383)]
+        for n, (a, b) in zip(nodes, ranges):
+            n.client().execute_command("CLUSTER", "ADDSLOTSRANGE", a, b)
+        for n, b in zip(nodes[1:], bus[1:]):
+            nodes[0].client().execute_command("CLUSTER", "MEET", "127.0.0.1", n.port, b)
+        deadline = time.monotonic() + 20
+        while True:
+            facts, f = _probe("cluster", nodes[0].url)
+            if facts["cluster_state"] == "ok" and facts["cluster_known_nodes"] == 3:
+                break
+            assert time.monotonic() < deadline, facts
+            time.sleep(0.2)
+        assert "redis.cluster.slots_uncovered" not in f and "redis.cluster.node_failed" not in f
+        assert len(f["redis.cluster.no_replica"].evidence["masters_without_a_replica"]) == 3
+        nodes[2].stop()
+        deadline = time.monotonic() + 20
+        while True:
+            facts, f = _probe("cluster", nodes[0].url)
+            if "redis.cluster.node_failed" in f and f["redis.cluster.node_failed"].severity == "critical":
+                break
+            assert time.monotonic() < deadline, facts
+            time.sleep(0.2)
+        assert f["redis.cluster.node_failed"].evidence["failed"] == [f"127.0.0.1:{nodes[2].port}"]
+        assert f["redis.cluster.node_failed"].evidence["slots_on_them"] == 5461
+        ev = f["redis.cluster.slots_uncovered"].evidence
+        assert ev["cluster_state"] == "fail" and ev["slots_not_served"] == 5461
+        _, f = _probe("cluster", RedisServer(tmp_path, "plain").start().url)
+        assert f == {}  # not a cluster node: nothing to say
+    finally:
+        for n in nodes:
+            n.stop()

@@ -50,6 +50,34 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def read_many(url: str, commands: list[list[str]], timeout: float) -> tuple[dict[str, Any], list[Any]]:
+    """Allow-listed read commands in one pipeline on one connection: (facts with url, reachable, error;
+    the plain replies, an error reply as {"error": ...}). Never raises for a dead host."""
+    for words in commands:
+        check_allowed(words)
+    return asyncio.run(_read_many(url, commands, timeout))
+
+
+async def _read_many(url: str, commands: list[list[str]], timeout: float) -> tuple[dict[str, Any], list[Any]]:
+    from runbook.redis.connect import RedisUrlError, connection_kwargs
+    from runbook.redis.wire import Wire, WireError
+    from runbook.secrets import mask_url
+
+    facts: dict[str, Any] = {"url": mask_url(url), "reachable": False}
+    w = None
+    try:
+        w = await Wire.open(connection_kwargs(url, timeout), timeout)
+        replies = await w.call(commands)
+        facts["reachable"] = True
+        return facts, [_plain(r) for r in replies]
+    except (WireError, RedisUrlError) as e:
+        facts["error"] = str(e)
+        return facts, []
+    finally:
+        if w is not None:
+            await w.close()
+
+
 async def _read(url: str, words: list[str], timeout: float) -> dict[str, Any]:
     from runbook.redis.connect import connection_kwargs
     from runbook.redis.wire import Wire, WireError
