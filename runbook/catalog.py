@@ -318,6 +318,33 @@ _RULES = [
          "Threads wait on each other's locks forever: the requests they serve never finish and a restart is the "
          "only way out for them.",
          "Keep the thread dump (it names the threads and locks), then restart; fix the lock order in the code."),
+    Rule("jvm.threads.hot", "warning", "A thread of the JVM is using a whole CPU",
+         "One thread at or near 100% of a core is a busy loop, a runaway regex or parse, or a thread spinning on "
+         "a lock; when it is a GC thread the heap is the problem, when it is a JIT compiler thread it is "
+         "compilation. Its top frames say which code.",
+         "Read the top frames (take two thread dumps a few seconds apart: the same frames mean the same loop). "
+         "Keep the dumps before any restart; fix the code path, or rate-limit what drives it."),
+    Rule("jvm.heap.exhausted", "critical", "The live JVM is out of heap: full GCs run and free nothing",
+         "The old generation is full right after full collections and more keep coming: every allocation waits "
+         "for a full GC, requests crawl, and OutOfMemoryError follows.",
+         "Keep the evidence first (a class histogram, or a heap dump if the disk has room), then restart with a "
+         "larger -Xmx if the host has the memory, and find what holds the heap."),
+    Rule("jvm.metaspace.high", "warning", "Metaspace is close to MaxMetaspaceSize",
+         "Class metadata fills Metaspace; at the limit the JVM runs full GCs to unload classes and then throws "
+         "OutOfMemoryError: Metaspace. Growth without end is a class loader leak (redeploys, generated proxies).",
+         "Raise -XX:MaxMetaspaceSize if the growth has stopped; otherwise find the loader that leaks (jcmd PID "
+         "VM.classloader_stats, two a few minutes apart)."),
+    Rule("jvm.codecache.full", "warning", "The JIT code cache is (nearly) full",
+         "When the code cache fills the JIT compiler stops: new hot code runs interpreted, ten times slower or "
+         "worse, and the JVM says \"CodeCache is full. Compiler has been disabled\".",
+         "Raise -XX:ReservedCodeCacheSize (240m is the usual default with tiered compilation) and restart.",
+         otherwise=("critical", "the JVM has already disabled compilation")),
+    Rule("jvm.container.memory_limit", "critical", "The JVM can outgrow its container's memory limit",
+         "The heap's maximum plus what lives outside the heap (metaspace, code cache, thread stacks, direct "
+         "buffers) reaches the cgroup's limit: the kernel's OOM killer ends the JVM with SIGKILL, with no "
+         "OutOfMemoryError and no heap dump.",
+         "Size -Xmx (or -XX:MaxRAMPercentage) to leave a quarter of the limit outside the heap, or raise the "
+         "container's limit; keep -XX:+UseContainerSupport (the default) so the JVM sees the limit."),
     Rule("jvm.heap_dump.disabled", "info", "No heap dump is written on OutOfMemoryError",
          "When the JVM dies of OOM the evidence is gone.",
          "Add -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=DIR with room for a dump the size of the heap."),

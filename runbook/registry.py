@@ -90,6 +90,12 @@ PROBES: dict[str, ProbeSpec] = {
                   "collector, heap settings, GC log and its rotation, heap dump settings"),
         ProbeSpec("jvm.thread_dump", "jvm", "runbook.jvm.live:probe_thread_dump", "runbook.jvm.live:assess_diagnostics",
                   "jcmd Thread.print: thread states and deadlocks (a safe diagnostic)"),
+        ProbeSpec("jvm.threads", "jvm", "runbook.jvm.threads:probe", "runbook.jvm.threads:assess",
+                  "per-thread CPU over params.interval_s (default 1) from /proc, named from a thread dump: the "
+                  "hottest threads, their kind (application, GC, JIT compiler) and top frames (params: hot_pct)"),
+        ProbeSpec("jvm.memory", "jvm", "runbook.jvm.memory:probe", "runbook.jvm.memory:assess",
+                  "two jstat -gc samples (params.interval_s, default 2), VM.flags, the code cache, RSS and the "
+                  "cgroup's memory limit (params: old_full_pct, metaspace_pct, codecache_pct)"),
         ProbeSpec("jvm.class_histogram", "jvm", "runbook.jvm.live:probe_class_histogram",
                   "runbook.jvm.live:assess_diagnostics", "jcmd GC.class_histogram: the top classes by bytes",
                   intrusive="forces a full GC: it stops the JVM for as long as a full collection takes"),

@@ -1,0 +1,123 @@
+"""`jvm.threads`: which threads of a local JVM burn the CPU. Two readings of /proc/PID/task/*/stat
+`interval_s` apart give each thread's CPU share; a thread dump (jcmd Thread.print) names each thread by its
+nid (the kernel's thread id) and gives its top frames. GC and JIT compiler threads are told apart from the
+application's. Read-only (a thread dump is a safe diagnostic: a brief safepoint)."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Any
+
+from runbook.catalog import make
+from runbook.findings import Finding
+from runbook.targets import Target
+
+HOT_PCT = 80.0  # of one core
+_HEADER = re.compile(r'^"(?P<name>(?:[^"\\]|\\.)*)"(?P<rest>.*)$')
+_NID = re.compile(r"\bnid=(0x[0-9a-fA-F]+|\d+)\b")
+_STATE = re.compile(r"java\.lang\.Thread\.State: (\w+)")
+GC_NAMES = ("GC Thread", "G1 ", "ZWorker", "ZDriver", "ZDirector", "ZStat", "Shenandoah", "ParGC", "VM Thread",
+            "Concurrent Mark", "Conc#", "CMS ", "VM Periodic")
+JIT_NAMES = ("C1 CompilerThre", "C2 CompilerThre", "C1 CompilerThread", "C2 CompilerThread", "Sweeper")
+
+
+def _ticks(pid: int) -> dict[int, int]:
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError as e:
+        raise ValueError(f"cannot read the threads of {pid}: {e.strerror}") from None
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[int(tid)] = int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15)
+        except (OSError, IndexError, ValueError):
+            continue  # the thread ended between the listing and the read
+    return out
+
+
+def kind_of(name: str) -> str:
+    if name.startswith(JIT_NAMES):
+        return "JIT compiler"
+    if name.startswith(GC_NAMES):
+        return "GC"
+    return "application"
+
+
+def parse_dump(text: str) -> dict[int, dict[str, Any]]:
+    """nid -> name, state, top frames."""
+    out: dict[int, dict[str, Any]] = {}
+    cur: dict[str, Any] | None = None
+    for line in text.splitlines():
+        m = _HEADER.match(line)
+        if m:
+            cur = None
+            n = _NID.search(m["rest"])
+            if n:
+                nid = int(n[1], 16) if n[1].startswith("0x") else int(n[1])
+                cur = out[nid] = {"name": m["name"], "state": None, "frames": []}
+            continue
+        if cur is None:
+            continue
+        s = _STATE.search(line)
+        if s:
+            cur["state"] = s[1]
+        elif line.startswith("\tat ") and len(cur["frames"]) < 6:
+            cur["frames"].append(line[4:].strip())
+    return out
+
+
+def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    from runbook.jvm.live import thread_dump
+
+    if target.pid is None:
+        raise ValueError("per-thread CPU needs a JVM on this machine (pid:N)")
+    interval = float(params.get("interval_s", 1.0))
+    hz = os.sysconf("SC_CLK_TCK")
+    a = _ticks(target.pid)
+    t0 = time.monotonic()
+    time.sleep(interval)
+    b = _ticks(target.pid)
+    dt = time.monotonic() - t0
+    dump = parse_dump(thread_dump(target.pid, max(timeout, 10)))
+    rows = []
+    for tid, ticks in b.items():
+        pct = round(100.0 * (ticks - a.get(tid, ticks)) / hz / dt, 1)
+        info = dump.get(tid)
+        name = info["name"] if info else _comm(target.pid, tid)
+        rows.append({"tid": tid, "name": name, "cpu_pct": pct, "kind": kind_of(name),
+                     "state": info["state"] if info else None, "frames": info["frames"] if info else []})
+    rows.sort(key=lambda r: -r["cpu_pct"])
+    by_kind: dict[str, float] = {}
+    for r in rows:
+        by_kind[r["kind"]] = round(by_kind.get(r["kind"], 0.0) + r["cpu_pct"], 1)
+    return {"pid": target.pid, "interval_s": round(dt, 2), "cpus": os.cpu_count(), "threads": len(rows),
+            "hot_pct": float(params.get("hot_pct", HOT_PCT)), "cpu_pct_by_kind": by_kind, "top": rows[:10]}
+
+
+def _comm(pid: int, tid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/task/{tid}/comm", encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return f"tid {tid}"
+
+
+def assess(facts: dict[str, Any]) -> list[Finding]:
+    hot = float(facts.get("hot_pct") or HOT_PCT)
+    top = [r for r in facts.get("top") or [] if r["cpu_pct"] >= hot]
+    if not top:
+        return []
+    r = top[0]
+    ev = {"thread": r["name"], "nid": hex(r["tid"]), "cpu_pct": r["cpu_pct"], "kind": r["kind"],
+          "state": r.get("state"), "top_frames": r.get("frames") or [],
+          "cpu_pct_by_kind": facts.get("cpu_pct_by_kind"), "sampled_s": facts.get("interval_s")}
+    if len(top) > 1:
+        ev["also_hot"] = [f"{x['name']} ({x['cpu_pct']}%, {x['kind']})" for x in top[1:5]]
+    title = None
+    if r["kind"] != "application":
+        title = f"A {r['kind']} thread is using a whole CPU: look at {'the GC' if r['kind'] == 'GC' else 'compilation'}, not the code"
+    return [make("jvm.threads.hot", ev, title=title)]
