@@ -71,6 +71,9 @@ PROBES: dict[str, ProbeSpec] = {
                   "host name, load average, CPUs, memory"),
         ProbeSpec("host.disk", "host", "runbook.host.probes:disk", "runbook.host.probes:assess_disk",
                   "free space of params.path (default /)"),
+        ProbeSpec("host.memory", "host", "runbook.host.probes:memory", "runbook.host.probes:assess_memory",
+                  "available memory, swap and its rate over params.interval_s, memory pressure (PSI), the "
+                  "largest processes (params: low_pct, default 10)"),
         ProbeSpec("host.file", "host", "runbook.host.probes:file", "runbook.host.probes:assess_none",
                   "whether params.path exists, its size and its first 4 KiB (a flag, a lock, a pid file)"),
         ProbeSpec("redis.check", "redis", "runbook.redis.check:probe", "runbook.redis.check:assess",
