@@ -76,17 +76,28 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- run
 def _bind_targets(args: argparse.Namespace) -> dict[str, Any]:
-    from runbook.targets import load_inventory, parse_binding
+    from dataclasses import replace
+
+    from runbook.targets import kind_of, load_inventory, parse_binding
 
     targets = {}
     if getattr(args, "inventory", None):
         targets.update(load_inventory(args.inventory))
+    bound = []
     for b in args.target or []:
         t = parse_binding(b)
+        # a list target: NAME=URL1,URL2 or NAME=URL repeated; its members are NAME-1, NAME-2...
+        bound += [replace(t, url=u) for u in t.url.split(",")] if "," in t.url else [t]
+    counts: dict[str, int] = {}
+    for t in bound:
+        counts[t.name] = counts.get(t.name, 0) + 1
+    seen: dict[str, int] = {}
+    for t in bound:
+        if counts[t.name] > 1:
+            seen[t.name] = seen.get(t.name, 0) + 1
+            t = replace(t, name=f"{t.name}-{seen[t.name]}")
         if t.name in targets:
             # keep the inventory's restart/config/logs, take the new URL
-            from dataclasses import replace
-
             t = replace(targets[t.name], url=t.url, kind=t.kind)
         targets[t.name] = t
     return targets
@@ -143,15 +154,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     mode = "dry-run" if args.dry_run else (started.data.get("mode", "live") if started else "live")
     from runbook.engine.session import check_bindings
 
+    params: dict[str, Any] = dict(started.data.get("params") or {}) if started else {}
+    for p in args.param or []:
+        name, sep, value = p.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param expects NAME=VALUE, got {p!r}")
+        params[name] = value
     try:
         check_bindings(pb, targets)  # before any screen opens
+        params = pb.input_values(params)
     except SessionError as e:
         raise UsageError(str(e)) from None
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     if not args.headless:
-        from runbook.tui import launch
-
-        return launch.run_playbook(pb, targets, mode=mode, journal_path=path, resume_events=resume_events,
-                                   read_only=args.read_only)
+        return args.screens.run_playbook(pb, targets, mode=mode, journal_path=path, resume_events=resume_events,
+                                         read_only=args.read_only, params=params)
     if args.answers:
         try:
             operator: Any = AnswersOperator.from_file(args.answers)
@@ -165,14 +183,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     def show(ev: Any) -> None:
         for line in render(ev):
             _out(line)
-        if ev.kind == "step_entered":
-            step = pb.by_id.get(ev.step)
-            if step and step.text:
-                _out("  " + step.text.strip())
 
     try:
         session = Session(pb, targets, mode=mode, journal=journal, operator=operator, facts=LiveFacts(args.timeout),
-                          listeners=[show], read_only=args.read_only)
+                          listeners=[show], read_only=args.read_only, params=params)
         outcome = session.resume(resume_events) if resume_events is not None else session.start()
     except SessionError as e:
         raise UsageError(str(e)) from None
@@ -259,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("playbook", nargs="?")
     r.add_argument("--target", "-t", action="append", metavar="NAME=URL", help="bind a target role (repeatable)")
     r.add_argument("--inventory", "-i", metavar="FILE", help="inventory file of targets")
+    r.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="a playbook input (repeatable)")
     r.add_argument("--dry-run", action="store_true", help="run probes and guards for real; show actions instead of running them")
     r.add_argument("--headless", action="store_true", help="no screen: ask on the terminal or read --answers")
     r.add_argument("--answers", metavar="FILE", help="answers for a headless run (YAML: step id -> answer)")

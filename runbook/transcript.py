@@ -32,7 +32,10 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
     if k == "session_resumed":
         return [f"resumed at {e.step} ({d.get('mode')})"]
     if k == "step_entered":
-        return [f"[{e.step}] {d.get('kind')}: {d.get('title')}"]
+        out = [f"[{e.step}] {d.get('kind')}: {d.get('title')}"]
+        if d.get("text"):
+            out += [f"  | {line}" for line in str(d["text"]).strip().splitlines()]
+        return out
     if k == "facts":
         if d.get("intrusive"):
             return [f"  facts {d.get('probe')} on {d.get('target')}: {d.get('error')}"]
@@ -88,6 +91,14 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
         return [f"  BLOCKED: {d.get('reason')}"]
     if k == "note":
         return [f"  note: {d.get('text')}"]
+    if k == "waiting":
+        state = "holds" if d.get("held") else "not yet"
+        out = [f"  wait: {d.get('until')} {state} (read {d.get('reads')}, {d.get('elapsed_s')} of {d.get('timeout_s')} s)"]
+        if d.get("evidence"):
+            out.append(f"           evidence: {_evidence(d['evidence'])}")
+        return out
+    if k == "call_ended":
+        return [f"  called playbook ended {d.get('outcome')}" + (f": {d['reason']}" if d.get("reason") else "")]
     if k == "session_ended":
         return [f"session {d.get('outcome')}" + (f": {d['reason']}" if d.get("reason") else "")]
     return [f"  {k}"]

@@ -14,7 +14,7 @@ class ProbeError(Exception):
 
 
 class FactSource(Protocol):
-    def read(self, probe: str, target: Target, params: dict[str, Any]) -> dict[str, Any]: ...
+    def read(self, probe: str, target: Target, params: dict[str, Any], timeout: float | None = None) -> dict[str, Any]: ...
 
 
 def call_with_timeout(fn: Any, timeout: float, *args: Any) -> Any:
@@ -50,10 +50,12 @@ class LiveFacts:
     def __init__(self, timeout: float = 5.0) -> None:
         self.timeout = timeout
 
-    def read(self, probe: str, target: Target, params: dict[str, Any]) -> dict[str, Any]:
+    def read(self, probe: str, target: Target, params: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         spec = registry.PROBES[probe]
         if spec.target_kind != target.kind:
             raise ProbeError(f"probe {probe} reads a {spec.target_kind} target; {target.name} is {target.kind}")
+        if timeout:  # the step's own timeout_s: the whole read, network included
+            return call_with_timeout(spec.read_fn(), timeout, target, params, min(self.timeout, timeout))
         # The wall-clock limit is a little above the probe's own network timeout.
         return call_with_timeout(spec.read_fn(), self.timeout * 3 + 1, target, params, self.timeout)
 
@@ -64,7 +66,7 @@ class RecordedFacts:
     def __init__(self, recorded: dict[str, dict[str, Any]]) -> None:
         self.recorded = recorded
 
-    def read(self, probe: str, target: Target, params: dict[str, Any]) -> dict[str, Any]:
+    def read(self, probe: str, target: Target, params: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         by_probe = self.recorded.get(target.name, {})
         if probe not in by_probe:
             raise ProbeError(f"the scenario has no {probe} facts for {target.name}")

@@ -57,14 +57,32 @@ def probe_params(params: dict[str, Any], probe: str, probes: list[str] | tuple[s
     return out
 
 
+def members(role: str, targets: dict[str, Target]) -> list[str]:
+    """The targets bound to a list role: ROLE-1, ROLE-2... (or one target named ROLE)."""
+    if role in targets:
+        return [role]
+    found = [n for n in targets if n.startswith(role + "-") and n[len(role) + 1:].isdigit()]
+    return sorted(found, key=lambda n: int(n[len(role) + 1:]))
+
+
+def replace_name(t: Target, name: str) -> Target:
+    from dataclasses import replace
+
+    return replace(t, name=name)
+
+
 def check_bindings(playbook: Playbook, targets: dict[str, Target]) -> None:
     """Every role of the playbook is bound, to a target of its kind. Raises SessionError."""
-    missing = [r for r in playbook.targets if r not in targets]
+    missing = [r for r in playbook.targets if not members(r, targets)]
     if missing:
         raise SessionError(f"no binding for target(s) {', '.join(missing)}: pass --target NAME=URL")
     for role, spec in playbook.targets.items():
-        if targets[role].kind != spec.kind:
-            raise SessionError(f"target {role} must be {spec.kind}, got {targets[role].kind} ({targets[role].display})")
+        names = members(role, targets)
+        if len(names) > 1 and not spec.list:
+            raise SessionError(f"target {role} is one target; {len(names)} were bound")
+        for n in names:
+            if targets[n].kind != spec.kind:
+                raise SessionError(f"target {n} must be {spec.kind}, got {targets[n].kind} ({targets[n].display})")
 
 
 class Session:
@@ -80,10 +98,17 @@ class Session:
         clock: Callable[[], str] = utcnow,
         listeners: list[Callable[[Event], None]] | None = None,
         read_only: bool = False,
+        params: dict[str, Any] | None = None,
+        prefix: str = "",
     ) -> None:
         if mode not in MODES:
             raise SessionError(f"unknown mode {mode!r}")
         check_bindings(playbook, targets)
+        try:
+            self.params = playbook.input_values(params)
+        except ValueError as e:
+            raise SessionError(str(e)) from None
+        self.prefix = prefix  # a called playbook's steps are journalled as CALL-STEP/STEP
         self.playbook = playbook
         self.targets = targets
         self.mode = mode
@@ -109,6 +134,8 @@ class Session:
 
     # -- events
     def emit(self, kind: str, step: str | None = None, /, **data: Any) -> Event:
+        if step and self.prefix:
+            step = self.prefix + step
         ev = self.journal.append(Event(kind, data, step=step, ts=self.clock()))
         for cb in self.listeners:
             try:
@@ -127,11 +154,31 @@ class Session:
         for key, found in self.findings.items():
             by_target.setdefault(key.split("/", 1)[0], []).extend(f.id for f in found)
         return {"facts": self.facts, "findings": [f.id for f in fs], "findings_by_target": by_target,
-                "severities": [f.severity for f in fs], "params": {}}
+                "severities": [f.severity for f in fs], "params": self.params}
+
+    def rendered(self, step: Step) -> Step:
+        """The step with every ${EXPR} of its target, params and text taken from the facts now.
+        Raises ExprError (a fact it needs was not read)."""
+        from dataclasses import replace
+
+        from runbook.playbook import template
+
+        if not (template.has_templates(step.params) or template.has_templates(step.text)
+                or template.has_templates(step.target)):
+            return step
+        env = self.env()
+        target = template.render(step.target, env)
+        if template.has_templates(step.target) and (not isinstance(target, str) or target not in self.targets):
+            raise ExprError(f"the facts chose {target!r} as the target, which is not a bound target "
+                            f"({', '.join(self.targets)})")
+        return replace(step, target=target, params=template.render(step.params, env), text=template.render(step.text, env))
 
     def _forget(self, target: str, step: str, at: str) -> None:
         """A new look at a target: what earlier steps read of it is no longer its facts."""
         self.facts[target] = {}
+        for role in self.playbook.targets:  # a member's new look changes its list's facts too
+            if target in members(role, self.targets) and role not in self.targets:
+                self.facts.pop(role, None)
         for key in [k for k in self.findings if k.split("/", 1)[0] == target]:
             del self.findings[key]
         self.reads[target] = {"step": step, "at": at, "probes": {}}
@@ -162,6 +209,7 @@ class Session:
             mode=self.mode,
             read_only=self.read_only,
             targets=[t.to_dict() for t in self.targets.values()],
+            **({"params": mask_mapping(self.params)} if self.params else {}),
         )
         return self.run_from(self.playbook.steps[0].id)
 
@@ -206,7 +254,15 @@ class Session:
             if visits[current] > 50:
                 return self._end("failed", reason=f"step {current!r} visited 50 times: stopping a loop")
             step = self.playbook.by_id[current]
-            self.emit("step_entered", step.id, kind=step.kind, title=step.label)
+            try:
+                step = self.rendered(step)
+            except ExprError as e:
+                self.emit("step_entered", step.id, kind=step.kind, title=step.label)
+                reason = f"cannot fill in the step from the facts: {e}"
+                self.emit("blocked", step.id, reason=reason)
+                return self._end("blocked" if step.kind == "action" else "failed", reason=reason)
+            self.emit("step_entered", step.id, kind=step.kind, title=step.label,
+                      **({"text": step.text} if step.text else {}))
             handler = getattr(self, "_" + step.kind)
             nxt = handler(step)
             if nxt is None:
@@ -219,14 +275,18 @@ class Session:
         data: dict[str, Any] = {"outcome": outcome}
         if reason:
             data["reason"] = reason
-        self.emit("session_ended", **data)
+        if self.prefix:  # a called playbook ends; the session goes on (or ends) in its caller
+            self.emit("call_ended", **data)
+        else:
+            self.emit("session_ended", **data)
         return outcome
 
     # -- step kinds
-    def _read(self, probe: str, target: Target, params: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Finding], str]:
+    def _read(self, probe: str, target: Target, params: dict[str, Any],
+              timeout: float | None = None) -> tuple[dict[str, Any] | None, list[Finding], str]:
         spec = registry.PROBES[probe]
         try:
-            facts = self.source.read(probe, target, params)
+            facts = self.source.read(probe, target, params, timeout) if timeout else self.source.read(probe, target, params)
         except ProbeError as e:
             return None, [], str(e)
         except Exception as e:  # noqa: BLE001 - a probe must never crash the session
@@ -238,6 +298,19 @@ class Session:
         return facts, findings, ""
 
     def _check(self, step: Step) -> str | None:
+        if step.for_each:
+            from dataclasses import replace
+
+            names = members(step.for_each, self.targets)
+            for name in names:
+                self._read_probes(replace(step, target=name))
+            self.facts[step.for_each] = [dict(self.facts.get(n) or {}, target=n) for n in names
+                                         if not (self.reads.get(n) or {}).get("failed")]
+            return self.playbook.successors(step)[0]
+        self._read_probes(step)
+        return self.playbook.successors(step)[0]
+
+    def _read_probes(self, step: Step) -> None:
         target = self.targets[step.target]
         for probe in step.probes:
             params = probe_params(step.params, probe, step.probes)
@@ -252,7 +325,7 @@ class Session:
                     self.emit("findings", step.id, target=step.target, probe=probe, findings=[])
                     continue
                 self.emit("note", step.id, text=f"consent given to run {probe}, which {why}")
-            facts, findings, error = self._read(probe, target, params)
+            facts, findings, error = self._read(probe, target, params, step.timeout_s)
             data: dict[str, Any] = {"target": step.target, "probe": probe, "params": mask_mapping(params),
                                     "facts": mask_mapping(facts) if facts else None}
             if error:
@@ -260,6 +333,58 @@ class Session:
             ev = self.emit("facts", step.id, **data)
             self._record(step.target, step.id, ev.ts, probe, facts, error, findings)
             self.emit("findings", step.id, target=step.target, probe=probe, findings=[f.to_dict() for f in findings])
+
+    def _wait(self, step: Step) -> str | None:
+        """Read the probe again until `until` holds, the timeout passes (on_timeout) or the engineer stops."""
+        import time
+
+        assert step.until is not None
+        timeout = step.timeout_s or 60.0
+        start = time.monotonic()
+        reads = 0
+        while True:
+            reads += 1
+            self._read_probes(step)
+            try:
+                held = bool(step.until.evaluate(self.env()))
+                why = ""
+            except ExprError as e:
+                held, why = False, str(e)
+            elapsed = time.monotonic() - start
+            self.emit("waiting", step.id, until=step.until.source, held=held, reads=reads, elapsed_s=round(elapsed, 1),
+                      timeout_s=timeout, evidence=step.until.fact_refs(self.env()), **({"error": why} if why else {}))
+            if held:
+                return self.playbook.successors(step)[0]
+            if self.mode == "replay" or elapsed + step.interval_s > timeout:
+                reason = f"{step.until.source} did not hold within {timeout:g} s"
+                if step.on_timeout:
+                    self.emit("note", step.id, text=reason)
+                    return step.on_timeout
+                self._end("failed", reason=reason)
+                return None
+            stopped = getattr(self.operator, "wait", None)
+            if stopped is not None:
+                if not stopped(step, step.interval_s):
+                    self.emit("note", step.id, text="the engineer stopped waiting")
+                    self._end("aborted", reason="stopped waiting")
+                    return None
+            else:
+                time.sleep(step.interval_s)
+
+    def _call(self, step: Step) -> str | None:
+        """Run another playbook here, with our targets in its roles; its steps are journalled under this one."""
+        called = step.called
+        targets = {}
+        for role, ours in step.target_map.items():
+            for name in members(ours, self.targets):
+                targets[role + name[len(ours):]] = replace_name(self.targets[name], role + name[len(ours):])
+        self.emit("note", step.id, text=f"calling the playbook {called.name}")
+        sub = Session(called, targets, mode=self.mode, journal=self.journal, operator=self.operator, facts=self.source,
+                      clock=self.clock, listeners=self.listeners, read_only=self.read_only, prefix=f"{self.prefix}{step.id}/")
+        outcome = sub.run_from(called.steps[0].id)
+        if outcome != "completed":
+            self._end(outcome, reason=f"{called.name} ended {outcome}")
+            return None
         return self.playbook.successors(step)[0]
 
     def _decision(self, step: Step) -> str | None:
@@ -342,6 +467,18 @@ class Session:
         return impl.describe(self.targets[step.target], step.params)
 
     def _action(self, step: Step) -> str | None:
+        if step.for_each:
+            from dataclasses import replace
+
+            for name in members(step.for_each, self.targets):
+                self.emit("note", step.id, text=f"{step.action} on {name}")
+                nxt = self._action_on(replace(step, target=name, for_each=""))
+                if nxt is None or nxt == step.on_failure:
+                    return nxt
+            return self.playbook.successors(step)[0]
+        return self._action_on(step)
+
+    def _action_on(self, step: Step) -> str | None:
         dry = self.mode in ("dry-run", "replay")
         if self.read_only and not dry:
             self.emit("blocked", step.id, reason="read-only session: actions are refused")
@@ -426,11 +563,14 @@ class Session:
         self.emit("action_intent", step.id, command=command, action=step.action, target=step.target)
         spec = registry.ACTIONS[step.action]
         try:
-            result = spec.impl_obj().run(self.targets[step.target], step.params, 30.0)
+            result = spec.impl_obj().run(self.targets[step.target], step.params, step.timeout_s or 30.0)
         except Exception as e:  # noqa: BLE001
             result = {"ok": False, "error": f"{type(e).__name__}: {e}"}
         self.emit("action_result", step.id, **mask_mapping(result))
         if not result.get("ok"):
+            if step.on_failure:
+                self.emit("note", step.id, text=f"action {step.action} failed: going to {step.on_failure}")
+                return step.on_failure
             self._end("failed", reason=f"action {step.action} failed")
             return None
         return self.playbook.successors(step)[0]

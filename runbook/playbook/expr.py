@@ -9,7 +9,8 @@ dictionaries; the whole language is what is below.
 
 Names: `facts` (target -> fact name -> value), `findings` (list of finding ids),
 `params`. Functions: finding(id[, target]), severity(level), len, min, max, abs, round, int,
-float, str, lower, contains(s, sub). A missing fact raises ExprError, so a guard
+float, str, lower, contains(s, sub); over a list target's facts: max_by(items, key), min_by(items, key)
+(the member with the largest or smallest value), pluck(items, key) (the values), every(items, key). A missing fact raises ExprError, so a guard
 that reads it blocks instead of passing.
 """
 
@@ -68,6 +69,10 @@ FUNCTIONS: dict[str, int | tuple[int, int]] = {
     "str": 1,
     "lower": 1,
     "contains": 2,
+    "max_by": 2,
+    "min_by": 2,
+    "pluck": 2,
+    "every": 2,
 }
 
 
@@ -90,6 +95,11 @@ class Expression:
             ):
                 out.append(node.args[0].value)
         return out
+
+    def param_names(self) -> list[str]:
+        """params.NAME read by the expression."""
+        return sorted({n.attr for n in ast.walk(self.tree) if isinstance(n, ast.Attribute)
+                       and isinstance(n.value, ast.Name) and n.value.id == "params"})
 
     def targets(self) -> list[str]:
         """Targets the expression reads: facts.NAME... and finding(id, 'NAME')."""
@@ -302,5 +312,19 @@ class _Evaluator:
             return str(args[1]) in str(args[0])
         if name == "lower":
             return str(args[0]).lower()
+        if name in ("max_by", "min_by", "pluck", "every"):
+            items, key = args
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise ExprError(f"{name}() needs a list of facts (a list target's), got {type(items).__name__}", n.col_offset)
+            missing = [i.get("target", "?") for i in items if key not in i]
+            if missing:
+                raise ExprError(f"no value for {key} on {', '.join(map(str, missing))}", n.col_offset)
+            if name == "pluck":
+                return [i[key] for i in items]
+            if name == "every":
+                return all(bool(i[key]) for i in items)
+            if not items:
+                raise ExprError(f"{name}() of an empty list", n.col_offset)
+            return (max if name == "max_by" else min)(items, key=lambda i: i[key])
         fn = {"len": len, "min": min, "max": max, "abs": abs, "round": round, "int": int, "float": float, "str": str}[name]
         return fn(*args)

@@ -11,7 +11,8 @@ from typing import Any
 from runbook import catalog, registry
 from runbook.playbook import schema
 from runbook.playbook.expr import ExprError, compile_expr
-from runbook.playbook.model import END, Branch, GuardRef, Playbook, Problem, Step, TargetRole
+from runbook.playbook import template
+from runbook.playbook.model import END, Branch, GuardRef, Input, Playbook, Problem, Step, TargetRole
 from runbook.playbook.yamlpos import YamlError, YNode, compose, decode
 
 MAX_BYTES = 16 * 1024 * 1024
@@ -163,15 +164,27 @@ def _build(c: _Checker, root: YNode) -> Playbook | None:
     for name, (kn, _vn, spec) in (top.get("targets") or {}).items():
         if spec is None:
             continue
-        roles[name] = TargetRole(name, spec.get("kind") or "host", spec.get("description") or "")
+        roles[name] = TargetRole(name, spec.get("kind") or "host", spec.get("description") or "", bool(spec.get("list")))
         if not _ID_RE.match(name):
             c.err(kn, f"target name {name!r}: use lower case letters, digits, - and _")
+    inputs: dict[str, Input] = {}
+    for name, (kn, _vn, spec) in (top.get("inputs") or {}).items():
+        if spec is None:
+            continue
+        if not re.match(r"^[a-z_][a-z0-9_]{0,63}$", name):
+            c.err(kn, f"input {name!r}: use lower case letters, digits and _ (it is read as params.{name})")
+        typ = spec.get("type") or "str"
+        default = spec.get("default")
+        ok = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}[typ]
+        if default is not None and (not isinstance(default, ok) or (typ != "bool" and isinstance(default, bool))):
+            c.err(spec.get("__pos__default") or kn, f"input {name!r}: default {default!r} is not a {typ}")
+        inputs[name] = Input(name, typ, default, spec.get("description") or "")
     steps: list[Step] = []
     seen: dict[str, YNode] = {}
     for node, spec in top.get("steps") or []:
         if spec is None:
             continue
-        step = _step(c, node, spec, roles)
+        step = _step(c, node, spec, roles, inputs)
         if step is None:
             continue
         if step.id in seen:
@@ -194,6 +207,7 @@ def _build(c: _Checker, root: YNode) -> Playbook | None:
         targets=roles,
         steps=steps,
         version=top.get("version") or 1,
+        inputs=inputs,
     )
 
 
@@ -211,7 +225,20 @@ def _expr(c: _Checker, node: YNode, source: str | None, where: str) -> Any:
     return e
 
 
-def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str, TargetRole]) -> Step | None:
+def _templates(c: _Checker, node: YNode, value: Any, where: str, inputs: dict[str, Input]) -> None:
+    """Every ${EXPR} in a value compiles, names known finding ids, and reads only declared inputs."""
+    for source in template.expressions(value):
+        e = _expr(c, node, source.strip(), f"{where}: ${{{source.strip()}}}")
+        if e is None:
+            continue
+        for name in e.param_names():
+            if name not in inputs:
+                c.err(node, f"{where}: params.{name} is not an input of this playbook{_suggest(name, inputs)}")
+
+
+def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str, TargetRole],
+          inputs: dict[str, Input] | None = None) -> Step | None:
+    inputs = inputs or {}
     if spec is None:
         return None
     sid = spec.get("id")
@@ -232,10 +259,33 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
         if req not in node.value:
             c.err(node, f"{where}: a {kind} step needs {req!r}")
     target = spec.get("target") or ""
-    if target and target not in roles:
-        c.err(spec["__pos__target"], f"{where}: unknown target {target!r}{_suggest(target, roles)}"
-              + ("" if roles else " (declare it under targets:)"))
-    tkind = roles[target].kind if target in roles else None
+    for_each = spec.get("for_each") or ""
+    chosen = template.has_templates(target)  # a member of a list target, chosen by the facts at run time
+    if for_each:
+        if for_each not in roles:
+            c.err(spec["__pos__for_each"], f"{where}: unknown target {for_each!r}{_suggest(for_each, roles)}")
+        elif not roles[for_each].list:
+            c.err(spec["__pos__for_each"], f"{where}: for_each needs a list target; {for_each!r} is one target (add list: true)")
+        if target and target != for_each:
+            c.err(spec["__pos__target"], f"{where}: a for_each step works on its list target: leave target out")
+        target = for_each
+    elif kind in ("check", "action", "wait") and not target:
+        c.err(node, f"{where}: a {kind} step needs 'target' (or for_each over a list target)")
+    if chosen:
+        _templates(c, spec["__pos__target"], target, f"{where}: target", inputs)
+        list_roles = [r for r in roles.values() if r.list]
+        if kind != "action" or not list_roles:
+            c.err(spec["__pos__target"], f"{where}: a target chosen by the facts must be a member of a list target, in an action step")
+        tkind = list_roles[0].kind if list_roles and len({r.kind for r in list_roles}) == 1 else None
+    else:
+        if target and target not in roles:
+            c.err(spec["__pos__target"], f"{where}: unknown target {target!r}{_suggest(target, roles)}"
+                  + ("" if roles else " (declare it under targets:)"))
+        tkind = roles[target].kind if target in roles else None
+    if "params" in spec:
+        _templates(c, spec["__pos__params"], spec.get("params"), f"{where}: params", inputs)
+    if spec.get("text"):
+        _templates(c, spec["__pos__text"], spec.get("text"), f"{where}: text", inputs)
 
     probes: list[str] = []
     for pnode, pname in spec.get("probes") or []:
@@ -256,7 +306,18 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
         except CommandRefused as e:
             c.err(spec.get("__pos__params") or node, f"{where}: redis.command: {e}")
 
-    ref_pos = {k: (spec["__pos__" + k].line, spec["__pos__" + k].col) for k in ("next", "default") if "__pos__" + k in spec}
+    ref_pos = {k: (spec["__pos__" + k].line, spec["__pos__" + k].col) for k in ("next", "default", "on_timeout", "on_failure")
+               if "__pos__" + k in spec}
+    until = _expr(c, spec["__pos__until"], spec.get("until"), f"{where}: until") if "until" in spec else None
+    if kind == "wait" and len(probes) != 1 and spec.get("probes") is not None:
+        c.err(spec["__pos__probes"], f"{where}: a wait step reads one probe again and again")
+    for key in ("timeout_s", "interval_s"):
+        if spec.get(key) is not None and not 1 <= spec[key] <= 86400:
+            c.err(spec["__pos__" + key], f"{where}: {key} must be between 1 and 86400 seconds")
+    called = None
+    target_map: dict[str, str] = {}
+    if kind == "call" and spec.get("playbook"):
+        called, target_map = _call(c, spec, roles, where)
     branches = []
     for bnode, b in spec.get("branches") or []:
         if b is None:
@@ -319,14 +380,68 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
         text=spec.get("text") or "",
         action=action,
         guards=tuple(guards),
+        until=until,
+        timeout_s=float(spec["timeout_s"]) if spec.get("timeout_s") else None,
+        interval_s=float(spec.get("interval_s") or 2),
+        on_timeout=spec.get("on_timeout"),
+        on_failure=spec.get("on_failure"),
+        for_each=for_each,
+        playbook=spec.get("playbook") or "",
+        target_map=target_map,
+        called=called,
     )
+
+
+_LOADING: list[str] = []  # the calls being loaded (a playbook that calls itself, even through others, is refused)
+
+
+def _call(c: _Checker, spec: dict[str, Any], roles: dict[str, TargetRole], where: str) -> tuple[Playbook | None, dict[str, str]]:
+    name = spec["playbook"]
+    node = spec["__pos__playbook"]
+    if not _ID_RE.match(name):
+        c.err(node, f"{where}: playbook is the name of a playbook beside this one, such as redis-enable-aof")
+        return None, {}
+    path = Path(c.path).resolve().parent / f"{name}.yaml"
+    if str(path) in _LOADING or path == Path(c.path).resolve():
+        c.err(node, f"{where}: {name} calls back into a playbook that calls it: a loop")
+        return None, {}
+    if not path.exists():
+        c.err(node, f"{where}: no playbook {name!r} beside this one ({path})")
+        return None, {}
+    _LOADING.append(str(path))
+    try:
+        called, problems = load(path)
+    finally:
+        _LOADING.pop()
+    if called is None:
+        c.err(node, f"{where}: {name} has problems: " + "; ".join(str(p) for p in problems[:3]))
+        return None, {}
+    given = {k: v for k, (_kn, _vn, v) in (spec.get("targets") or {}).items() if v is not None}
+    target_map = {}
+    for role, r in called.targets.items():
+        ours = given.get(role, role)
+        if ours not in roles:
+            c.err(spec.get("__pos__targets") or node, f"{where}: {name} needs a {r.kind} target {role!r}: map it to one of "
+                  f"this playbook's targets (targets: {{{role}: ROLE}})")
+        elif roles[ours].kind != r.kind:
+            c.err(spec.get("__pos__targets") or node, f"{where}: {name}'s {role!r} is {r.kind}; {ours!r} is {roles[ours].kind}")
+        else:
+            target_map[role] = ours
+    for role in given:
+        if role not in called.targets:
+            c.err(spec["__pos__targets"], f"{where}: {name} has no target {role!r}{_suggest(role, called.targets)}")
+    required = [i for i in called.inputs.values() if i.required]
+    if required:
+        c.err(node, f"{where}: {name} needs inputs with no default ({', '.join(i.name for i in required)}): it cannot be called")
+    return called, target_map
 
 
 def _graph(c: _Checker, pb: Playbook) -> None:
     ids = set(pb.by_id)
     # goto to nowhere
     for s in pb.steps:
-        refs = [("next", "next", s.next), ("default", "default", s.default)]
+        refs = [("next", "next", s.next), ("default", "default", s.default), ("on_timeout", "on_timeout", s.on_timeout),
+                ("on_failure", "on_failure", s.on_failure)]
         refs += [("goto", f"goto:{i}", b.goto) for i, b in enumerate(s.branches)]
         for label, key, ref in refs:
             if ref is not None and ref != END and ref not in ids:

@@ -7,7 +7,7 @@ from typing import Any
 
 from runbook.playbook.expr import Expression
 
-STEP_KINDS = ("check", "decision", "instruction", "action")
+STEP_KINDS = ("check", "decision", "instruction", "action", "wait", "call")
 END = "end"
 
 
@@ -27,6 +27,41 @@ class TargetRole:
     name: str
     kind: str
     description: str = ""
+    list: bool = False  # bound to one target or more: replicas, cluster nodes, Sentinels
+
+
+@dataclass(frozen=True)
+class Input:
+    """A typed parameter of the playbook, given with --param NAME=VALUE (or its default)."""
+
+    name: str
+    type: str = "str"  # str, int, float, bool
+    default: Any = None
+    description: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+    def parse(self, text: str) -> Any:
+        """The value of a --param given as text; ValueError with a message when it is not of the type."""
+        if self.type == "int":
+            try:
+                return int(text)
+            except ValueError:
+                raise ValueError(f"--param {self.name}: expected a whole number, got {text!r}") from None
+        if self.type == "float":
+            try:
+                return float(text)
+            except ValueError:
+                raise ValueError(f"--param {self.name}: expected a number, got {text!r}") from None
+        if self.type == "bool":
+            if text.lower() in ("true", "yes", "1"):
+                return True
+            if text.lower() in ("false", "no", "0"):
+                return False
+            raise ValueError(f"--param {self.name}: expected true or false, got {text!r}")
+        return text
 
 
 @dataclass(frozen=True)
@@ -68,6 +103,15 @@ class Step:
     text: str = ""
     action: str = ""
     guards: tuple[GuardRef, ...] = ()
+    until: Expression | None = None  # wait: read again until this holds
+    timeout_s: float | None = None  # check, action, wait: how long the step may take
+    interval_s: float = 2.0  # wait: between reads
+    on_timeout: str | None = None  # wait: where to go when until never held
+    on_failure: str | None = None  # action: where to go when the action fails or its postcondition is unmet
+    for_each: str = ""  # check, action: once per member of a list target
+    playbook: str = ""  # call: the playbook (a name beside this one)
+    target_map: dict[str, str] = field(default_factory=dict)  # call: its role -> our role
+    called: Any = field(default=None, compare=False)  # call: the loaded playbook
 
     @property
     def label(self) -> str:
@@ -83,6 +127,7 @@ class Playbook:
     targets: dict[str, TargetRole]
     steps: list[Step]
     version: int = 1
+    inputs: dict[str, Input] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_id = {s.id: s for s in self.steps}
@@ -93,7 +138,29 @@ class Playbook:
             out = [b.goto for b in step.branches]
             out.append(step.default or self.following(step))
             return out
-        return [step.next or self.following(step)]
+        out = [step.next or self.following(step)]
+        if step.kind == "wait" and step.on_timeout:
+            out.append(step.on_timeout)
+        if step.kind == "action" and step.on_failure:
+            out.append(step.on_failure)
+        return out
+
+    def input_values(self, given: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The inputs' values: the given ones over the defaults. ValueError names a required one missing."""
+        given = dict(given or {})
+        unknown = sorted(set(given) - set(self.inputs))
+        if unknown:
+            raise ValueError(f"unknown --param {', '.join(unknown)}; this playbook takes: {', '.join(self.inputs) or 'none'}")
+        out = {}
+        for name, inp in self.inputs.items():
+            if name in given:
+                v = given[name]
+                out[name] = inp.parse(v) if isinstance(v, str) and inp.type != "str" else v
+            elif inp.required:
+                raise ValueError(f"this playbook needs --param {name}=VALUE ({inp.description or inp.type})")
+            else:
+                out[name] = inp.default
+        return out
 
     def following(self, step: Step) -> str:
         i = self.steps.index(step)

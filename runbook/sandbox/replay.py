@@ -36,7 +36,8 @@ def replay(pb: Playbook, data: dict[str, Any]) -> tuple[str, list[Event]]:
         try:
             s = Session(pb, scenario.targets_of(data), mode="replay", journal=journal,
                         operator=AnswersOperator(data.get("answers") or {}, by="scenario"),
-                        facts=RecordedFacts(data["facts"]), clock=lambda: FIXED_TS, listeners=[events.append])
+                        facts=RecordedFacts(data["facts"]), clock=lambda: FIXED_TS, listeners=[events.append],
+                        params=data.get("params") or {})
             s.start()
         finally:
             journal.close()

@@ -40,6 +40,10 @@ class TuiOperator:
         self.call_ui(self.ask_consent, step, probe, why, reply)
         return bool(reply.wait())
 
+    def wait(self, step: Step, seconds: float) -> bool:
+        """Between the reads of a wait step: False when the screen went away (stop waiting)."""
+        return not self.stopped.wait(seconds)
+
     def acknowledge(self, step: Step) -> bool:
         reply = Reply(self.stopped)
         self.call_ui(self.ask_ack, step, reply)

@@ -52,8 +52,10 @@ class RunScreen(Screen[None]):
         return True
 
     def __init__(self, playbook: Playbook, targets: dict[str, Target], mode: str, journal_path: Path,
-                 resume_events: list[Event] | None = None, read_only: bool = False, facts: Any = None) -> None:
+                 resume_events: list[Event] | None = None, read_only: bool = False, facts: Any = None,
+                 params: dict[str, Any] | None = None) -> None:
         super().__init__()
+        self.params = params
         self.playbook = playbook
         self.targets = targets
         self.mode = mode
@@ -124,7 +126,8 @@ class RunScreen(Screen[None]):
         try:
             session = Session(self.playbook, self.targets, mode=self.mode, journal=journal, operator=self.operator,
                               facts=self.facts_source or LiveFacts(2.0), clock=self.rb.clock,
-                              listeners=[lambda ev: self.app_call(self.on_session_event, ev)], read_only=self.read_only)
+                              listeners=[lambda ev: self.app_call(self.on_session_event, ev)], read_only=self.read_only,
+                              params=self.params)
             return session.resume(self.resume_events) if self.resume_events else session.start()
         finally:
             journal.close()
@@ -147,19 +150,21 @@ class RunScreen(Screen[None]):
             self.timeline.append(f"{ev.ts} {line}")
             log.write(Text(f"{ts} {line}"))
         if ev.kind == "step_entered" and ev.step:
+            own = ev.step.split("/", 1)[0]  # a called playbook's step runs inside the call step
             for sid, st in self.states.items():
-                if st == "current":
+                if st == "current" and sid != own:
                     self.states[sid] = "done"
-            self.states[ev.step] = "current"
-            self._refresh_steps(ev.step)
-            step = self.playbook.by_id[ev.step]
+            self.states[own] = "current"
+            self._refresh_steps(own)
+            step = self.playbook.by_id[own]
             info = Text()
-            info.append(f"{step.kind.upper()}  ", style="bold")
-            info.append(step.label + "\n\n", style="bold")
-            if step.description:
+            info.append(f"{str(ev.data.get('kind', step.kind)).upper()}  ", style="bold")
+            info.append(str(ev.data.get("title") or step.label) + "\n\n", style="bold")
+            if step.description and own == ev.step:
                 info.append(step.description.strip() + "\n\n")
-            if step.text:
-                info.append(step.text.strip() + "\n")
+            text = ev.data.get("text")  # as filled in from the facts (plain text, never markup)
+            if text:
+                info.append(str(text).strip() + "\n")
             if step.kind == "action":
                 info.append(f"\nChecking the guards of {step.action} on {step.target}, fresh…\n", style="italic")
             self.query_one("#step-info", Static).update(info)
@@ -168,8 +173,8 @@ class RunScreen(Screen[None]):
             self._refresh_findings()
         elif ev.kind in ("blocked", "session_ended"):
             if ev.step:
-                self.states[ev.step] = "blocked"
-                self._refresh_steps(ev.step)
+                self.states[ev.step.split("/", 1)[0]] = "blocked"
+                self._refresh_steps(ev.step.split("/", 1)[0])
             if ev.kind == "session_ended":
                 self._ended = True
                 for sid, st in self.states.items():

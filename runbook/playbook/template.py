@@ -1,0 +1,64 @@
+"""`${EXPR}` in a step's params and text: values taken from the facts (or the playbook's inputs) at the
+moment the step runs, with the safe expression language. A param that is exactly `${EXPR}` takes the
+value itself (a number stays a number); anywhere else the value is put in as plain text. Nothing is ever
+given to a shell: params are argument lists and text is shown as text."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from runbook.playbook.expr import Expression, ExprError, compile_expr
+
+_PLACE = re.compile(r"\$\{([^{}]*)\}")
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Expression:
+    return compile_expr(source)
+
+
+def expressions(value: Any) -> list[str]:
+    """Every `${...}` source inside a value (strings, lists, mappings)."""
+    if isinstance(value, str):
+        return [m[1] for m in _PLACE.finditer(value)]
+    if isinstance(value, list):
+        return [s for v in value for s in expressions(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in expressions(v)]
+    return []
+
+
+def compile_all(value: Any) -> list[Expression]:
+    """Compiled, for load-time checks; raises ExprError for the first that does not compile."""
+    return [_compiled(s.strip()) for s in expressions(value)]
+
+
+def has_templates(value: Any) -> bool:
+    return bool(expressions(value))
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def render(value: Any, env: dict[str, Any]) -> Any:
+    """The value with every `${EXPR}` evaluated; ExprError when a fact it reads is missing."""
+    if isinstance(value, str):
+        m = _PLACE.fullmatch(value.strip())
+        if m:
+            return _compiled(m[1].strip()).evaluate(env)
+        return _PLACE.sub(lambda mm: _text(_compiled(mm[1].strip()).evaluate(env)), value)
+    if isinstance(value, list):
+        return [render(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: render(v, env) for k, v in value.items()}
+    return value
+
+
+__all__ = ["ExprError", "compile_all", "expressions", "has_templates", "render"]
