@@ -11,6 +11,8 @@ KINDS = (
     "session_started",
     "session_resumed",
     "step_entered",
+    "waiting",
+    "call_ended",
     "facts",
     "findings",
     "decision",

@@ -163,5 +163,5 @@ class Playbook:
         return out
 
     def following(self, step: Step) -> str:
-        i = self.steps.index(step)
+        i = [s.id for s in self.steps].index(step.id)  # by id: a step filled in from the facts is a copy
         return self.steps[i + 1].id if i + 1 < len(self.steps) else END
