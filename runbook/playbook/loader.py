@@ -185,8 +185,8 @@ def _build(c: _Checker, root: YNode) -> Playbook | None:
         if spec is None:
             continue
         step = _step(c, node, spec, roles, inputs)
-        if step is None:
-            continue
+        if step is None or "__pos__id" not in spec:
+            continue  # a step without an id: already reported
         if step.id in seen:
             first = seen[step.id]
             c.err(spec["__pos__id"], f"duplicate step id {step.id!r} (first at line {first.line})")
