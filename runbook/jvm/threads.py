@@ -121,3 +121,41 @@ def assess(facts: dict[str, Any]) -> list[Finding]:
     if r["kind"] != "application":
         title = f"A {r['kind']} thread is using a whole CPU: look at {'the GC' if r['kind'] == 'GC' else 'compilation'}, not the code"
     return [make("jvm.threads.hot", ev, title=title)]
+
+
+class SaveThreadDumps:
+    """params.count thread dumps (default 3), params.interval_s apart (default 2), written to params.path
+    (never over an existing file): the evidence of a hot or deadlocked JVM, kept before any restart.
+    Proves the file holds every dump."""
+
+    @staticmethod
+    def describe(target: Target, params: dict[str, Any]) -> str:
+        if target.pid is None:
+            raise ValueError("thread dumps are taken of a JVM on this machine (pid:N)")
+        if not params.get("path"):
+            raise ValueError("jvm.save_thread_dumps needs params.path, the file to write")
+        n, every = int(params.get("count", 3)), float(params.get("interval_s", 2))
+        return f"jcmd {target.pid} Thread.print, {n} times {every:g} s apart, into {params['path']} (a new file)"
+
+    @staticmethod
+    def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+        from runbook.expect import expect
+        from runbook.jvm.live import JvmError, thread_dump
+
+        path = str(params["path"])
+        n, every = int(params.get("count", 3)), float(params.get("interval_s", 2))
+        try:
+            with open(path, "x", encoding="utf-8") as f:  # "x": never over an existing file
+                for i in range(n):
+                    if i:
+                        time.sleep(every)
+                    f.write(f"=== thread dump {i + 1} of {n}, {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+                    f.write(thread_dump(target.pid, max(timeout, 10)))
+                    f.write("\n")
+        except FileExistsError:
+            return {"ok": False, "error": f"{path} exists: choose a new file (the evidence is never overwritten)"}
+        except (OSError, JvmError) as e:
+            return {"ok": False, "error": str(e)}
+        with open(path, encoding="utf-8", errors="replace") as f:
+            dumps = f.read().count("Full thread dump")
+        return expect({"ok": True, "path": path}, f"{n} thread dumps in {path}", dumps == n, f"{dumps} dumps")

@@ -393,3 +393,39 @@ class Bgsave:
         r = _call(target, timeout, go)
         return expect(r, "the background save finished with rdb_last_bgsave_status:ok", r.get("status") == "ok",
                       f"rdb_last_bgsave_status:{r.get('status')}") if r["ok"] else r
+
+
+class ClientKill:
+    """CLIENT KILL ID of every client connected from params.ip (never a replication link), then prove no
+    client of that address is left. The clients are those listed by the redis.client_kill_preview guard,
+    read fresh and shown before the confirmation."""
+
+    @staticmethod
+    def describe(target: Target, params: dict[str, Any]) -> str:
+        if not params.get("ip"):
+            raise ValueError("redis.client_kill needs params.ip, the client address whose connections to close")
+        return f"CLIENT KILL ID ... for each client from {params['ip']} (not replication links) {_on(target)}"
+
+    @staticmethod
+    def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+        from runbook.redis.clients import is_server_link, parse_client_list
+
+        ip = str(params["ip"])
+
+        def go(c: Any) -> dict[str, Any]:
+            me = c.client_id()
+            victims = [x for x in parse_client_list(_text(c.execute_command("CLIENT", "LIST")))
+                       if x["ip"] == ip and not is_server_link(x) and x["id"] != me]
+            killed = sum(int(c.execute_command("CLIENT", "KILL", "ID", x["id"]) or 0) for x in victims)
+            time.sleep(0.1)
+            left = [x["id"] for x in parse_client_list(_text(c.execute_command("CLIENT", "LIST")))
+                    if x["ip"] == ip and not is_server_link(x) and x["id"] != me and x["id"] in {v["id"] for v in victims}]
+            return {"killed": killed, "left": left}
+
+        r = _call(target, timeout, go)
+        return expect(r, f"none of the clients from {ip} is connected", not r.get("left"),
+                      f"{r.get('killed')} closed, {len(r.get('left') or [])} left") if r["ok"] else r
+
+
+def _text(v: Any) -> str:
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
