@@ -445,7 +445,7 @@ class Session:
                         "facts": {step.target: facts},
                         "findings": [f.id for f in findings],
                         "severities": [f.severity for f in findings],
-                        "params": step.params,
+                        "params": {**self.params, **step.params},  # the playbook's inputs and the action's own
                     }
                     value = ref.expr.evaluate(env)  # type: ignore[union-attr]
                     evidence = ref.expr.fact_refs(env)  # type: ignore[union-attr]

@@ -23,6 +23,13 @@ def _facts_for_engine(facts: dict[str, Any]) -> dict[str, Any]:
     facts["keys_live"] = _assess.keys_live(info) if info else None
     for k in ("loads", "keys_on_disk", "writable", "config_file"):
         facts[k] = p.get(k)
+    if info:
+        replica = info.get("role") == "slave"
+        facts["repl_offset"] = info.get("slave_repl_offset" if replica else "master_repl_offset")
+        facts["master_link_status"] = info.get("master_link_status") if replica else None
+        for k in ("used_memory", "maxmemory", "maxmemory_policy", "connected_clients", "maxclients"):
+            facts[k] = info.get(k)
+    facts["host_mem_total_bytes"] = (facts.get("host") or {}).get("mem_total_bytes")
     return facts
 
 

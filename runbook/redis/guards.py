@@ -92,6 +92,19 @@ def saves_ok(facts: dict[str, Any], params: dict[str, Any]) -> Result:
     return True, ev, ""
 
 
+def no_save_running(facts: dict[str, Any], params: dict[str, Any]) -> Result:
+    """No BGSAVE or AOF rewrite is running (a second fork would double the copy-on-write memory). A
+    failed last save does not block: a new save is how one proves the cause is fixed."""
+    bad = _unreadable(facts)
+    if bad:
+        return bad
+    info = facts.get("info") or {}
+    ev = {k: info.get(k) for k in ("rdb_bgsave_in_progress", "aof_rewrite_in_progress", "rdb_last_bgsave_status")}
+    if info.get("rdb_bgsave_in_progress") or info.get("aof_rewrite_in_progress"):
+        return False, ev, "a save or AOF rewrite is in progress"
+    return True, ev, ""
+
+
 def no_full_sync_storm(facts: dict[str, Any], params: dict[str, Any]) -> Result:
     bad = _unreadable(facts)
     if bad:

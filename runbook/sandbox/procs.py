@@ -96,6 +96,7 @@ class Sandbox:
     dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="runbook-sandbox-")))
     procs: list[Proc] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)  # run after the processes stop (a cgroup)
 
     def __post_init__(self) -> None:
         sandboxes_dir().mkdir(parents=True, exist_ok=True)
@@ -138,6 +139,12 @@ class Sandbox:
                 p.popen.poll()
         stopped = len(self.procs)
         self.procs.clear()
+        for fn in self.cleanups:
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 - the rest of the cleanup goes on
+                self.say(f"cleanup failed: {e}")
+        self.cleanups.clear()
         shutil.rmtree(self.dir, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
         if stopped:

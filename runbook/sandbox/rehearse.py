@@ -48,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
 
             path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
             args.screens.run_playbook(pb, built.targets, mode="rehearsal", journal_path=path, resume_events=None,
-                                      read_only=False)
+                                      read_only=False, params=built.params)
             outcome = _outcome(path)
             if args.keep:
                 say("the sandbox keeps running; press Ctrl-C to stop it")
@@ -97,15 +97,23 @@ def _headless(pb: Any, built: Any) -> int:
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
+    named: set[str] = set()
+
+    def collect(ev: Any) -> None:
+        if ev.kind == "findings":
+            named.update(f["id"] for f in ev.data.get("findings", []))
+
     try:
         outcome = Session(pb, built.targets, mode="rehearsal", journal=journal,
                           operator=AnswersOperator(built.answers, by="rehearsal script"), facts=LiveFacts(3.0),
-                          listeners=[show]).start()
+                          listeners=[show, collect], params=built.params).start()
     finally:
         journal.close()
     say(f"journal: {path}")
-    if outcome != built.expected:
-        say(f"the rehearsal ended {outcome}, expected {built.expected}")
+    missed = sorted(built.findings - named)
+    if outcome != built.expected or missed:
+        say(f"the rehearsal ended {outcome}, expected {built.expected}"
+            + (f"; it did not name {', '.join(missed)}" if missed else ""))
         return 1
-    say(f"the rehearsal ended {outcome}, as it should")
+    say(f"the rehearsal ended {outcome}, as it should" + (f", naming {', '.join(sorted(built.findings))}" if built.findings else ""))
     return 0

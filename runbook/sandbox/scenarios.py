@@ -24,6 +24,8 @@ class Built:
     answers: dict[str, Any]
     expected: str  # the outcome the rehearsal is meant to reach ("blocked", "completed")
     notes: list[str] = field(default_factory=list)
+    findings: set[str] = field(default_factory=set)  # ids the rehearsal must name
+    params: dict[str, Any] = field(default_factory=dict)  # the playbook's inputs for this rehearsal
 
 
 @dataclass
@@ -153,6 +155,44 @@ def build_jvm_gc(sb: Sandbox) -> Built:
     return Built({"app": target}, {"keep-evidence": "done", "dump": {"confirm": "app"}, "healthy": "done"}, "completed")
 
 
+def _built(fn: Callable[[Sandbox], dict[str, Any]]) -> Callable[[Sandbox], Built]:
+    def build(sb: Sandbox) -> Built:
+        return Built(**fn(sb))
+
+    build.__doc__ = fn.__doc__
+    return build
+
+
+def _library() -> list[Scenario]:
+    from runbook.sandbox import incidents as i
+
+    r, j = ("redis-server",), ("java", "jcmd")
+    return [
+        Scenario("redis-oom", "a Redis at its memory limit refusing writes with OOM", "redis-memory-limit",
+                 _built(i.build_memory_limit), r),
+        Scenario("redis-slow-script", "a Redis where a client's Lua script stalled everyone", "redis-latency",
+                 _built(i.build_latency), r),
+        Scenario("redis-maxclients", "a Redis at maxclients, its connections held by one leaking pool", "redis-clients",
+                 _built(i.build_clients), r),
+        Scenario("redis-save-failing", "a Redis whose saves fail: its data directory was deleted",
+                 "redis-persistence-stall", _built(i.build_persistence), r),
+        Scenario("redis-master-lost", "a master died; one replica is behind, the other must be promoted",
+                 "redis-replication", _built(i.build_replication), r),
+        Scenario("sentinel-master-down", "Sentinels agree the master is down, and nothing can take over",
+                 "redis-sentinel", _built(i.build_sentinel), r),
+        Scenario("cluster-node-failed", "a cluster master died; its replica will not take over by itself",
+                 "redis-cluster", _built(i.build_cluster), r),
+        Scenario("redis-fragmented", "a Redis holding far more memory than its data after mass deletes",
+                 "redis-memory-health", _built(i.build_fragmentation), r),
+        Scenario("jvm-heap-full", "a JVM whose live set fills its heap: full GCs free nothing", "jvm-heap-exhausted",
+                 _built(i.build_heap_exhausted), j),
+        Scenario("jvm-hot-thread", "a JVM with one runaway thread", "jvm-hot-thread", _built(i.build_hot_thread), j),
+        Scenario("jvm-deadlock", "a JVM with two deadlocked workers", "jvm-deadlock", _built(i.build_deadlock), j),
+        Scenario("jvm-container-limit", "a JVM whose heap may outgrow its cgroup's memory limit (needs root)",
+                 "jvm-container-memory", _built(i.build_container_memory), j),
+    ]
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in [
@@ -162,5 +202,6 @@ SCENARIOS: dict[str, Scenario] = {
                  "redis-master-restart", build_dir_deleted, ("redis-server",)),
         Scenario("jvm-gc-pressure", "a JVM with a heap too small, long pauses, and a GC log a restart would overwrite",
                  "jvm-gc-pressure", build_jvm_gc, ("java",)),
+        *_library(),
     ]
 }

@@ -1,0 +1,32 @@
+"""Holds connections to a Redis from one source address for a rehearsal (a leaking connection pool):
+up to N, and one more that the server refuses; then it frees one, so a check can still connect. Holds
+them until it is stopped or `seconds` pass."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+
+
+def main() -> None:
+    port, n, source, seconds = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+    held = []
+    for _ in range(n + 1):  # one more than the server takes: it is refused, and counted
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=2, source_address=(source, 0))
+            s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            if not s.recv(64).startswith(b"+PONG"):
+                s.close()
+                break
+            held.append(s)
+        except OSError:
+            break
+    time.sleep(1.0)
+    if held:
+        held.pop().close()  # one place left, for the engineer's own tools
+    time.sleep(seconds)
+
+
+if __name__ == "__main__":
+    main()
