@@ -28,7 +28,7 @@ class ScenarioError(Exception):
 
 
 def record(targets: dict[str, Target], timeout: float = 3.0, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    from runbook.engine.facts import LiveFacts, ProbeError
+    from runbook.engine.facts import LiveFacts, ProbeError, facts_key
 
     live = LiveFacts(timeout)
     facts: dict[str, dict[str, Any]] = {}
@@ -43,6 +43,56 @@ def record(targets: dict[str, Target], timeout: float = 3.0, params: dict[str, A
         "targets": {n: to_inventory_entry(t) for n, t in targets.items()},
         "facts": facts,
         "answers": {},
+    })
+
+
+def record_playbook(pb: Any, targets: dict[str, Target], answers: dict[str, Any], params: dict[str, Any] | None = None,
+                    timeout: float = 3.0) -> dict[str, Any]:
+    """The facts a playbook reads, recorded by running it as a dry run against the live targets: every
+    probe its checks, waits and guards read, with their params, on the path the answers take. Actions
+    are never run (a dry run shows them)."""
+    import tempfile
+
+    from runbook.engine.facts import LiveFacts, ProbeError, facts_key
+    from runbook.engine.operators import AnswersOperator
+    from runbook.engine.session import Session
+    from runbook.journal.store import Journal
+
+    recorded: dict[str, dict[str, Any]] = {}
+
+    class Recording(LiveFacts):
+        def read(self, probe: str, target: Target, p: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+            mine = recorded.setdefault(target.name, {})
+            try:
+                facts = super().read(probe, target, p, timeout)
+                value: Any = facts
+            except ProbeError as e:
+                value, facts = {"error": str(e)}, None
+            if probe not in mine:
+                mine[probe] = value
+                mine.setdefault("_params", {})[probe] = p
+            elif mine["_params"].get(probe) != p:
+                mine.setdefault(facts_key(probe, p), value)
+            if facts is None:
+                raise ProbeError(value["error"])
+            return facts
+
+    with tempfile.TemporaryDirectory(prefix="runbook-record-") as tmp:
+        journal = Journal(Path(tmp) / "record.jsonl")
+        try:
+            outcome = Session(pb, targets, mode="dry-run", journal=journal, operator=AnswersOperator(answers, by="recording"),
+                              facts=Recording(timeout), params=params).start()
+        finally:
+            journal.close()
+    for by_probe in recorded.values():
+        by_probe.pop("_params", None)
+    return mask_mapping({
+        "playbook": pb.name,
+        "targets": {n: to_inventory_entry(t) for n, t in targets.items()},
+        **({"params": params} if params else {}),
+        "facts": recorded,
+        "answers": answers,
+        "recorded_outcome": outcome,
     })
 
 
@@ -61,7 +111,8 @@ def load(path: str | Path) -> dict[str, Any]:
     if not isinstance(data.get("facts"), dict) or not isinstance(data.get("targets"), dict):
         raise ScenarioError(f"{p}: a scenario is a mapping with targets and facts")
     for name, by_probe in data["facts"].items():
-        for probe in by_probe or {}:
+        for key in by_probe or {}:
+            probe = key.split(" ", 1)[0]
             if probe not in registry.PROBES:
                 raise ScenarioError(f"{p}: unknown probe {probe!r} for target {name}")
     return data

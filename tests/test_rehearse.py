@@ -160,3 +160,27 @@ async def test_a_rehearsal_started_from_home_stops_when_the_run_is_left() -> Non
         await pilot.click("#yes")
         await wait_for(pilot, lambda: not app.sandboxes, 20)
     assert not [p for p in pids if alive(p)]
+
+
+LIBRARY = [n for n, sc in SCENARIOS.items() if sc.playbook != "redis-master-restart" and n != "jvm-gc-pressure"]
+
+
+@pytest.mark.parametrize("name", LIBRARY)
+def test_every_library_rehearsal_names_its_findings_ends_as_it_should_and_leaves_nothing(name) -> None:
+    sc = SCENARIOS[name]
+    missing = [b for b in sc.needs if not shutil.which(b)]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}")
+    if name == "jvm-container-limit":
+        from runbook.sandbox.incidents import memory_cgroup_root
+
+        if os.geteuid() != 0 or memory_cgroup_root() is None:
+            pytest.skip("needs root and a memory cgroup")
+    r = runbook("rehearse", name, "--headless", timeout=240)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "as it should" in r.stderr
+    for pid in started_pids(r.stderr):
+        assert not alive(pid), f"pid {pid} of {name} is still running"
+    assert not list(sandboxes_dir().glob("*.json"))
+    if name == "jvm-container-limit":
+        assert not [p for p in memory_cgroup_root().iterdir() if p.name.startswith("runbook-runbook-sandbox-")]

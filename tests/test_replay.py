@@ -79,3 +79,37 @@ def test_recorded_scenario_replays_to_the_live_transcript(tmp_path, state_dir) -
     assert strip(replayed) == strip(live.stdout)
     assert "redis.restart.aof_missing" in replayed and "BLOCK redis.restart_is_safe" in replayed
     assert "secret" not in replayed
+
+
+def test_every_shipped_playbook_has_a_scenario_and_one_without_fails(tmp_path) -> None:
+    from runbook.playbook import loader
+
+    for pb_path in loader.find_playbooks([str(PLAYBOOKS)]):
+        pb, _ = loader.load(pb_path)
+        assert list((PLAYBOOKS / "scenarios" / pb.name).glob("*.yaml")), f"{pb.name} has no scenario"
+    shutil.copytree(PLAYBOOKS, tmp_path / "playbooks")
+    shutil.rmtree(tmp_path / "playbooks" / "scenarios" / "host-memory")
+    r = runbook("test", str(tmp_path / "playbooks"))
+    assert r.returncode == 1 and "FAIL host-memory: no scenario" in r.stdout
+
+
+def test_a_recording_is_the_playbook_run_dry_against_live_targets(tmp_path) -> None:
+    """record_playbook reads what the playbook reads, on the path its answers take; replaying the
+    recording gives the same transcript as the dry run, and a second read with other params is kept apart."""
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    from runbook import scenario
+    from runbook.playbook import loader
+    from runbook.sandbox.replay import replay
+    from runbook.targets import Target
+
+    s = RedisServer(tmp_path, "r", conf="maxclients 50\n").start()
+    try:
+        pb, _ = loader.load(PLAYBOOKS / "redis-clients.yaml")
+        data = scenario.record_playbook(pb, {"redis": Target("redis", s.url, "redis")}, {"fine": "done"})
+        assert data["recorded_outcome"] == "completed"
+        assert set(data["facts"]["redis"]) == {"redis.check", "redis.clients"}
+        text, _ = replay(pb, data)
+        assert "[fine] instruction: No client problem" in text and "clients of 50 allowed" in text
+    finally:
+        s.stop()

@@ -60,6 +60,14 @@ class LiveFacts:
         return call_with_timeout(spec.read_fn(), self.timeout * 3 + 1, target, params, self.timeout)
 
 
+def facts_key(probe: str, params: dict[str, Any]) -> str:
+    """Where a read is kept in a scenario: the first read of a probe under its name; a read of it with
+    other params also under "PROBE {params as JSON}"."""
+    import json
+
+    return f"{probe} {json.dumps(params, sort_keys=True, default=str)}"
+
+
 class RecordedFacts:
     """Facts from a scenario file: {target: {probe: facts}}; a probe with {"error": ...} fails."""
 
@@ -68,9 +76,12 @@ class RecordedFacts:
 
     def read(self, probe: str, target: Target, params: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         by_probe = self.recorded.get(target.name, {})
-        if probe not in by_probe:
+        key = facts_key(probe, params)
+        if key not in by_probe:
+            key = probe  # the first read of a probe is kept under its name
+        if key not in by_probe:
             raise ProbeError(f"the scenario has no {probe} facts for {target.name}")
-        facts = by_probe[probe]
+        facts = by_probe[key]
         if isinstance(facts, dict) and set(facts) == {"error"}:
             raise ProbeError(str(facts["error"]))
         return facts

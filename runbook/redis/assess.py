@@ -19,6 +19,13 @@ LAG_SECONDS = 10
 DEFAULT_OUTAGE_S = 60
 
 
+def server_now(info: dict[str, Any]) -> int:
+    """The server's clock when it answered INFO (findings are functions of the facts, not of when they
+    are judged: a replayed scenario says the same thing every time)."""
+    usec = info.get("server_time_usec")
+    return int(usec) // 1_000_000 if isinstance(usec, int) and usec else int(time.time())
+
+
 def _mb(n: float) -> str:
     return human_bytes(n)
 
@@ -87,7 +94,7 @@ def _persistence(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
         ev = {
             "rdb_last_bgsave_status": "err",
             "rdb_changes_since_last_save": info.get("rdb_changes_since_last_save"),
-            "last_successful_save_age_s": int(time.time()) - int(info.get("rdb_last_save_time") or 0),
+            "last_successful_save_age_s": server_now(info) - int(info.get("rdb_last_save_time") or 0),
         }
         host = facts.get("host") or {}
         if host.get("cwd_deleted"):
@@ -270,7 +277,7 @@ def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> 
     elif p.get("loads") == "rdb" and not (p.get("stop") or {}).get("current", {}).get(p.get("shutdown", "default")):
         changes = int(info.get("rdb_changes_since_last_save") or 0)
         if changes > 0 and keys_live > 0:
-            age = int(time.time()) - int(info.get("rdb_last_save_time") or 0)
+            age = server_now(info) - int(info.get("rdb_last_save_time") or 0)
             out.append(make("redis.restart.snapshot_stale", {**base, "path": p.get("path"),
                                                              "rdb_changes_since_last_save": changes,
                                                              "last_save_age_s": age}))

@@ -12,7 +12,10 @@ def register(sub: Any) -> None:
     r.add_argument("targets", nargs="*", metavar="NAME=URL")
     r.add_argument("-i", "--inventory", metavar="FILE", help="record the targets of an inventory (with their restart commands)")
     r.add_argument("-o", "--output", required=True, metavar="FILE")
-    r.add_argument("--playbook", help="the playbook (name) the scenario is for")
+    r.add_argument("--playbook", help="the playbook the scenario is for: a name, or a playbook FILE to run as a dry run "
+                                      "against the targets, recording every probe it reads")
+    r.add_argument("--answers", metavar="FILE", help="with a playbook file: the answers that choose its path")
+    r.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="with a playbook file: an input")
     r.add_argument("--timeout", type=float, default=3.0)
     r.add_argument("--interval", type=float, default=1.0, help="seconds between the two replication samples")
     r.set_defaults(fn=cmd_record)
@@ -41,11 +44,35 @@ def cmd_record(args: argparse.Namespace) -> int:
     if not targets:
         sys.stderr.write("runbook: name targets to record (NAME=URL or --inventory FILE)\n")
         return 2
-    data = scenario.record(targets, args.timeout, params={"interval": args.interval})
-    if args.playbook:
-        data = {"playbook": args.playbook, **data}
+    from pathlib import Path
+
+    if args.playbook and Path(args.playbook).is_file():
+        from runbook.engine.session import SessionError
+        from runbook.playbook import loader
+        from runbook.yamlfile import YamlFileError, read_mapping
+
+        pb, problems = loader.load(args.playbook)
+        if pb is None:
+            for p in problems:
+                sys.stderr.write(f"{p}\n")
+            return 1
+        try:
+            answers = read_mapping(args.answers, "answers file") if args.answers else {}
+            answers = answers.get("answers", answers)
+            params = dict(p.split("=", 1) for p in args.param or [] if "=" in p)
+            data = scenario.record_playbook(pb, targets, answers, pb.input_values(params) or None, args.timeout)
+        except (YamlFileError, ValueError, SessionError) as e:
+            sys.stderr.write(f"runbook: {e}\n")
+            return 2
+    else:
+        data = scenario.record(targets, args.timeout, params={"interval": args.interval})
+        if args.playbook:
+            data = {"playbook": args.playbook, **data}
     scenario.save(data, args.output)
-    sys.stderr.write(f"recorded {', '.join(targets)} to {args.output}\n")
+    ended = data.get("recorded_outcome")
+    sys.stderr.write(f"recorded {', '.join(targets)} to {args.output}"
+                     + (f" (the dry run ended {ended}{'' if ended == 'completed' else ': --answers choose the path further'})"
+                        if ended else "") + "\n")
     return 0
 
 

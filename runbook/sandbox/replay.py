@@ -63,7 +63,13 @@ def run_tests(path: str, update: bool = False, snapshots: str | None = None) -> 
                 print(p)
             failures += 1
             continue
-        for sc in sorted((scen_root / pb.name).glob("*.yaml")):
+        found = sorted((scen_root / pb.name).glob("*.yaml"))
+        if not found:
+            print(f"FAIL {pb.name}: no scenario in {scen_root / pb.name} (record one: runbook record --playbook FILE, "
+                  "then runbook test --update)")
+            failures += 1
+            continue
+        for sc in found:
             label = f"{pb.name}/{sc.stem}"
             try:
                 data = scenario.load(sc)
