@@ -176,3 +176,17 @@ def test_generated_bytes_never_crash(data: bytes) -> None:
 def test_generated_yamlish_text_never_crashes(text: str) -> None:
     pb, probs = loader.loads(text, "g.yaml")
     assert pb is not None or probs
+
+
+def test_the_format_readmes_complete_example_is_valid(tmp_path) -> None:
+    """playbooks/README.md's example uses every format feature; it must load (beside the playbook it calls)."""
+    import shutil
+
+    text = (PLAYBOOKS / "README.md").read_text()
+    example = re.search(r"```yaml\n(version: 1\nname: replica-catch-up\n.*?)```", text, re.S)[1]
+    (tmp_path / "replica-catch-up.yaml").write_text(example)
+    shutil.copy(PLAYBOOKS / "redis-enable-aof.yaml", tmp_path)
+    pb, problems = loader.load(tmp_path / "replica-catch-up.yaml")
+    assert not problems, problems
+    kinds = {s.kind for s in pb.steps}
+    assert kinds >= {"check", "instruction", "wait", "action", "call"} and pb.inputs and pb.targets["replicas"].list
