@@ -343,3 +343,34 @@ async def test_the_gc_report_shows_the_live_set_kinds_and_when(tmp_path) -> None
         table = app.screen.query_one("#gc-findings", DataTable)
         whens = [str(table.get_cell_at((i, 2))) for i in range(table.row_count)]
         assert any(w for w in whens)
+
+
+async def test_the_bind_screen_takes_inputs_and_list_members(tmp_path) -> None:
+    from runbook.playbook.model import Input as PlaybookInput
+    from runbook.tui.app import RunbookApp
+    from runbook.tui.modals import BindTargetsScreen
+    from tui_helpers import ROOT
+
+    app = RunbookApp([ROOT / "playbooks"], discover=False)
+    results = []
+    inputs = [PlaybookInput("low_pct", "int", 10, "threshold"), PlaybookInput("name", "str", None, "required one")]
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#playbooks").row_count > 0)
+        app.push_screen(BindTargetsScreen([("replicas", "redis")], {}, inputs, {"replicas"}), results.append)
+        await pilot.pause(0.1)
+        app.screen.query_one("#role-replicas", Input).value = "redis://127.0.0.1:7001, redis://127.0.0.1:7002"
+        assert app.screen.query_one("#param-low_pct", Input).value == "10"
+        await pilot.click("#start")
+        await pilot.pause(0.1)
+        assert "name is required" in str(app.screen.query_one("#bind-error", Static).render())
+        app.screen.query_one("#param-low_pct", Input).value = "ten"
+        app.screen.query_one("#param-name", Input).value = "x"
+        await pilot.click("#start")
+        await pilot.pause(0.1)
+        assert "expected a whole number" in str(app.screen.query_one("#bind-error", Static).render())
+        app.screen.query_one("#param-low_pct", Input).value = "25"
+        await pilot.click("#start")
+        await pilot.pause(0.1)
+    got = results[0]
+    assert got["__params__"] == {"low_pct": 25, "name": "x"}
+    assert got["replicas-1"].url == "redis://127.0.0.1:7001" and got["replicas-2"].url == "redis://127.0.0.1:7002"

@@ -285,7 +285,7 @@ class HomeScreen(Screen[None]):
 
         path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
         self.app.push_screen(RunScreen(playbook=pb, targets=built.targets, mode="rehearsal", journal_path=path,
-                                       read_only=self.rb.read_only), done)
+                                       read_only=self.rb.read_only, params=built.params), done)
 
     @work(thread=True, group="sandbox-stop", exit_on_error=False)
     def stop_sandbox(self, sb: Any) -> None:
@@ -294,7 +294,7 @@ class HomeScreen(Screen[None]):
             self.rb.sandboxes.remove(sb)
 
     def bind_and_run(self, pb: Any, resume_events: list[Any] | None = None, journal_path: Path | None = None,
-                     prefill: dict[str, Target] | None = None) -> None:
+                     prefill: dict[str, Target] | None = None, params: dict[str, Any] | None = None) -> None:
         from runbook.journal import store
         from runbook.tui.modals import BindTargetsScreen
         from runbook.tui.run import RunScreen
@@ -314,11 +314,17 @@ class HomeScreen(Screen[None]):
             if not result:
                 return
             dry = result.pop("__dry_run__", False)
+            params = result.pop("__params__", {})
             path = journal_path or store.sessions_dir() / f"{store.new_session_id()}.jsonl"
             self.app.push_screen(RunScreen(playbook=pb, targets=result, mode="dry-run" if dry else "live",
-                                           journal_path=path, resume_events=resume_events, read_only=self.rb.read_only))
+                                           journal_path=path, resume_events=resume_events, read_only=self.rb.read_only,
+                                           params=params))
 
-        self.app.push_screen(BindTargetsScreen(roles, suggestions), start)
+        from dataclasses import replace
+
+        inputs = [replace(i, default=params[i.name]) if params and i.name in params else i for i in pb.inputs.values()]
+        self.app.push_screen(BindTargetsScreen(roles, suggestions, inputs,
+                                               {r for r, spec in pb.targets.items() if spec.list}), start)
 
     def resume(self, session: str) -> None:
         from runbook.journal import store
@@ -341,7 +347,8 @@ class HomeScreen(Screen[None]):
 
         # the session's own targets, as its journal has them (a password there is masked: type it again)
         journal_targets = {t["name"]: Target(t["name"], t["url"], t["kind"]) for t in jr.started.data.get("targets", [])}
-        self.bind_and_run(pb, resume_events=jr.events, journal_path=path, prefill=journal_targets)
+        self.bind_and_run(pb, resume_events=jr.events, journal_path=path, prefill=journal_targets,
+                          params=jr.started.data.get("params"))
 
 
 def run_app(**kwargs: Any) -> int:

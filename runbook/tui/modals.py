@@ -208,10 +208,13 @@ class BindTargetsScreen(ModalScreen[dict]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="bind-cancel")]
 
-    def __init__(self, roles: list[tuple[str, str]], suggestions: dict[str, str]) -> None:
+    def __init__(self, roles: list[tuple[str, str]], suggestions: dict[str, str], inputs: list[Any] | None = None,
+                 lists: set[str] | None = None) -> None:
         super().__init__()
         self.roles = roles
         self.suggestions = suggestions
+        self.inputs = inputs or []  # the playbook's inputs (model.Input): a field each, prefilled with its default
+        self.lists = lists or set()  # list roles: URLs separated by commas
 
     def compose(self) -> ComposeResult:
         with Vertical(id="bind-box"):
@@ -219,8 +222,14 @@ class BindTargetsScreen(ModalScreen[dict]):
             for name, kind in self.roles:
                 yield Static(Text(f"{name} ({kind})"))
                 # a suggested URL is shown with its password masked; left as it is, the real one is used
-                yield Input(value=mask_url(self.suggestions.get(name, "")), placeholder="redis://host:6379, pid:N, local",
-                            id=f"role-{name}")
+                yield Input(value=mask_url(self.suggestions.get(name, "")),
+                            placeholder="URL, URL, ... (one per member)" if name in self.lists
+                            else "redis://host:6379, pid:N, local", id=f"role-{name}")
+            for inp in self.inputs:
+                yield Static(Text(f"--param {inp.name} ({inp.type}" + (", required)" if inp.required else ")")
+                                  + (f": {inp.description}" if inp.description else "")))
+                yield Input(value="" if inp.default is None else str(inp.default).lower() if isinstance(inp.default, bool)
+                            else str(inp.default), id=f"param-{inp.name}")
             yield Static("", id="bind-error")
             with Horizontal(classes="buttons"):
                 yield Button("Start", id="start", variant="primary")
@@ -232,17 +241,32 @@ class BindTargetsScreen(ModalScreen[dict]):
     def _start(self, event: Button.Pressed) -> None:
         from runbook.targets import TargetError, parse_binding
 
-        out = {"__dry_run__": event.button.id == "dry"}
+        out: dict[str, Any] = {"__dry_run__": event.button.id == "dry"}
         for name, _kind in self.roles:
             url = self.query_one(f"#role-{name}", Input).value.strip()
             suggested = self.suggestions.get(name, "")
             if suggested and url == mask_url(suggested):
                 url = suggested
+            urls = [u.strip() for u in url.split(",") if u.strip()] if name in self.lists else [url]
             try:
-                out[name] = parse_binding(f"{name}={url}")
+                for i, u in enumerate(urls or [""], 1):
+                    member = f"{name}-{i}" if len(urls) > 1 else name
+                    out[member] = parse_binding(f"{member}={u}")
             except TargetError as e:
                 self.query_one("#bind-error", Static).update(Text(str(e), style="bold red"))
                 return
+        params = {}
+        for inp in self.inputs:
+            text = self.query_one(f"#param-{inp.name}", Input).value.strip()
+            if not text and inp.required:
+                self.query_one("#bind-error", Static).update(Text(f"--param {inp.name} is required", style="bold red"))
+                return
+            try:
+                params[inp.name] = inp.parse(text) if text else inp.default
+            except ValueError as e:
+                self.query_one("#bind-error", Static).update(Text(str(e), style="bold red"))
+                return
+        out["__params__"] = params
         self.dismiss(out)
 
     @on(Button.Pressed, "#cancel")
