@@ -138,6 +138,14 @@ def test_sentinel_failover_is_guarded_by_quorum_and_proves_a_new_master(tmp_path
         while r.client().info("replication")["role"] != "master":
             assert time.monotonic() < deadline
             time.sleep(0.2)
+        # the old master, back as a replica under Sentinel: promoting it by hand is refused
+        m2 = {"m": Target("m", m.url, "redis")}
+        while m.client().info("replication")["role"] != "slave":
+            assert time.monotonic() < deadline + 20
+            time.sleep(0.2)
+        outcome, events = act(tmp_path, "redis", "redis.promote", "{}", m2, "m")
+        assert outcome == "blocked" and "Sentinel(s) manage this server" in guards(events)["redis.not_managed_by_sentinel"]["reason"]
+        assert m.client().info("replication")["role"] == "slave"
     finally:
         for s in sentinels:
             s.stop()

@@ -51,6 +51,7 @@ def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, A
     info = parse_info(info_raw) if isinstance(info_raw, str) else {}
     ip = str(params.get("ip") or "")
     facts.update({
+        "sentinels_connected": sorted({c["name"].rsplit("-", 1)[0] for c in clients if c["name"].startswith("sentinel-")}),
         "clients": len(clients), "connected_clients": info.get("connected_clients"), "maxclients": info.get("maxclients"),
         "blocked_clients": info.get("blocked_clients"),
         "busiest_addresses": [{"ip": k, "connections": v} for k, v in sorted(by_ip.items(), key=lambda kv: -kv[1])[:10]],
@@ -92,4 +93,17 @@ def guard_kill_preview(facts: dict[str, Any], params: dict[str, Any]) -> tuple[b
     limit = int(params.get("max_clients", 100))
     if len(ids) > limit:
         return False, ev, f"{len(ids)} clients match, more than max_clients {limit}"
+    return True, ev, ""
+
+
+def guard_not_managed_by_sentinel(facts: dict[str, Any], params: dict[str, Any]) -> tuple[bool, dict[str, Any], str]:
+    """No Sentinel watches this server (Sentinels name their connections sentinel-ID-cmd): a server that
+    Sentinel manages is promoted or re-pointed through Sentinel, or Sentinel undoes it."""
+    if not facts.get("reachable"):
+        return False, {"error": facts.get("error")}, f"the server could not be read: {facts.get('error')}"
+    found = facts.get("sentinels_connected") or []
+    ev = {"sentinels_connected": found}
+    if found:
+        return False, ev, (f"{len(found)} Sentinel(s) manage this server: change its role through Sentinel "
+                           "(the redis-sentinel playbook), or Sentinel reconfigures it back")
     return True, ev, ""
