@@ -32,6 +32,8 @@ class Target:
     config: str = ""
     logs: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    ssh: str = ""  # [user@]host[:port]: the host is read and acted on over the engineer's own ssh
+    ssh_options: tuple[str, ...] = ()  # Key=Value, given to ssh as -o
 
     @property
     def display(self) -> str:
@@ -55,6 +57,10 @@ class Target:
             d["config"] = self.config
         if self.logs:
             d["logs"] = list(self.logs)
+        if self.ssh:
+            d["ssh"] = self.ssh
+        if self.ssh_options:
+            d["ssh_options"] = list(self.ssh_options)
         return d
 
 
@@ -69,11 +75,15 @@ def to_inventory_entry(t: Target) -> dict[str, Any]:
         d["config"] = t.config
     if t.logs:
         d["logs"] = list(t.logs)
+    if t.ssh:
+        d["ssh"] = t.ssh
+    if t.ssh_options:
+        d["ssh_options"] = list(t.ssh_options)
     return d
 
 
 def kind_of(url: str) -> str:
-    if url in ("local", "localhost") or url.startswith("host:"):
+    if url in ("local", "localhost") or url.startswith(("host:", "ssh://")):
         return "host"
     if url.startswith("pid:"):
         if not url[4:].isdigit():
@@ -95,7 +105,19 @@ def parse_binding(text: str) -> Target:
         raise TargetError(f"expected NAME=URL, got {mask_url(text)!r}")
     if not name.replace("-", "").replace("_", "").isalnum():
         raise TargetError(f"target name {name!r} may only hold letters, digits, - and _")
+    if url.startswith("ssh://"):  # a host over ssh
+        _check_ssh(name, url[6:], ())
+        return Target(name=name, url=url, kind="host", ssh=url[6:].rstrip("/"))
     return Target(name=name, url=url, kind=kind_of(url))
+
+
+def _check_ssh(name: str, dest: str, options: tuple[str, ...]) -> None:
+    from runbook.access import Ssh
+
+    try:
+        Ssh(dest, options)
+    except ValueError as e:
+        raise TargetError(f"target {name!r}: {e}") from None
 
 
 def from_inventory_entry(name: str, entry: dict[str, Any]) -> Target:
@@ -113,6 +135,14 @@ def from_inventory_entry(name: str, entry: dict[str, Any]) -> Target:
     logs = entry.get("logs") or ()
     if isinstance(logs, str):
         logs = (logs,)
+    dest = str(entry.get("ssh") or "")
+    options = entry.get("ssh_options") or ()
+    if isinstance(options, str) or not all(isinstance(o, str) for o in options):
+        raise TargetError(f"inventory target {name!r}: ssh_options is a list of Key=Value strings")
+    if url.startswith("ssh://") and not dest:
+        dest = url[6:].rstrip("/")
+    if dest:
+        _check_ssh(name, dest, tuple(options))
     return Target(
         name=name,
         url=url,
@@ -122,6 +152,8 @@ def from_inventory_entry(name: str, entry: dict[str, Any]) -> Target:
         restart_cwd=str(restart.get("cwd") or ""),
         config=str(entry.get("config") or ""),
         logs=tuple(str(x) for x in logs),
+        ssh=dest,
+        ssh_options=tuple(options),
     )
 
 

@@ -360,16 +360,18 @@ async def test_the_bind_screen_takes_inputs_and_list_members(tmp_path) -> None:
         await pilot.pause(0.1)
         app.screen.query_one("#role-replicas", Input).value = "redis://127.0.0.1:7001, redis://127.0.0.1:7002"
         assert app.screen.query_one("#param-low_pct", Input).value == "10"
-        await pilot.click("#start")
-        await pilot.pause(0.1)
-        assert "name is required" in str(app.screen.query_one("#bind-error", Static).render())
+        def error() -> str:
+            return str(app.screen.query_one("#bind-error", Static).render())
+
+        app.screen.query_one("#start", Button).press()
+        await wait_for(pilot, lambda: "name is required" in error())
         app.screen.query_one("#param-low_pct", Input).value = "ten"
         app.screen.query_one("#param-name", Input).value = "x"
-        await pilot.click("#start")
-        await pilot.pause(0.1)
-        assert "expected a whole number" in str(app.screen.query_one("#bind-error", Static).render())
+        await pilot.pause(0.05)
+        app.screen.query_one("#start", Button).press()
+        await wait_for(pilot, lambda: "expected a whole number" in error())
         app.screen.query_one("#param-low_pct", Input).value = "25"
-        await pilot.click("#start")
+        app.screen.query_one("#start", Button).press()
         await pilot.pause(0.1)
     got = results[0]
     assert got["__params__"] == {"low_pct": 25, "name": "x"}

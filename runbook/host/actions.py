@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 from typing import Any
 
-from runbook import procs
 from runbook.expect import expect
 from runbook.targets import Target
 
@@ -23,23 +21,26 @@ def _argv(target: Target, params: dict[str, Any]) -> list[str]:
 class Command:
     @staticmethod
     def describe(target: Target, params: dict[str, Any]) -> str:
-        return shlex.join(_argv(target, params))
+        where = f" (on {target.ssh}, over ssh)" if target.ssh else ""
+        return shlex.join(_argv(target, params)) + where
 
     @staticmethod
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-        from runbook.host.probes import NotThisHost, require_local
+        from runbook.access import AccessError
+        from runbook.host.probes import NotThisHost, host_access
 
         try:
-            require_local(target)
+            acc = host_access(target)
         except NotThisHost as e:
             return {"ok": False, "error": str(e)}
         argv = _argv(target, params)
         t = float(params.get("timeout") or timeout)
         try:
-            p = procs.run(argv, t, text=True)  # on timeout the whole process group is killed
-        except FileNotFoundError:
+            r = acc.run(argv, t)  # locally the whole process group is killed on timeout
+        except AccessError as e:
+            return {"ok": False, "error": f"{e} (it may or may not have run: check before running it again)"}
+        if r.rc == 127 and not r.stdout:
             return {"ok": False, "error": f"command not found: {argv[0]}"}
-        except subprocess.TimeoutExpired:
-            return {"ok": False, "error": f"timed out after {t:g} s (its processes were killed)"}
-        return expect({"ok": True, "exit_code": p.returncode, "stdout": p.stdout[-4000:], "stderr": p.stderr[-4000:]},
-                      "exit code 0", p.returncode == 0, f"exit code {p.returncode}")
+        out, err = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+        return expect({"ok": True, "exit_code": r.rc, "stdout": out[-4000:], "stderr": err[-4000:], "via": acc.name},
+                      "exit code 0", r.rc == 0, f"exit code {r.rc}")

@@ -17,37 +17,62 @@ class NotThisHost(Exception):
     pass
 
 
-def require_local(target: Target) -> None:
-    """Host probes and actions read and act on this machine only: a target that names another host
-    fails, and is never read here in its place."""
+def host_access(target: Target) -> Any:
+    """How this host target is reached: over its ssh, or this machine. A target that names another
+    host with no ssh is refused: nothing is ever read here in its place."""
+    from runbook.access import LOCAL, for_target
+
+    if target.ssh:
+        return for_target(target)
     url = target.url
     name = url[5:] if url.startswith("host:") else url
     if name in ("local", "localhost", "127.0.0.1", "::1", ""):
-        return
+        return LOCAL
     me = {socket.gethostname(), socket.getfqdn()}
     if name in me or name.split(".")[0] == socket.gethostname().split(".")[0]:
-        return
-    raise NotThisHost(f"{target.name} is {name}, not this machine ({socket.gethostname()}): runbook reads and acts "
-                      "on other hosts only through remote access, which this target does not have; nothing was "
-                      "read here in its place")
+        return LOCAL
+    raise NotThisHost(f"{target.name} is {name}, not this machine ({socket.gethostname()}): give it as "
+                      f"ssh://[user@]{name} (or ssh: in the inventory) to reach it over ssh; nothing was read "
+                      "here in its place")
+
+
+def require_local(target: Target) -> None:
+    """For what only runs on this machine: a target reached over ssh, or named elsewhere, is refused."""
+    if host_access(target).local is False:
+        raise NotThisHost(f"{target.name} is reached over ssh: this runs on this machine only")
+
+
+def _text(acc: Any, path: str, timeout: float) -> str:
+    return acc.read(path, 1 << 20, timeout).decode("utf-8", "replace")
+
+
+def _meminfo_of(acc: Any, timeout: float) -> dict[str, int]:
+    out = {}
+    for line in _text(acc, "/proc/meminfo", timeout).splitlines():
+        k, _, v = line.partition(":")
+        parts = v.split()
+        if parts and parts[0].isdigit():
+            out[k] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
+    return out
 
 
 def basic(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-    import psutil
-
-    require_local(target)
-    load1, load5, load15 = os.getloadavg()
-    mem = psutil.virtual_memory()
+    acc = host_access(target)
+    load1, load5, load15 = (float(x) for x in _text(acc, "/proc/loadavg", timeout).split()[:3])
+    mi = _meminfo_of(acc, timeout)
+    cpus = sum(1 for line in _text(acc, "/proc/cpuinfo", timeout).splitlines() if line.startswith("processor"))
+    total, avail = mi.get("MemTotal", 0), mi.get("MemAvailable", 0)
     return {
-        "hostname": socket.gethostname(),
-        "cpus": os.cpu_count() or 1,
+        "hostname": _text(acc, "/proc/sys/kernel/hostname", timeout).strip(),
+        "cpus": cpus or 1,
         "load1": round(load1, 2),
         "load5": round(load5, 2),
         "load15": round(load15, 2),
-        "mem_total_bytes": mem.total,
-        "mem_available_bytes": mem.available,
-        "mem_used_pct": round(mem.percent, 1),
-        "uptime_s": int(time.time() - psutil.boot_time()),
+        "mem_total_bytes": total,
+        "mem_available_bytes": avail,
+        "mem_used_pct": round(100.0 * (total - avail) / total, 1) if total else 0.0,
+        "uptime_s": int(float(_text(acc, "/proc/uptime", timeout).split()[0])),
+        "via": acc.name,
     }
 
 
@@ -58,15 +83,21 @@ def assess_basic(facts: dict[str, Any]) -> list[Finding]:
 
 
 def disk(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-    require_local(target)
+    acc = host_access(target)
     path = str(params.get("path") or "/")
-    usage = shutil.disk_usage(path)
+    r = acc.run(["df", "-P", "-B1", "--", path], timeout)
+    lines = r.text.strip().splitlines()
+    if r.rc != 0 or len(lines) < 2:
+        raise ValueError(f"df {path} on {acc.name}: {r.stderr.decode('utf-8', 'replace').strip() or 'no answer'}")
+    f = lines[-1].split()
+    total, avail = int(f[1]), int(f[3])
     return {
         "disk_path": path,
-        "disk_total_bytes": usage.total,
-        "disk_free_bytes": usage.free,
-        "disk_used_pct": round(100.0 * (usage.total - usage.free) / usage.total, 1) if usage.total else 0.0,
+        "disk_total_bytes": total,
+        "disk_free_bytes": avail,
+        "disk_used_pct": round(100.0 * (total - avail) / total, 1) if total else 0.0,
         "disk_full_pct": float(params.get("full_pct", 90)),
+        "via": acc.name,
     }
 
 
@@ -83,52 +114,39 @@ def guard_reachable(facts: dict[str, Any], params: dict[str, Any]) -> tuple[bool
 
 def file(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     """A file's state: a maintenance flag, a lock, a pid file. Reads at most 4 KiB of it."""
-    require_local(target)
+    acc = host_access(target)
     path = str(params.get("path") or "")
     if not path:
         raise ValueError("host.file needs params.path")
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
+    st = acc.stat(path, timeout)
+    if st is None:
         return {"file_path": path, "file_exists": False, "file_size_bytes": 0, "file_content": ""}
     content = ""
-    if os.path.isfile(path):
-        with open(path, "rb") as f:
-            content = f.read(4096).decode("utf-8", "replace").strip()
-    return {"file_path": path, "file_exists": True, "file_size_bytes": st.st_size, "file_content": content}
+    if st["type"].startswith("regular"):
+        content = acc.read(path, 4096, timeout).decode("utf-8", "replace").strip()
+    return {"file_path": path, "file_exists": True, "file_size_bytes": st["size"], "file_content": content}
 
 
 def assess_none(facts: dict[str, Any]) -> list[Finding]:
     return []
 
 
-def _meminfo() -> dict[str, int]:
+def _vmstat(acc: Any, timeout: float, *keys: str) -> dict[str, int]:
     out = {}
-    with open("/proc/meminfo", encoding="ascii") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            parts = v.split()
-            if parts and parts[0].isdigit():
-                out[k] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
+    for line in _text(acc, "/proc/vmstat", timeout).splitlines():
+        k, _, v = line.partition(" ")
+        if k in keys:
+            out[k] = int(v)
     return out
 
 
-def _vmstat(*keys: str) -> dict[str, int]:
-    out = {}
-    with open("/proc/vmstat", encoding="ascii") as f:
-        for line in f:
-            k, _, v = line.partition(" ")
-            if k in keys:
-                out[k] = int(v)
-    return out
-
-
-def _pressure() -> dict[str, float] | None:
+def _pressure(acc: Any, timeout: float) -> dict[str, float] | None:
     """/proc/pressure/memory: the share of time some (or all) tasks waited for memory, last 10 s."""
+    from runbook.access import AccessError
+
     try:
-        with open("/proc/pressure/memory", encoding="ascii") as f:
-            text = f.read()
-    except OSError:
+        text = _text(acc, "/proc/pressure/memory", timeout)
+    except AccessError:
         return None
     out = {}
     for line in text.splitlines():
@@ -142,23 +160,22 @@ def _pressure() -> dict[str, float] | None:
 def memory(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Available memory, swap, the rate of swapping over params.interval_s (default 1), memory pressure,
     and the processes holding the most memory."""
-    import psutil
-
-    require_local(target)
+    acc = host_access(target)
     interval = float(params.get("interval_s", 1.0))
-    a = _vmstat("pswpin", "pswpout")
+    a = _vmstat(acc, timeout, "pswpin", "pswpout")
     t0 = time.monotonic()
     time.sleep(interval)
-    b = _vmstat("pswpin", "pswpout")
+    b = _vmstat(acc, timeout, "pswpin", "pswpout")
     dt = time.monotonic() - t0
-    mi = _meminfo()
-    page = os.sysconf("SC_PAGE_SIZE")
+    mi = _meminfo_of(acc, timeout)
+    pg = acc.run(["getconf", "PAGESIZE"], timeout).text.strip()  # pswpin/pswpout count pages
+    page = int(pg) if pg.isdigit() else 4096
     top = []
-    for p in psutil.process_iter(["pid", "name", "memory_info"]):
-        mem = p.info.get("memory_info")
-        if mem is not None:
-            top.append((mem.rss, p.info["pid"], p.info["name"]))
-    top.sort(reverse=True)
+    ps = acc.run(["ps", "-eo", "pid=,rss=,comm=", "--sort=-rss"], timeout)
+    for line in ps.text.splitlines()[:5]:
+        f = line.split(None, 2)
+        if len(f) == 3 and f[0].isdigit() and f[1].isdigit():
+            top.append((int(f[1]) * 1024, int(f[0]), f[2]))
     total, avail = mi.get("MemTotal", 0), mi.get("MemAvailable", 0)
     return {
         "mem_total_bytes": total, "mem_available_bytes": avail,
@@ -166,7 +183,7 @@ def memory(target: Target, params: dict[str, Any], timeout: float) -> dict[str, 
         "swap_total_bytes": mi.get("SwapTotal", 0), "swap_used_bytes": mi.get("SwapTotal", 0) - mi.get("SwapFree", 0),
         "swap_in_per_s": round((b.get("pswpin", 0) - a.get("pswpin", 0)) * page / dt),
         "swap_out_per_s": round((b.get("pswpout", 0) - a.get("pswpout", 0)) * page / dt),
-        "pressure": _pressure(), "interval_s": round(dt, 2),
+        "pressure": _pressure(acc, timeout), "interval_s": round(dt, 2), "via": acc.name,
         "low_pct": float(params.get("low_pct", 10)),
         "top_rss": [{"pid": pid, "name": name, "rss_bytes": rss} for rss, pid, name in top[:5]],
     }

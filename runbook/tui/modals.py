@@ -217,7 +217,7 @@ class BindTargetsScreen(ModalScreen[dict]):
         self.lists = lists or set()  # list roles: URLs separated by commas
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="bind-box"):
+        with VerticalScroll(id="bind-box"):  # many roles and inputs scroll; the buttons stay reachable
             yield Label(Text("Bind the playbook's targets", style="bold"))
             for name, kind in self.roles:
                 yield Static(Text(f"{name} ({kind})"))
@@ -235,6 +235,11 @@ class BindTargetsScreen(ModalScreen[dict]):
                 yield Button("Start", id="start", variant="primary")
                 yield Button("Dry run", id="dry")
                 yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        first = self.query(Input).first(Input) if self.query(Input) else None
+        if first is not None:
+            first.focus()  # type the first URL at once
 
     @on(Button.Pressed, "#start")
     @on(Button.Pressed, "#dry")

@@ -1,0 +1,281 @@
+"""Host access: how runbook reads a host and runs a command on it. Two implementations of one small
+interface: this machine, and a remote host over the engineer's own `ssh` (their ~/.ssh/config, keys,
+agent, ProxyJump and bastions), one multiplexed connection per host.
+
+Nothing here is a shell string: a command is an argument list. Over ssh the remote login shell is
+given the list with each word quoted (shlex), so it reads back exactly those words; file contents come
+back as bytes. Every call has a timeout; a host that drops the connection, or does not answer, is an
+AccessError within it, never a hang.
+
+Ground floor: imports only procs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from runbook import procs
+
+DEFAULT_TIMEOUT = 10.0
+READ_LIMIT = 16 * 1024 * 1024
+
+
+class AccessError(Exception):
+    """The host could not be reached or did not answer, or refused the read: the message says which."""
+
+    def __init__(self, message: str, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing  # the path does not exist (as opposed to: could not be read)
+
+
+@dataclass
+class Ran:
+    rc: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+
+class Access:
+    """What every host access gives. `local` says whether the host is this machine."""
+
+    name = "?"
+    local = False
+
+    def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Ran:
+        raise NotImplementedError
+
+    # -- built on run() and read(): the same code for both transports
+    def read(self, path: str, limit: int = READ_LIMIT, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+        """The first `limit` bytes of a file."""
+        return self._file(["head", "-c", str(limit), "--", path], path, timeout)
+
+    def tail(self, path: str, nbytes: int, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+        """The last `nbytes` bytes of a file."""
+        return self._file(["tail", "-c", str(nbytes), "--", path], path, timeout)
+
+    def _file(self, argv: list[str], path: str, timeout: float) -> bytes:
+        r = self.run(argv, timeout)
+        if r.rc != 0:
+            err = r.stderr.decode("utf-8", "replace").strip()
+            raise AccessError(f"{self.name}: cannot read {path}: {_last(err) or f'exit {r.rc}'}",
+                              missing="No such file" in err)
+        return r.stdout
+
+    def stat(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any] | None:
+        """size, mtime and type of a path (following links), or None when it does not exist."""
+        r = self.run(["stat", "-L", "-c", "%s %Y %F", "--", path], timeout)
+        if r.rc != 0:
+            err = r.stderr.decode("utf-8", "replace")
+            if "No such file" in err:
+                return None
+            raise AccessError(f"{self.name}: cannot stat {path}: {_last(err.strip())}")
+        size, mtime, kind = r.text.strip().split(" ", 2)
+        return {"size": int(size), "mtime": int(mtime), "type": kind}
+
+    def listdir(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        r = self.run(["find", path, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\0"], timeout)
+        if r.rc != 0:
+            err = r.stderr.decode("utf-8", "replace").strip()
+            raise AccessError(f"{self.name}: cannot list {path}: {_last(err)}", missing="No such file" in err)
+        return sorted(x for x in r.stdout.decode("utf-8", "replace").split("\0") if x)
+
+    def proc(self, pid: int, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any] | None:
+        """A process's facts from /proc: cmdline, cwd, its listening TCP ports, its cgroup; None when
+        there is no such process. A value it may not read (another user's cwd) is left out."""
+        try:
+            cmdline = self.read(f"/proc/{pid}/cmdline", 65536, timeout)
+        except AccessError as e:
+            if e.missing:
+                return None
+            raise
+        out: dict[str, Any] = {"pid": pid, "cmdline": [a.decode("utf-8", "replace") for a in cmdline.split(b"\0") if a]}
+        r = self.run(["readlink", f"/proc/{pid}/cwd"], timeout)
+        if r.rc == 0:
+            out["cwd"] = r.text.strip()
+        r = self.run(["find", f"/proc/{pid}/fd", "-mindepth", "1", "-maxdepth", "1", "-lname", "socket:*", "-printf", "%l\\n"],
+                     timeout)
+        if r.rc == 0:
+            inodes = set(re.findall(r"socket:\[(\d+)\]", r.text))
+            out["listening"] = sorted(p for inode, p in self._listen_inodes(timeout).items() if inode in inodes)
+        try:
+            out["cgroup"] = self.read(f"/proc/{pid}/cgroup", 65536, timeout).decode("utf-8", "replace")
+        except AccessError:
+            pass
+        return out
+
+    def _listen_inodes(self, timeout: float) -> dict[str, tuple[str, int]]:
+        """inode -> (address, port) of every listening TCP socket, from /proc/net/tcp and tcp6."""
+        out = {}
+        for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+            try:
+                text = self.read(table, READ_LIMIT, timeout).decode("ascii", "replace")
+            except AccessError:
+                continue
+            for line in text.splitlines()[1:]:
+                f = line.split()
+                if len(f) > 9 and f[3] == "0A":  # LISTEN
+                    addr, port = f[1].split(":")
+                    out[f[9]] = (_addr(addr, v6), int(port, 16))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def _addr(hexaddr: str, v6: bool) -> str:
+    import ipaddress
+
+    raw = bytes.fromhex(hexaddr)
+    if not v6:
+        return str(ipaddress.IPv4Address(raw[::-1]))
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    return str(ipaddress.IPv6Address(words))
+
+
+def _last(text: str) -> str:
+    lines = [x for x in text.splitlines() if x.strip()]
+    return lines[-1] if lines else ""
+
+
+class Local(Access):
+    name = "this machine"
+    local = True
+
+    def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Ran:
+        try:
+            p = procs.run(argv, timeout)
+        except FileNotFoundError:
+            return Ran(127, b"", f"{argv[0]}: command not found".encode())
+        except subprocess.TimeoutExpired:
+            raise AccessError(f"{shlex.join(argv[:3])} did not finish within {timeout:g} s") from None
+        return Ran(p.returncode, p.stdout, p.stderr)
+
+
+_DEST = re.compile(r"^(?:(?P<user>[^@\s/:]+)@)?(?P<host>\[[^\]]+\]|[^@\s/:\[\]]+)(?::(?P<port>\d{1,5}))?$")
+
+
+def parse_dest(text: str) -> tuple[str, str, int | None]:
+    """"[user@]host[:port]" (or ssh://[user@]host[:port]) -> (user, host, port)."""
+    t = text[6:] if text.startswith("ssh://") else text
+    m = _DEST.match(t.rstrip("/"))
+    if not m or m["host"].startswith("-"):
+        raise ValueError(f"expected [user@]host[:port] for ssh, got {text!r}")
+    return m["user"] or "", m["host"].strip("[]"), int(m["port"]) if m["port"] else None
+
+
+@dataclass
+class Ssh(Access):
+    """A host over the system ssh client, multiplexed: the first call opens a master connection
+    (ControlMaster in a private directory), every later call reuses it."""
+
+    dest: str
+    options: tuple[str, ...] = ()
+    connect_timeout: float = 10.0
+    local = False
+    _dir: str = field(default="", repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _open: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.user, self.host, self.port = parse_dest(self.dest)
+        for o in self.options:
+            if "=" not in o or o.startswith("-"):
+                raise ValueError(f"an ssh option is Key=Value, got {o!r}")
+        self.name = f"ssh {self.dest}"
+
+    def _base(self) -> list[str]:
+        if not self._dir:
+            self._dir = tempfile.mkdtemp(prefix="runbook-ssh-")  # 0700: only this user reaches the socket
+            atexit.register(self.close)
+        argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={int(self.connect_timeout)}",
+                "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
+                "-o", f"ControlPath={self._dir}/%C"]
+        for o in self.options:
+            argv += ["-o", o]
+        if self.port:
+            argv += ["-p", str(self.port)]
+        if self.user:
+            argv += ["-l", self.user]
+        return argv
+
+    def _master(self, timeout: float) -> None:
+        """Open the shared connection once (authentication and host key checks happen here, with ssh's
+        own messages). Its stderr goes to a file: the master lives on and would hold a pipe open."""
+        with self._lock:
+            if self._open:
+                return
+            base = self._base()
+            err = os.path.join(self._dir, "master.err")
+            with open(err, "wb") as ef:
+                try:
+                    p = procs.run([*base, "-M", "-N", "-f", "-o", "ControlPersist=300", "--", self.host],
+                                  max(timeout, self.connect_timeout + 2), stdout=subprocess.DEVNULL, stderr=ef)
+                except subprocess.TimeoutExpired:
+                    raise AccessError(f"{self.name}: no connection within {max(timeout, self.connect_timeout + 2):g} s") from None
+            if p.returncode != 0:
+                with open(err, "rb") as ef:
+                    msg = ef.read().decode("utf-8", "replace").strip()
+                raise AccessError(f"{self.name}: {msg or f'ssh exited {p.returncode}'}")
+            self._open = True
+
+    def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Ran:
+        if not shutil.which("ssh"):
+            raise AccessError("ssh is not installed on this machine")
+        self._master(timeout)
+        command = shlex.join(argv)  # each word quoted: the remote shell reads back exactly these words
+        try:
+            p = procs.run([*self._base(), "-o", "ControlMaster=no", "--", self.host, command], timeout)
+        except subprocess.TimeoutExpired:
+            raise AccessError(f"{self.name}: {shlex.join(argv[:3])} did not finish within {timeout:g} s") from None
+        if p.returncode == 255:  # ssh's own failure: the connection, not the command
+            with self._lock:
+                self._open = False
+            raise AccessError(f"{self.name}: {_last(p.stderr.decode('utf-8', 'replace').strip()) or 'connection lost'}")
+        return Ran(p.returncode, p.stdout, p.stderr)
+
+    def close(self) -> None:
+        if self._open:
+            try:
+                procs.run([*self._base(), "-O", "exit", "--", self.host], 5)
+            except (subprocess.TimeoutExpired, OSError):
+                pass
+            self._open = False
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = ""
+
+
+LOCAL = Local()
+_ssh: dict[tuple[str, tuple[str, ...]], Ssh] = {}
+_ssh_lock = threading.Lock()
+
+
+def ssh(dest: str, options: tuple[str, ...] = ()) -> Ssh:
+    """One Ssh per host and options for the whole process: one connection per host, reused."""
+    key = (dest, tuple(options))
+    with _ssh_lock:
+        if key not in _ssh:
+            _ssh[key] = Ssh(dest, tuple(options))
+        return _ssh[key]
+
+
+def for_target(target: Any) -> Access | None:
+    """The access to a target's host: its ssh, or this machine for a target that is here, or None for
+    a host runbook cannot reach (an address elsewhere, no ssh given)."""
+    dest = getattr(target, "ssh", "") or ""
+    if dest:
+        return ssh(dest, tuple(getattr(target, "ssh_options", ()) or ()))
+    return LOCAL
