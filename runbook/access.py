@@ -218,6 +218,12 @@ class Ssh(Access):
             if self._open:
                 return
             base = self._base()
+            try:  # a master that is still there (after an error of one session) is used again
+                if procs.run([*base, "-O", "check", "--", self.host], 5).returncode == 0:
+                    self._open = True
+                    return
+            except subprocess.TimeoutExpired:
+                pass
             err = os.path.join(self._dir, "master.err")
             with open(err, "wb") as ef:
                 try:
@@ -236,23 +242,39 @@ class Ssh(Access):
             raise AccessError("ssh is not installed on this machine")
         self._master(timeout)
         command = shlex.join(argv)  # each word quoted: the remote shell reads back exactly these words
+        p = procs.popen([*self._base(), "-o", "ControlMaster=no", "--", self.host, command],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            p = procs.run([*self._base(), "-o", "ControlMaster=no", "--", self.host, command], timeout)
+            out, err = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            # the master holds copies of this session's pipes until the remote command ends: closing the
+            # connection is what frees them (the next call opens a new one)
+            procs._kill(p)
+            self._drop()
+            try:
+                p.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
             raise AccessError(f"{self.name}: {shlex.join(argv[:3])} did not finish within {timeout:g} s") from None
+        p = subprocess.CompletedProcess(p.args, p.returncode, out, err)
         if p.returncode == 255:  # ssh's own failure: the connection, not the command
             with self._lock:
                 self._open = False
             raise AccessError(f"{self.name}: {_last(p.stderr.decode('utf-8', 'replace').strip()) or 'connection lost'}")
         return Ran(p.returncode, p.stdout, p.stderr)
 
-    def close(self) -> None:
-        if self._open:
-            try:
-                procs.run([*self._base(), "-O", "exit", "--", self.host], 5)
-            except (subprocess.TimeoutExpired, OSError):
-                pass
+    def _drop(self) -> None:
+        """Close the shared connection (ssh -O exit); the next call opens a new one."""
+        with self._lock:
+            if self._open and self._dir:
+                try:
+                    procs.run([*self._base(), "-O", "exit", "--", self.host], 5)
+                except (subprocess.TimeoutExpired, OSError):
+                    pass
             self._open = False
+
+    def close(self) -> None:
+        self._drop()
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = ""
