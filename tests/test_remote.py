@@ -112,3 +112,57 @@ def _answers(tmp_path: Path) -> Path:
     p = tmp_path / "answers.yaml"
     p.write_text("fine: done\nlow: done\nswapping: done\n")
     return p
+
+
+def hidden(directory: Path, *argv: str) -> list[str]:
+    """The command run where `directory` is hidden (a tmpfs over it, in its own mount namespace) and the
+    processes of this machine are not visible (its own PID namespace): what runbook sees from a laptop."""
+    import sys
+
+    return ["unshare", "--pid", "--fork", "--mount-proc", "--mount", "sh", "-c", 'mount -t tmpfs none "$1" && shift && exec "$@"',
+            "sh", str(directory), sys.executable, "-m", "runbook.cli", *argv]
+
+
+@pytest.mark.skipif(not __import__("shutil").which("redis-server") or not __import__("shutil").which("unshare"),
+                    reason="needs redis-server and unshare")
+def test_redis_over_ssh_names_the_aof_trap_where_runbook_cannot_see_the_files(server, tmp_path) -> None:
+    import json
+    import subprocess
+
+    from conftest import ROOT
+    from redis_server import RedisServer
+
+    s = RedisServer(tmp_path, "redis", conf="save 900 1\n").start()
+    try:
+        s.fill(100)
+        s.client().save()
+        s.conf.write_text(s.conf.read_text().replace("appendonly no", "appendonly yes"))  # the trap, in the file
+        entry = (f"targets:\n  master:\n    url: {s.url}\n    restart: {{command: [redis-server, {s.conf}]}}\n")
+        ssh = f"    ssh: {server.dest}\n    ssh_options:\n" + "".join(f"      - \"{o}\"\n" for o in server.options)
+        (tmp_path / "with-ssh.yaml").write_text(entry + ssh)
+        (tmp_path / "without-ssh.yaml").write_text(entry)
+        # runbook's own view: the server's directory is an empty tmpfs, its process is not visible
+        r = subprocess.run(hidden(s.base, "redis", "check", "-i", str(tmp_path / "with-ssh.yaml"), "--json"),
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+        report = json.loads(r.stdout)[0]
+        ids = {f["id"] for f in report["findings"]}
+        assert r.returncode == 2 and "redis.restart.aof_missing" in ids and "redis.restart.unproven" in ids, r.stdout + r.stderr
+        pv = report["restart_preview"]
+        assert pv["config_file"] == str(s.conf) and pv["loads"] == "nothing" and pv["read_over"].startswith("ssh ")
+        # the restart guard blocks, through a playbook run in the same blind spot
+        answers = tmp_path / "answers.yaml"
+        answers.write_text("storm: done\naof-trap: done\npreview: done\nrestart: {confirm: master}\n")
+        r = subprocess.run(hidden(s.base, "run", "playbooks/redis-master-restart.yaml", "-i", str(tmp_path / "with-ssh.yaml"),
+                                  "--headless", "--answers", str(answers)), capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert r.returncode == 1 and "guard BLOCK redis.restart_is_safe" in r.stdout, r.stdout + r.stderr
+        assert "redis.restart.aof_missing" in r.stdout
+        assert s.alive() and s.client().dbsize() == 100  # nothing was restarted
+        # without ssh: the preview says what it could not read, and the guard blocks
+        r = subprocess.run(hidden(s.base, "redis", "check", "-i", str(tmp_path / "without-ssh.yaml"), "--json"),
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+        report = json.loads(r.stdout)[0]
+        unproven = " ".join(report["restart_preview"]["unproven"])
+        assert "does not run on this machine" in unproven and "cannot be read from here" in unproven
+        assert "redis.restart.aof_missing" not in {f["id"] for f in report["findings"]}  # not guessed
+    finally:
+        s.stop()

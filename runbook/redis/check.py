@@ -40,6 +40,8 @@ def simulation_params(target: Target, params: dict[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = {"restart_command": target.restart_command, "restart_unit": target.restart_unit,
                            "declared_config": target.config, "restart_cwd": target.restart_cwd}
+    if target.ssh:
+        out["ssh"], out["ssh_options"] = target.ssh, tuple(target.ssh_options)
     if "save" in params and isinstance(params["save"], bool):  # redis.shutdown's own param
         out["shutdown"] = "save" if params["save"] else "nosave"
     if params.get("shutdown") in ("default", "save", "nosave"):
@@ -150,6 +152,7 @@ def report(facts: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
             "outcomes": p.get("outcomes"),
             "cwd": p.get("cwd"),
             "cwd_source": p.get("cwd_source"),
+            "read_over": p.get("remote") or ("this machine" if p else None),
             "restart_fails": p.get("restart_fails"),
             "unproven": p.get("unproven") or [],
             "tiers": {k: (v or {}).get("said") for k, v in (p.get("tiers") or {}).items()},

@@ -12,8 +12,13 @@ def register(sub: Any) -> None:
     p = sub.add_parser("redis", help="Redis: check instances")
     rs = p.add_subparsers(dest="redis_cmd", metavar="check", required=True)
     c = rs.add_parser("check", help="read Redis instances and print findings with the restart preview")
-    c.add_argument("urls", nargs="+", metavar="URL", help="redis://[user:pass@]host:port, rediss://, unix:///path; "
+    c.add_argument("urls", nargs="*", metavar="URL", help="redis://[user:pass@]host:port, rediss://, unix:///path; "
                    "a Sentinel or cluster node is expanded to every instance it knows")
+    c.add_argument("-i", "--inventory", metavar="FILE",
+                   help="check the inventory's Redis targets, each with its restart command, config and ssh")
+    c.add_argument("--ssh", metavar="[USER@]HOST[:PORT]",
+                   help="the host the URLs' servers run on, read over your own ssh (its files, logs, processes)")
+    c.add_argument("--ssh-option", action="append", default=[], metavar="KEY=VALUE", help="an ssh -o option (repeatable)")
     c.add_argument("--json", action="store_true", help="JSON: a list with one object per instance")
     c.add_argument("--timeout", type=float, default=2.0, help="network timeout per call, seconds (default 2)")
     c.add_argument("--interval", type=float, default=0.0,
@@ -86,21 +91,52 @@ def _pairs(x: Any) -> dict[str, str]:
 def cmd_check(args: argparse.Namespace) -> int:
     import asyncio
 
-    from runbook.redis.check import aggregate, assess, check_many, report, status_code
+    from runbook.redis.check import aggregate, assess, report, status_code
     from runbook.redis.connect import RedisUrlError, connection_kwargs
 
-    for u in args.urls:
+    from runbook.redis.check import simulation_params
+    from runbook.targets import TargetError, load_inventory
+
+    sim = {"shutdown": args.shutdown, "load_limit": int(args.load_limit * 1048576), "allow_modules": args.allow_modules}
+    per_url: dict[str, dict[str, Any]] = {}  # what each URL's own target says (inventory): restart, config, ssh
+    try:
+        if args.inventory:
+            for t in load_inventory(args.inventory).values():
+                if t.kind == "redis":
+                    per_url[t.url] = simulation_params(t, {})
+        if args.ssh:
+            from runbook.access import Ssh
+
+            Ssh(args.ssh, tuple(args.ssh_option))  # a wrong destination or option is a usage error, now
+            for u in args.urls:
+                per_url[u] = {"ssh": args.ssh, "ssh_options": tuple(args.ssh_option)}
+    except (TargetError, ValueError) as e:
+        sys.stderr.write(f"runbook: {e}\n")
+        return 3
+    if not args.urls and not per_url:
+        sys.stderr.write("runbook: name Redis URLs to check, or an inventory (-i FILE)\n")
+        return 3
+    for u in [*args.urls, *per_url]:
         try:
             connection_kwargs(u, 1.0)
         except RedisUrlError as e:
             sys.stderr.write(f"runbook: {e}\n")
             return 3
 
-    sim = {"shutdown": args.shutdown, "load_limit": int(args.load_limit * 1048576), "allow_modules": args.allow_modules}
+    async def checked(urls: list[str]) -> list[dict[str, Any]]:
+        from runbook.redis.check import look, read_window
+
+        async def one(u: str) -> dict[str, Any]:
+            kw = {**sim, **per_url.get(u, {})}
+            if args.interval:
+                return await read_window(u, args.timeout, args.interval, args.outage, preview=not args.no_preview, **kw)
+            return await look(u, args.timeout, args.outage, preview=not args.no_preview, **kw)
+
+        return list(await asyncio.gather(*(one(u) for u in urls)))
 
     async def run() -> list[dict[str, Any]]:
-        urls = list(dict.fromkeys(args.urls))
-        results = await check_many(urls, args.timeout, args.interval or None, args.outage, not args.no_preview, **sim)
+        urls = list(dict.fromkeys([*args.urls, *per_url]))
+        results = await checked(urls)
         if args.no_discover:
             return results
         more: list[str] = []
@@ -108,8 +144,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             more += [u for u in await discover(facts, url, args.timeout) if u not in urls and u not in more]
         # a Sentinel is a way in, not an instance to judge
         results = [f for f in results if (f.get("info") or {}).get("redis_mode") != "sentinel"]
-        return results + (await check_many(more, args.timeout, args.interval or None, args.outage, not args.no_preview,
-                                           **sim) if more else [])
+        return results + (await checked(more) if more else [])
 
     all_facts = asyncio.run(run())
     reports, codes = [], []

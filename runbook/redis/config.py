@@ -13,6 +13,7 @@ import glob
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 REPEATABLE = frozenset({"save", "rename-command", "loadmodule", "client-output-buffer-limit", "user", "include"})
 _UNIT = re.compile(r"^(-?\d+)(k|kb|m|mb|g|gb)$", re.IGNORECASE)
@@ -145,10 +146,35 @@ class FileConfig:
         return out
 
 
-def flatten(path: str, cwd: str, overrides: list[list[str]] | None = None, max_depth: int = 16) -> FileConfig:
-    """Read a config file as redis-server would at start, from working directory cwd."""
+def flatten(path: str, cwd: str, overrides: list[list[str]] | None = None, max_depth: int = 16,
+            acc: Any = None) -> FileConfig:
+    """Read a config file as redis-server would at start, from working directory cwd; on this machine,
+    or through a host access (runbook.access) for a server on another host."""
     fc = FileConfig(path=path)
     state = {"cwd": cwd}
+
+    def read_text(p: str) -> str:
+        if acc is None:
+            with open(p, encoding="utf-8", errors="replace") as f:
+                return f.read(8 * 1024 * 1024)
+        return acc.read(p, 8 * 1024 * 1024).decode("utf-8", "replace")
+
+    def is_dir(p: str) -> bool:
+        if acc is None:
+            return os.path.isdir(p)
+        st = acc.stat(p)
+        return bool(st) and st["type"] == "directory"
+
+    def matches(pattern: str) -> list[str]:
+        if acc is None:
+            return sorted(glob.glob(pattern))
+        import fnmatch
+
+        parent, name = os.path.split(pattern)
+        try:
+            return [os.path.join(parent, f) for f in acc.listdir(parent) if fnmatch.fnmatchcase(f, name)]
+        except Exception:  # noqa: BLE001 - an include directory that cannot be listed includes nothing
+            return []
 
     def resolve(p: str) -> str:
         return os.path.normpath(p if os.path.isabs(p) else os.path.join(state["cwd"], p))
@@ -158,10 +184,12 @@ def flatten(path: str, cwd: str, overrides: list[list[str]] | None = None, max_d
             fc.problems.append(f"{p}: includes nested more than {max_depth} deep")
             return
         try:
-            with open(p, encoding="utf-8", errors="replace") as f:
-                text = f.read(8 * 1024 * 1024)
+            text = read_text(p)
         except OSError as e:
             fc.problems.append(f"{p}: cannot read: {e.strerror}")
+            return
+        except Exception as e:  # noqa: BLE001 - an AccessError: the message says what and where
+            fc.problems.append(f"{p}: cannot read: {e}")
             return
         fc.files.append(p)
         for n, raw in enumerate(text.splitlines(), 1):
@@ -180,14 +208,14 @@ def flatten(path: str, cwd: str, overrides: list[list[str]] | None = None, max_d
                 for inc in args[1:]:
                     path = resolve(inc)
                     if any(c in inc for c in "*?["):
-                        for match in sorted(glob.glob(path)):
+                        for match in matches(path):
                             read(match, depth + 1)
                     else:
                         read(path, depth + 1)
                 continue
             if name == "dir" and d.args:
                 target = resolve(d.args[0])
-                if os.path.isdir(target):
+                if is_dir(target):
                     state["cwd"] = target
                 else:
                     fc.dir_exists = False

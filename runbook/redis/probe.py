@@ -310,6 +310,12 @@ def log_facts(config: dict[str, Any] | None, cwd: str | None) -> dict[str, Any]:
             tail = f.read().decode("utf-8", "replace").splitlines()
     except OSError as e:
         return {"readable": False, "path": path, "reason": e.strerror}
+    return {"readable": True, "path": path, **count_log_lines(tail)}
+
+
+def count_log_lines(tail: list[str]) -> dict[str, Any]:
+    """The lines that matter in a log's tail: counts, the last of each (masked), and those of the last
+    minute by the line's own time."""
     counts: dict[str, int] = {}
     recent: dict[str, int] = {}  # within RECENT_S of now, by the line's own time
     samples: dict[str, str] = {}
@@ -326,8 +332,7 @@ def log_facts(config: dict[str, Any] | None, cwd: str | None) -> dict[str, Any]:
                     samples[k] = mask_text(line)
                     if at is not None and now - at <= RECENT_S:
                         recent[k] = recent.get(k, 0) + 1
-    return {"readable": True, "path": path, "counts": counts, "recent": recent, "recent_s": RECENT_S,
-            "samples": samples, "lines_read": len(tail)}
+    return {"counts": counts, "recent": recent, "recent_s": RECENT_S, "samples": samples, "lines_read": len(tail)}
 
 
 RECENT_S = 60
@@ -347,11 +352,13 @@ def log_time(line: str) -> float | None:
 
 
 async def read_instance(url: str, timeout: float, *, restart_command: tuple[str, ...] = (), restart_unit: str = "",
-                        declared_config: str = "", preview: bool = True, **simulation: Any) -> dict[str, Any]:
+                        declared_config: str = "", preview: bool = True, ssh: str = "", ssh_options: tuple[str, ...] = (),
+                        **simulation: Any) -> dict[str, Any]:
     """simulation: restart_cwd, shutdown, load_limit, allow_modules (see preview.restart_preview)."""
     try:
         return await _read_instance(url, timeout, restart_command=restart_command, restart_unit=restart_unit,
-                                    declared_config=declared_config, preview=preview, **simulation)
+                                    declared_config=declared_config, preview=preview, ssh=ssh, ssh_options=ssh_options,
+                                    **simulation)
     except Exception as e:  # noqa: BLE001 - one server's failure never loses the others' reports
         import traceback
 
@@ -362,7 +369,8 @@ async def read_instance(url: str, timeout: float, *, restart_command: tuple[str,
 
 
 async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str, ...], restart_unit: str,
-                         declared_config: str, preview: bool, **simulation: Any) -> dict[str, Any]:
+                         declared_config: str, preview: bool, ssh: str = "", ssh_options: tuple[str, ...] = (),
+                         **simulation: Any) -> dict[str, Any]:
     """Everything `redis check` knows about one instance, as plain data (secrets masked)."""
     t0 = time.monotonic()
     facts = await read_server(url, timeout)
@@ -372,10 +380,21 @@ async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str
     config = facts.get("config")
     raw_secrets = facts.pop(SECRETS, {})
     secrets = set(raw_secrets.values())
-    host = host_facts(info, config)  # local /proc and statvfs reads: quicker inline than through a thread
-    facts["host"] = host
-    if host.get("local"):
-        facts["log"] = log_facts(config, host.get("cwd"))
+    acc = None
+    if ssh:  # the engineer says where the server runs: its host is read there, over ssh
+        from runbook import access
+        from runbook.redis import remote
+
+        acc = access.ssh(ssh, tuple(ssh_options))
+        host = await asyncio.to_thread(remote.host_facts, acc, info, config)
+        facts["host"] = host
+        if host.get("on_host"):
+            facts["log"] = await asyncio.to_thread(remote.log_facts, acc, config, host.get("cwd"))
+    else:
+        host = host_facts(info, config)  # local /proc and statvfs reads: quicker inline than through a thread
+        facts["host"] = host
+        if host.get("local"):
+            facts["log"] = log_facts(config, host.get("cwd"))
     # Is the server (live) a replica of itself? Compare run ids through the address it replicates from.
     if info.get("role") == "slave" and info.get("master_host"):
         from runbook.redis.connect import password_of
@@ -385,7 +404,13 @@ async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str
         facts["master_is_self_by_address"] = bool(
             host.get("local") and info.get("master_port") == info.get("tcp_port")
             and any(accepts_on(ip, host) for ip in resolve(str(info["master_host"]))))
-    if preview:
+    if preview and acc is not None:
+        from runbook.redis import remote
+
+        facts["restart_preview"] = await asyncio.to_thread(
+            remote.restart_preview, acc, facts, restart_command=restart_command, declared_config=declared_config,
+            **simulation)
+    elif preview:
         from runbook.redis.preview import restart_preview
 
         from runbook.redis.connect import connection_kwargs, password_of
