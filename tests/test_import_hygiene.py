@@ -59,3 +59,32 @@ def test_only_the_command_line_imports_the_tui() -> None:
             if any(n == "runbook.tui" or n.startswith("runbook.tui.") for n in names):
                 offenders.append(f"{f.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_no_module_of_runbook_imports_back_into_one_that_imports_it() -> None:
+    """No import cycles between runbook's modules, counting the imports inside functions too: a cycle
+    hidden in a function still ties two modules together (the redis probe and the restart preview did)."""
+    mods = {".".join(f.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): f for f in PKG.rglob("*.py")}
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for m, f in mods.items():
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                if isinstance(node, ast.ImportFrom) and node.module else [])
+            graph[m] |= {n for n in names if n in mods and n != m}
+    cycles = []
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for n in graph[todo.pop()]:
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return seen
+
+    for m in mods:
+        for n in graph[m]:
+            if m in reach(n) and not m.startswith(n + ".") and not n.startswith(m + "."):
+                cycles.append(f"{m} -> {n}")
+    assert cycles == []

@@ -84,7 +84,7 @@ class Restart:
             return {"ok": False, "error": f"cannot read the server before the stop: {e}"}
         old = {"pid": before.get("process_id"), "run_id": before.get("run_id"), "role": before.get("role"),
                "keys": _keys(before)}
-        from runbook.redis.probe import host_facts
+        from runbook.redis.hostfacts import host_facts
 
         local = host_facts(before, None)  # is that pid really the server, on this machine?
         if not local.get("local"):

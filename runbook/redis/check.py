@@ -65,7 +65,8 @@ async def read_window(url: str, timeout: float, interval: float, outage: float, 
     t0 = time.monotonic()
     if not first.get("reachable"):
         return first
-    from runbook.redis.probe import host_facts, log_facts
+    from runbook.redis.hostfacts import host_facts
+    from runbook.redis.logfile import log_facts
 
     host0 = host_facts(first["info"], first.get("config"))
     log0 = log_facts(first.get("config"), host0.get("cwd")) if host0.get("local") else {}

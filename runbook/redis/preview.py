@@ -30,7 +30,7 @@ from runbook.redis.aof import inspect_aof
 from runbook.redis.config import FileConfig, flatten, normalize, split_args
 from runbook.redis.info import keyspace
 from runbook.redis.launch import Launch, Unprovable, interpret, unit_start
-from runbook.redis.probe import accepts_on, resolve
+from runbook.redis.hostfacts import accepts_on, resolve
 from runbook.redis.rdb import RdbError, read_header
 from runbook.text import human_bytes
 

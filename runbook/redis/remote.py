@@ -71,7 +71,7 @@ def host_facts(acc: Any, info: dict[str, Any], config: dict[str, Any] | None) ->
 
 
 def log_facts(acc: Any, config: dict[str, Any] | None, cwd: str | None) -> dict[str, Any]:
-    from runbook.redis.probe import LOG_TAIL_BYTES, count_log_lines
+    from runbook.redis.logfile import LOG_TAIL_BYTES, count_log_lines
 
     logfile = (config or {}).get("logfile") or ""
     if not logfile:

@@ -13,22 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runbook.sandbox.procs import Proc, Sandbox
+from runbook.sandbox.procs import Proc, Sandbox, SandboxError, start_redis
 from runbook.targets import Target
 
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def _errors() -> Any:
-    from runbook.sandbox.scenarios import SandboxError
-
-    return SandboxError
-
-
 def _redis(sb: Sandbox, name: str, conf: str = "") -> tuple[Any, int, Path, Path]:
-    from runbook.sandbox.scenarios import _redis as start
-
-    return start(sb, name, conf)
+    return start_redis(sb, name, conf)
 
 
 def _until(what: str, check: Any, timeout: float = 30.0) -> None:
@@ -40,21 +32,21 @@ def _until(what: str, check: Any, timeout: float = 30.0) -> None:
         except Exception:  # noqa: BLE001 - not yet
             pass
         if time.monotonic() > deadline:
-            raise _errors()(f"{what} did not happen within {timeout:g} s")
+            raise SandboxError(f"{what} did not happen within {timeout:g} s")
         time.sleep(0.2)
 
 
 def _java(sb: Sandbox, name: str, program: str, *flags: str, args: tuple[str, ...] = ("600",),
           prefix: list[str] | None = None, info: str = "") -> Proc:
     if not shutil.which("java") or not shutil.which("jcmd"):
-        raise _errors()("java and jcmd are not installed (openjdk-17-jdk-headless)")
+        raise SandboxError("java and jcmd are not installed (openjdk-17-jdk-headless)")
     src = sb.dir / program
     shutil.copy(DATA / program, src)
     p = sb.start(name, [*(prefix or []), "java", *flags, str(src), *args], info=info)
 
     def up() -> bool:
         if p.popen.poll() is not None:
-            raise _errors()(f"{name} exited early")
+            raise SandboxError(f"{name} exited early")
         return subprocess.run(["jcmd", str(p.pid), "VM.version"], capture_output=True, timeout=10).returncode == 0
 
     _until(f"{name} answering jcmd", up, 60)
@@ -98,7 +90,7 @@ def build_clients(sb: Sandbox) -> dict[str, Any]:
                               str(status)], info="holding connections from 127.0.0.2")
     _until("the pool filling the server", lambda: status.exists() and status.read_text().endswith("\n"))
     if _ping_error(port):
-        raise _errors()("no connection is left for the checks")
+        raise SandboxError("no connection is left for the checks")
     sb.say(f"a leaking pool holds {status.read_text().strip()} of 24 connections; new connections were refused")
     return {"targets": {"redis": Target("redis", f"redis://127.0.0.1:{port}", "redis")},
             "answers": {"busiest": "done", "kill": {"confirm": "redis"}, "cannot-connect": "done"}, "expected": "completed",
@@ -297,7 +289,7 @@ def build_container_memory(sb: Sandbox) -> dict[str, Any]:
     its heap is full. Needs root (it makes the cgroup, and removes it when the sandbox stops)."""
     root = memory_cgroup_root()
     if os.geteuid() != 0 or root is None:
-        raise _errors()("needs root and a memory cgroup (cgroup v1 memory or v2)")
+        raise SandboxError("needs root and a memory cgroup (cgroup v1 memory or v2)")
     cg = sb.dir.name
     path = root / f"runbook-{cg}"
     path.mkdir()

@@ -165,3 +165,32 @@ class Sandbox:
         self.stop()
         for s, h in self._old.items():
             signal.signal(s, h)
+
+
+class SandboxError(Exception):
+    pass
+
+
+def start_redis(sb: "Sandbox", name: str, conf: str) -> tuple[Any, int, Path, Path]:
+    """A redis-server of the sandbox: its own dir, config file, free port; waits until it answers."""
+    import redis
+
+    port = free_port()
+    d = sb.dir / name
+    d.mkdir()
+    cfg = d / "redis.conf"
+    cfg.write_text(f"port {port}\nbind 127.0.0.1\ndir {d}\nlogfile {d}/redis.log\ndaemonize no\nsave \"\"\nappendonly no\n{conf}")
+    proc = sb.start(f"redis-server {name}", ["redis-server", str(cfg)], cwd=d, info=f"on 127.0.0.1:{port}")
+    c = redis.Redis(port=port, socket_timeout=2, decode_responses=True)
+    deadline = time.monotonic() + 10
+    while True:
+        if proc.popen.poll() is not None:
+            raise SandboxError(f"redis-server {name} exited: see {d}/redis.log")
+        try:
+            if c.ping():
+                return c, port, cfg, d
+        except redis.exceptions.RedisError:
+            pass
+        if time.monotonic() > deadline:
+            raise SandboxError(f"redis-server {name} did not answer")
+        time.sleep(0.05)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from runbook.sandbox.procs import Sandbox, free_port
+from runbook.sandbox.procs import Sandbox, SandboxError  # noqa: F401 - SandboxError: rehearse reads it here
+from runbook.sandbox.procs import start_redis as _redis
 from runbook.targets import Target
 
 PLAYBOOKS = Path(__file__).resolve().parent.parent.parent / "playbooks"
@@ -39,35 +40,6 @@ class Scenario:
     @property
     def playbook_path(self) -> Path:
         return PLAYBOOKS / f"{self.playbook}.yaml"
-
-
-class SandboxError(Exception):
-    pass
-
-
-def _redis(sb: Sandbox, name: str, conf: str) -> tuple[Any, int, Path, Path]:
-    """A redis-server of the sandbox: its own dir, config file, free port; waits until it answers."""
-    import redis
-
-    port = free_port()
-    d = sb.dir / name
-    d.mkdir()
-    cfg = d / "redis.conf"
-    cfg.write_text(f"port {port}\nbind 127.0.0.1\ndir {d}\nlogfile {d}/redis.log\ndaemonize no\nsave \"\"\nappendonly no\n{conf}")
-    proc = sb.start(f"redis-server {name}", ["redis-server", str(cfg)], cwd=d, info=f"on 127.0.0.1:{port}")
-    c = redis.Redis(port=port, socket_timeout=2, decode_responses=True)
-    deadline = time.monotonic() + 10
-    while True:
-        if proc.popen.poll() is not None:
-            raise SandboxError(f"redis-server {name} exited: see {d}/redis.log")
-        try:
-            if c.ping():
-                return c, port, cfg, d
-        except redis.exceptions.RedisError:
-            pass
-        if time.monotonic() > deadline:
-            raise SandboxError(f"redis-server {name} did not answer")
-        time.sleep(0.05)
 
 
 def build_twilio(sb: Sandbox) -> Built:

@@ -198,7 +198,7 @@ class HomeScreen(Screen[None]):
         import psutil
 
         from runbook.jvm.live import java_processes
-        from runbook.redis.probe import listening
+        from runbook.redis.hostfacts import listening
 
         found: dict[str, Target] = {}
         for p in psutil.process_iter(["name"]):

@@ -1,0 +1,201 @@
+"""Facts of the machine a Redis server runs on, when that is this machine: decided by the process (its pid
+listens on the server's port), not by the address. Read-only: /proc, statvfs, psutil."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+def _read_first_line(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline().strip()
+    except OSError:
+        return None
+
+
+_CACHE: dict[str, tuple[float, Any]] = {}
+CACHE_S = 1.0  # system-wide tables are read once per check of many servers, not once per server
+
+
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(key: str, fn: Any) -> Any:
+    with _CACHE_LOCK:  # concurrent checks wait for one read instead of each reading the tables
+        hit = _CACHE.get(key)
+        now = time.monotonic()
+        if hit and now - hit[0] < CACHE_S:
+            return hit[1]
+        value = fn()
+        _CACHE[key] = (time.monotonic(), value)
+        return value
+
+
+def local_addresses() -> set[str]:
+    return _cached("addrs", _local_addresses)
+
+
+def _local_addresses() -> set[str]:
+    import psutil
+
+    out = set()
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            if a.family in (socket.AF_INET, socket.AF_INET6):
+                out.add(a.address.split("%")[0])
+    return out
+
+
+def is_local_ip(ip: str, local: set[str]) -> bool:
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return a.is_loopback or ip in local
+
+
+def resolve(host: str) -> list[str]:
+    try:
+        return sorted({ai[4][0] for ai in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
+    except OSError:
+        return []
+
+
+def _proc_listen_table() -> dict[int, tuple[str, int]]:
+    """inode -> (ip, port) of every listening TCP socket, from /proc/net/tcp{,6} (Linux)."""
+    out: dict[int, tuple[str, int]] = {}
+    for name, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            with open(name, encoding="ascii") as f:
+                next(f, None)
+                for line in f:
+                    parts = line.split()
+                    if len(parts) < 10 or parts[3] != "0A":  # 0A = LISTEN
+                        continue
+                    hexip, hexport = parts[1].split(":")
+                    raw = bytes.fromhex(hexip)
+                    if v6:
+                        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+                        ip = str(ipaddress.IPv6Address(raw))
+                    else:
+                        ip = str(ipaddress.IPv4Address(raw[::-1]))
+                    out[int(parts[9])] = (ip, int(hexport, 16))
+        except OSError:
+            continue
+    return out
+
+
+def listening(pid: int) -> list[tuple[str, int]]:
+    """Listening TCP sockets of pid: its socket inodes matched against the system table (read once
+    per batch of servers), so a check of a hundred servers does not scan every process a hundred times."""
+    try:
+        inodes = set()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(int(link[8:-1]))
+    except OSError:
+        return _listening_psutil(pid)
+    table = _cached("listen-table", _proc_listen_table)
+    if inodes and not inodes & table.keys():  # a server newer than the cached table: read it again
+        with _CACHE_LOCK:
+            _CACHE.pop("listen-table", None)
+        table = _cached("listen-table", _proc_listen_table)
+    return sorted({table[i] for i in inodes if i in table})
+
+
+def _listening_psutil(pid: int) -> list[tuple[str, int]]:
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        conns = p.net_connections(kind="inet") if hasattr(p, "net_connections") else p.connections(kind="inet")
+    except (psutil.Error, OSError):
+        return []
+    return sorted({(c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN})
+
+
+def accepts_on(ip: str, host: dict[str, Any]) -> bool:
+    """Would the server (listening as now) accept a connection to ip? Wildcards match any local address."""
+    local = set(host.get("local_addresses") or [])
+    if not is_local_ip(ip, local):
+        return False
+    pairs = host.get("listening_pairs") or []
+    if not pairs:
+        return True  # not known: a local address is enough
+    for lip, _ in pairs:
+        if lip in ("0.0.0.0", "::") or lip == ip:
+            return True
+    return False
+
+
+def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
+    """Facts of the machine the server runs on, when that is this machine (its pid listens on its port)."""
+    import psutil
+
+    pid = info.get("process_id")
+    port = info.get("tcp_port")
+    out: dict[str, Any] = {"local": False}
+    if not isinstance(pid, int) or not psutil.pid_exists(pid):
+        return out
+    listens = listening(pid)
+    unixsocket = (config or {}).get("unixsocket") or ""
+    try:
+        p = psutil.Process(pid)
+        name = p.name()
+        open_socket = bool(unixsocket) and os.path.exists(unixsocket)
+    except psutil.Error:
+        return out
+    if "redis" not in name and not any(port == lp for _, lp in listens):
+        return out
+    if port and not any(lp == port for _, lp in listens) and not (port == 0 and open_socket):
+        return out
+    out["local"] = True
+    out["pid"] = pid
+    out["listening"] = [f"{ip}:{lp}" for ip, lp in listens]
+    out["listening_pairs"] = [[ip, lp] for ip, lp in listens]
+    try:
+        cwd = p.cwd()
+        out["cwd"] = cwd
+        out["cwd_deleted"] = cwd.endswith(" (deleted)") or not os.path.isdir(cwd)
+    except (psutil.Error, OSError) as e:
+        out["cwd"] = None
+        out["cwd_error"] = str(e)
+    oc = _read_first_line("/proc/sys/vm/overcommit_memory")
+    out["overcommit_memory"] = int(oc) if oc and oc.isdigit() else None
+    thp = _read_first_line("/sys/kernel/mm/transparent_hugepage/enabled")
+    if thp:
+        sel = thp[thp.find("[") + 1 : thp.find("]")] if "[" in thp else thp
+        out["transparent_hugepages"] = sel
+    data_dir = (config or {}).get("dir") or out.get("cwd")
+    if data_dir and not out.get("cwd_deleted"):
+        try:
+            st = os.statvfs(data_dir)
+            out["disk_free_bytes"] = st.f_bavail * st.f_frsize
+            out["disk_total_bytes"] = st.f_blocks * st.f_frsize
+        except OSError as e:
+            out["disk_error"] = str(e)
+    out["local_addresses"] = sorted(local_addresses())
+    out["mem_total_bytes"] = _cached("mem-total", lambda: psutil.virtual_memory().total)
+    out["swap_bytes"] = _vm_swap(pid)
+    return out
+
+
+def _vm_swap(pid: int) -> int | None:
+    """How much of the process is swapped out (VmSwap of /proc/PID/status), in bytes."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmSwap:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
