@@ -166,3 +166,45 @@ def test_redis_over_ssh_names_the_aof_trap_where_runbook_cannot_see_the_files(se
         assert "redis.restart.aof_missing" not in {f["id"] for f in report["findings"]}  # not guessed
     finally:
         s.stop()
+
+
+@pytest.mark.skipif(not __import__("shutil").which("jcmd"), reason="no JDK")
+def test_a_jvm_over_ssh_is_read_with_its_own_jstat(server, tmp_path) -> None:
+    import json
+    import subprocess
+
+    from conftest import ROOT
+
+    p = subprocess.Popen(["java", "-Xmx64m", str(ROOT / "runbook" / "sandbox" / "data" / "HotThread.java"), "60"], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        opts = [x for o in server.options for x in ("--ssh-option", o)]
+        r = runbook("jvm", "check", str(p.pid), "--json", "--ssh", server.dest, *opts, timeout=60)
+        (rep,) = json.loads(r.stdout)
+        f = rep["facts"]
+        assert f["reachable"] and f["via"] == f"ssh {server.dest}" and f["xmx_bytes"] == 64 * 1024 * 1024
+        assert "O" in f["jstat"] and f["rss_bytes"] > 0
+        r = runbook("jvm", "check", "--json", "--ssh", server.dest, *opts, timeout=60)
+        assert p.pid in [x["target"] for x in json.loads(r.stdout)]  # the host's java processes, listed there
+    finally:
+        p.kill()
+        p.wait(10)
+
+
+def test_nothing_meant_for_a_remote_host_runs_or_reads_here(tmp_path) -> None:
+    """A restart, a heap dump or a per-thread read of a target reached over ssh is refused, never done on
+    this machine in its place (a pid or a command means something else here)."""
+    from runbook.jvm import memory, threads
+    from runbook.jvm.live import HeapDump
+    from runbook.redis.actions import Restart
+    from runbook.targets import Target
+
+    redis_t = Target("m", "redis://10.0.0.5:6379", "redis", restart_command=("redis-server", "/etc/redis.conf"), ssh="db1")
+    with pytest.raises(ValueError, match="does not restart a server over ssh"):
+        Restart.describe(redis_t, {})
+    jvm_t = Target("app", "pid:1", "jvm", ssh="app1")
+    for call in (lambda: HeapDump.describe(jvm_t, {}), lambda: memory.probe(jvm_t, {}, 1),
+                 lambda: threads.probe(jvm_t, {}, 1)):
+        with pytest.raises(ValueError, match="not read here in its place"):
+            call()

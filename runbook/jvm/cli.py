@@ -28,6 +28,8 @@ def register(sub: Any) -> None:
     jc.add_argument("pid", nargs="?", help="a PID, or http(s)://... (Jolokia or Spring Boot actuator)")
     jc.add_argument("--json", action="store_true")
     jc.add_argument("--timeout", type=float, default=3.0)
+    jc.add_argument("--ssh", metavar="[USER@]HOST[:PORT]", help="the JVM's host, read over your own ssh with its jcmd and jstat")
+    jc.add_argument("--ssh-option", action="append", default=[], metavar="KEY=VALUE", help="an ssh -o option (repeatable)")
     jc.set_defaults(fn=cmd_jvm_check)
 
 

@@ -92,7 +92,20 @@ def parse_cmdline(cmd: list[str], cwd: str | None) -> dict[str, Any]:
     return facts
 
 
-def _run(argv: list[str], timeout: float) -> str:
+def _run(argv: list[str], timeout: float, acc: Any = None) -> str:
+    """A JDK tool's output, on this machine or, with a host access (runbook.access), on the JVM's host."""
+    if acc is not None and not acc.local:
+        from runbook.access import AccessError
+
+        try:
+            r = acc.run(argv, timeout)
+        except AccessError as e:
+            raise JvmError(str(e)) from None
+        if r.rc == 127:
+            raise JvmError(f"{argv[0]} is not installed on {acc.name}")
+        if r.rc != 0:
+            raise JvmError((r.stderr or r.stdout).decode("utf-8", "replace").strip()[-300:] or f"{argv[0]} exited {r.rc}")
+        return r.text
     if not shutil.which(argv[0]):
         raise JvmError(f"{argv[0]} is not installed")
     try:
@@ -104,9 +117,9 @@ def _run(argv: list[str], timeout: float) -> str:
     return p.stdout
 
 
-def jstat(pid: int, timeout: float) -> dict[str, float]:
+def jstat(pid: int, timeout: float, acc: Any = None) -> dict[str, float]:
     """One jstat -gcutil sample: S0 S1 E O M CCS YGC YGCT FGC FGCT CGC CGCT GCT."""
-    out = _run(["jstat", "-gcutil", str(pid)], timeout).strip().splitlines()
+    out = _run(["jstat", "-gcutil", str(pid)], timeout, acc).strip().splitlines()
     if len(out) < 2:
         raise JvmError("jstat gave no sample")
     head, vals = out[0].split(), out[-1].split()
@@ -117,6 +130,46 @@ def jstat(pid: int, timeout: float) -> dict[str, float]:
         except ValueError:
             res[h] = None  # type: ignore[assignment]
     return res
+
+
+def read_over(acc: Any, pid: int, timeout: float) -> dict[str, Any]:
+    """A JVM on another host, read there over ssh with its own tools: /proc for its command line, jstat."""
+    from runbook.access import AccessError
+
+    try:
+        proc = acc.proc(pid, timeout)
+    except AccessError as e:
+        return {"pid": pid, "reachable": False, "error": str(e), "via": acc.name}
+    if proc is None:
+        return {"pid": pid, "reachable": False, "error": f"no process {pid} on {acc.name}", "via": acc.name}
+    cmd, cwd = proc["cmdline"], proc.get("cwd")
+    if not cmd or os.path.basename(cmd[0]) != "java":
+        return {"pid": pid, "reachable": False, "error": f"process {pid} on {acc.name} is not a java process", "via": acc.name}
+    facts: dict[str, Any] = {"pid": pid, "reachable": True, "cwd": cwd, "via": acc.name,
+                             "main": next((a for a in cmd[1:] if not a.startswith("-")), ""), **parse_cmdline(cmd, cwd)}
+    try:
+        status = acc.read(f"/proc/{pid}/status", 65536, timeout).decode("utf-8", "replace")
+        m = re.search(r"VmRSS:\s+(\d+) kB", status)
+        facts["rss_bytes"] = int(m[1]) * 1024 if m else None
+    except AccessError:
+        pass
+    try:
+        facts["jstat"] = jstat(pid, timeout, acc)
+    except JvmError as e:
+        facts["jstat_error"] = str(e)
+    dump_dir = facts.get("heap_dump_path") or cwd or "/"
+    r = acc.run(["df", "-P", "-B1", "--", dump_dir], timeout)
+    f = r.text.strip().splitlines()[-1].split() if r.rc == 0 and r.text.strip() else []
+    if len(f) >= 4 and f[3].isdigit():
+        facts["dump_dir"], facts["dump_dir_free_bytes"] = dump_dir, int(f[3])
+    else:
+        facts["dump_dir_error"] = r.stderr.decode("utf-8", "replace").strip()[-200:]
+    return facts
+
+
+def java_processes_over(acc: Any, timeout: float = 10) -> list[int]:
+    r = acc.run(["ps", "-eo", "pid=,comm="], timeout)
+    return sorted(int(f[0]) for f in (line.split() for line in r.text.splitlines()) if len(f) == 2 and f[1] == "java")
 
 
 def read_local(pid: int, timeout: float) -> dict[str, Any]:
@@ -210,6 +263,10 @@ def _collector_from_beans(names: list[str]) -> str | None:
 
 # ------------------------------------------------------------------ engine probes, findings, guard, action
 def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    if target.pid is not None and target.ssh:
+        from runbook.access import for_target
+
+        return read_over(for_target(target), target.pid, timeout)
     if target.pid is not None:
         return read_local(target.pid, timeout)
     return read_remote(target.url, timeout)
@@ -235,6 +292,7 @@ def probe_gc_log(target: Target, params: dict[str, Any], timeout: float) -> dict
     from runbook.jvm.gclog.analyze import analyze
     from runbook.jvm.gclog.read import read_logs
 
+    local_only(target, "jvm.gc_log (the log is read from this machine's disk)")
     path = params.get("gc_log")
     if not path:
         facts = read_local(target.pid, timeout) if target.pid is not None else {}
@@ -273,6 +331,7 @@ class HeapDump:
     def _argv(target: Target, params: dict[str, Any]) -> list[str]:
         if target.pid is None:
             raise ValueError("a heap dump needs a local JVM (pid:N)")
+        local_only(target, "a heap dump (and its disk guard)")
         return ["jcmd", str(target.pid), "GC.heap_dump", HeapDump.path(target, params)]
 
     @staticmethod
@@ -307,14 +366,31 @@ class HeapDump:
                       f"{size:,} bytes" if size else "no file")
 
 
-def thread_dump(pid: int, timeout: float = 10) -> str:
+def thread_dump(pid: int, timeout: float = 10, acc: Any = None) -> str:
     """jcmd Thread.print: a safe diagnostic (it does not stop the JVM for long)."""
-    return _run(["jcmd", str(pid), "Thread.print"], timeout)
+    return _run(["jcmd", str(pid), "Thread.print"], timeout, acc)
 
 
-def class_histogram(pid: int, timeout: float = 30) -> str:
+def class_histogram(pid: int, timeout: float = 30, acc: Any = None) -> str:
     """jcmd GC.class_histogram: note that it triggers a full GC on most collectors."""
-    return _run(["jcmd", str(pid), "GC.class_histogram"], timeout)
+    return _run(["jcmd", str(pid), "GC.class_histogram"], timeout, acc)
+
+
+def access_of(target: Target) -> Any:
+    """The JVM's host: over its ssh, or None for this machine."""
+    if not target.ssh:
+        return None
+    from runbook.access import for_target
+
+    return for_target(target)
+
+
+def local_only(target: Target, what: str) -> None:
+    """What reads this machine's /proc or files directly is refused for a JVM reached over ssh: a pid on
+    another host is never looked up here."""
+    if target.ssh:
+        raise ValueError(f"{what} reads a JVM on this machine; {target.name} is on {target.ssh} (over ssh): "
+                         "not read here in its place")
 
 
 # ------------------------------------------------------------------ CLI
@@ -322,6 +398,15 @@ def cli_check(args: Any) -> int:
     from runbook.findings import exit_code
     from runbook.text import printable as p
 
+    from runbook.access import AccessError, ssh
+
+    acc = None
+    if getattr(args, "ssh", None):
+        try:
+            acc = ssh(args.ssh, tuple(args.ssh_option or ()))
+        except ValueError as e:
+            sys.stderr.write(f"runbook: {e}\n")
+            return 3
     targets: list[Any] = []
     if args.pid:
         if args.pid.startswith(("http://", "https://")):
@@ -332,14 +417,21 @@ def cli_check(args: Any) -> int:
             sys.stderr.write(f"runbook: {args.pid!r} is neither a PID nor an http(s) URL\n")
             return 3
     else:
-        targets = java_processes()
+        try:
+            targets = java_processes_over(acc, args.timeout * 3) if acc else java_processes()
+        except AccessError as e:
+            sys.stderr.write(f"runbook: {e}\n")
+            return 3
         if not targets:
-            sys.stderr.write("runbook: no java process on this machine\n")
+            sys.stderr.write(f"runbook: no java process on {acc.name if acc else 'this machine'}\n")
             return 3
     reports = []
     codes = []
     for t in targets:
-        facts = read_local(t, args.timeout) if isinstance(t, int) else read_remote(t, args.timeout)
+        if isinstance(t, int):
+            facts = read_over(acc, t, args.timeout * 3) if acc else read_local(t, args.timeout)
+        else:
+            facts = read_remote(t, args.timeout)
         findings = assess(facts)
         code = 3 if not facts.get("reachable") else exit_code(findings)
         codes.append(code)
@@ -385,11 +477,12 @@ def live_summary(target: Target, timeout: float) -> dict[str, Any]:
                 "gc_time_s": (sum((v.get("time_ms") or 0) for v in (f.get("collectors") or {}).values()) / 1000.0)
                 if f.get("collectors") else f.get("gc_pause_total_s")}
     try:
-        js = jstat(target.pid, timeout)
+        js = jstat(target.pid, timeout, access_of(target))
     except JvmError as e:
         return {"reachable": False, "error": str(e)}
     return {"reachable": True, "eden_pct": js.get("E"), "old_pct": js.get("O"), "young_gcs": js.get("YGC"),
-            "full_gcs": js.get("FGC"), "gc_time_s": js.get("GCT"), "recent_pauses_ms": recent_pauses(target.pid)}
+            "full_gcs": js.get("FGC"), "gc_time_s": js.get("GCT"),
+            "recent_pauses_ms": [] if target.ssh else recent_pauses(target.pid)}
 
 
 TAIL_BYTES = 64 * 1024
@@ -434,7 +527,7 @@ def probe_thread_dump(target: Target, params: dict[str, Any], timeout: float) ->
     """jcmd Thread.print, summarised: thread states, a deadlock if the JVM found one."""
     if target.pid is None:
         raise JvmError("a thread dump needs a local JVM (pid:N)")
-    text = thread_dump(target.pid, max(timeout, 10))
+    text = thread_dump(target.pid, max(timeout, 10), access_of(target))
     states: dict[str, int] = {}
     for m in re.finditer(r"java\.lang\.Thread\.State: (\w+)", text):
         states[m[1]] = states.get(m[1], 0) + 1
@@ -448,7 +541,7 @@ def probe_class_histogram(target: Target, params: dict[str, Any], timeout: float
     if target.pid is None:
         raise JvmError("a class histogram needs a local JVM (pid:N)")
     rows = []
-    for line in class_histogram(target.pid, max(timeout, 30)).splitlines():
+    for line in class_histogram(target.pid, max(timeout, 30), access_of(target)).splitlines():
         m = re.match(r"\s*\d+:\s+(\d+)\s+(\d+)\s+(\S+)", line)
         if m:
             rows.append({"instances": int(m[1]), "bytes": int(m[2]), "class": m[3]})

@@ -4,7 +4,6 @@ with), jcmd Compiler.codecache, the process's RSS, and the memory limit of its c
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from typing import Any
@@ -86,6 +85,9 @@ def cgroup_limit(pid: int) -> dict[str, Any]:
 def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     import psutil
 
+    from runbook.jvm.live import local_only
+
+    local_only(target, "jvm.memory")
     if target.pid is None:
         raise ValueError("the memory of a JVM is read on this machine (pid:N)")
     pid = target.pid

@@ -73,6 +73,9 @@ def parse_dump(text: str) -> dict[int, dict[str, Any]]:
 def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     from runbook.jvm.live import thread_dump
 
+    from runbook.jvm.live import local_only
+
+    local_only(target, "jvm.threads")
     if target.pid is None:
         raise ValueError("per-thread CPU needs a JVM on this machine (pid:N)")
     interval = float(params.get("interval_s", 1.0))
@@ -132,6 +135,9 @@ class SaveThreadDumps:
     def describe(target: Target, params: dict[str, Any]) -> str:
         if target.pid is None:
             raise ValueError("thread dumps are taken of a JVM on this machine (pid:N)")
+        from runbook.jvm.live import local_only
+
+        local_only(target, "jvm.save_thread_dumps (it writes the file here)")
         if not params.get("path"):
             raise ValueError("jvm.save_thread_dumps needs params.path, the file to write")
         n, every = int(params.get("count", 3)), float(params.get("interval_s", 2))

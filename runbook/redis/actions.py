@@ -53,6 +53,9 @@ class Restart:
 
     @staticmethod
     def _start_argv(target: Target) -> list[str]:
+        if target.ssh:  # never start on this machine what belongs to another host
+            raise ValueError(f"{target.name} is on {target.ssh}: runbook does not restart a server over ssh yet; "
+                             "restart it there by hand (the restart preview above says what it could read)")
         if target.restart_command:
             return list(target.restart_command)
         if target.restart_unit:
