@@ -74,6 +74,45 @@ class Access:
                               missing="No such file" in err)
         return r.stdout
 
+    def read_many(self, paths: list[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, bytes | None]:
+        """Several small text files (/proc, config) in one call: path -> content, None when it cannot be
+        read. Each costs a session over ssh: one call for many is what keeps a remote check fast."""
+        if not paths:
+            return {}
+        r = self.run(["grep", "-a", "-H", "", "--", *paths], timeout)
+        out: dict[str, bytes | None] = {p: None for p in paths}
+        found: dict[str, list[bytes]] = {}
+        keys = sorted(paths, key=len, reverse=True)  # the longest name first: /a/b before /a
+        for line in r.stdout.split(b"\n"):
+            for p in keys:
+                prefix = p.encode() + b":"
+                if line.startswith(prefix):
+                    found.setdefault(p, []).append(line[len(prefix):])
+                    break
+        err = r.stderr.decode("utf-8", "replace")
+        for p in paths:
+            if p in found:
+                out[p] = b"\n".join(found[p]) + b"\n"
+            elif f"{p}: " not in err:
+                out[p] = b""  # there, and empty
+        return out
+
+    def stat_many(self, paths: list[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, dict[str, Any] | None]:
+        """stat() of several paths in one call (None for those that do not exist)."""
+        if not paths:
+            return {}
+        r = self.run(["stat", "-L", "-c", "%s %Y %F %n", "--", *paths], timeout)
+        out: dict[str, dict[str, Any] | None] = {p: None for p in paths}
+        for line in r.text.splitlines():
+            f = line.split(" ", 3)
+            if len(f) == 4 and f[0].isdigit():
+                rest = f[3]  # "%F %n": the type may hold spaces ("regular file"); the name is what we asked
+                for p in sorted(paths, key=len, reverse=True):
+                    if rest.endswith(" " + p):
+                        out[p] = {"size": int(f[0]), "mtime": int(f[1]), "type": (f[2] + " " + rest[: -len(p) - 1]).strip()}
+                        break
+        return out
+
     def stat(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any] | None:
         """size, mtime and type of a path (following links), or None when it does not exist."""
         r = self.run(["stat", "-L", "-c", "%s %Y %F", "--", path], timeout)
@@ -95,36 +134,37 @@ class Access:
     def proc(self, pid: int, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any] | None:
         """A process's facts from /proc: cmdline, cwd, its listening TCP ports, its cgroup; None when
         there is no such process. A value it may not read (another user's cwd) is left out."""
-        try:
-            cmdline = self.read(f"/proc/{pid}/cmdline", 65536, timeout)
-        except AccessError as e:
-            if e.missing:
-                return None
-            raise
-        out: dict[str, Any] = {"pid": pid, "cmdline": [a.decode("utf-8", "replace") for a in cmdline.split(b"\0") if a]}
-        r = self.run(["readlink", f"/proc/{pid}/cwd"], timeout)
-        if r.rc == 0:
-            out["cwd"] = r.text.strip()
-        r = self.run(["find", f"/proc/{pid}/fd", "-mindepth", "1", "-maxdepth", "1", "-lname", "socket:*", "-printf", "%l\\n"],
-                     timeout)
-        if r.rc == 0:
-            inodes = set(re.findall(r"socket:\[(\d+)\]", r.text))
-            out["listening"] = sorted(p for inode, p in self._listen_inodes(timeout).items() if inode in inodes)
-        try:
-            out["cgroup"] = self.read(f"/proc/{pid}/cgroup", 65536, timeout).decode("utf-8", "replace")
-        except AccessError:
-            pass
+        files = self.read_many([f"/proc/{pid}/cmdline", f"/proc/{pid}/cgroup", f"/proc/{pid}/status",
+                                "/proc/net/tcp", "/proc/net/tcp6"], timeout)
+        cmdline = files[f"/proc/{pid}/cmdline"]
+        if cmdline is None:
+            return None
+        out: dict[str, Any] = {"pid": pid, "cmdline": [a.decode("utf-8", "replace") for a in cmdline.rstrip(b"\n").split(b"\0") if a]}
+        if files[f"/proc/{pid}/cgroup"] is not None:
+            out["cgroup"] = files[f"/proc/{pid}/cgroup"].decode("utf-8", "replace")
+        if files[f"/proc/{pid}/status"] is not None:
+            out["status"] = files[f"/proc/{pid}/status"].decode("utf-8", "replace")
+        # its working directory and its socket fds, in one listing ("%p %l": the link and what it points to)
+        r = self.run(["find", f"/proc/{pid}/cwd", f"/proc/{pid}/fd", "-maxdepth", "1", "-printf", "%p %l\\n"], timeout)
+        inodes = set()
+        for line in r.text.splitlines():
+            path, _, link = line.partition(" ")
+            if path == f"/proc/{pid}/cwd" and link:
+                out["cwd"] = link
+            elif link.startswith("socket:["):
+                inodes.add(link[8:-1])
+        listen = self._listen_inodes(files["/proc/net/tcp"], files["/proc/net/tcp6"])
+        out["listening"] = sorted(p for inode, p in listen.items() if inode in inodes)
         return out
 
-    def _listen_inodes(self, timeout: float) -> dict[str, tuple[str, int]]:
+    @staticmethod
+    def _listen_inodes(tcp: bytes | None, tcp6: bytes | None) -> dict[str, tuple[str, int]]:
         """inode -> (address, port) of every listening TCP socket, from /proc/net/tcp and tcp6."""
         out = {}
-        for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
-            try:
-                text = self.read(table, READ_LIMIT, timeout).decode("ascii", "replace")
-            except AccessError:
+        for raw, v6 in ((tcp, False), (tcp6, True)):
+            if raw is None:
                 continue
-            for line in text.splitlines()[1:]:
+            for line in raw.decode("ascii", "replace").splitlines()[1:]:
                 f = line.split()
                 if len(f) > 9 and f[3] == "0A":  # LISTEN
                     addr, port = f[1].split(":")
@@ -153,6 +193,16 @@ def _last(text: str) -> str:
 class Local(Access):
     name = "this machine"
     local = True
+
+    def read_many(self, paths: list[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, bytes | None]:
+        out: dict[str, bytes | None] = {}
+        for p in paths:
+            try:
+                with open(p, "rb") as f:
+                    out[p] = f.read(READ_LIMIT)
+            except OSError:
+                out[p] = None
+        return out
 
     def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Ran:
         try:

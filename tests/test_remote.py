@@ -201,8 +201,9 @@ def test_nothing_meant_for_a_remote_host_runs_or_reads_here(tmp_path) -> None:
     from runbook.targets import Target
 
     redis_t = Target("m", "redis://10.0.0.5:6379", "redis", restart_command=("redis-server", "/etc/redis.conf"), ssh="db1")
+    assert Restart.describe(redis_t, {}).startswith("nothing: m is on db1: runbook does not restart a server over ssh")
     with pytest.raises(ValueError, match="does not restart a server over ssh"):
-        Restart.describe(redis_t, {})
+        Restart.run(redis_t, {}, 1)  # refused before anything is sent: no SHUTDOWN
     jvm_t = Target("app", "pid:1", "jvm", ssh="app1")
     for call in (lambda: HeapDump.describe(jvm_t, {}), lambda: memory.probe(jvm_t, {}, 1),
                  lambda: threads.probe(jvm_t, {}, 1)):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import time
 from typing import Any
@@ -46,9 +44,9 @@ def _text(acc: Any, path: str, timeout: float) -> str:
     return acc.read(path, 1 << 20, timeout).decode("utf-8", "replace")
 
 
-def _meminfo_of(acc: Any, timeout: float) -> dict[str, int]:
+def _meminfo_of(acc: Any, timeout: float, text: str | None = None) -> dict[str, int]:
     out = {}
-    for line in _text(acc, "/proc/meminfo", timeout).splitlines():
+    for line in (text if text is not None else _text(acc, "/proc/meminfo", timeout)).splitlines():
         k, _, v = line.partition(":")
         parts = v.split()
         if parts and parts[0].isdigit():
@@ -58,12 +56,16 @@ def _meminfo_of(acc: Any, timeout: float) -> dict[str, int]:
 
 def basic(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     acc = host_access(target)
-    load1, load5, load15 = (float(x) for x in _text(acc, "/proc/loadavg", timeout).split()[:3])
-    mi = _meminfo_of(acc, timeout)
-    cpus = sum(1 for line in _text(acc, "/proc/cpuinfo", timeout).splitlines() if line.startswith("processor"))
+    f = {k: (v or b"").decode("utf-8", "replace") for k, v in acc.read_many(
+        ["/proc/loadavg", "/proc/meminfo", "/proc/cpuinfo", "/proc/sys/kernel/hostname", "/proc/uptime"], timeout).items()}
+    if not f["/proc/loadavg"] or not f["/proc/meminfo"]:
+        raise ValueError(f"cannot read /proc on {acc.name}")
+    load1, load5, load15 = (float(x) for x in f["/proc/loadavg"].split()[:3])
+    mi = _meminfo_of(acc, timeout, f["/proc/meminfo"])
+    cpus = sum(1 for line in f["/proc/cpuinfo"].splitlines() if line.startswith("processor"))
     total, avail = mi.get("MemTotal", 0), mi.get("MemAvailable", 0)
     return {
-        "hostname": _text(acc, "/proc/sys/kernel/hostname", timeout).strip(),
+        "hostname": f["/proc/sys/kernel/hostname"].strip(),
         "cpus": cpus or 1,
         "load1": round(load1, 2),
         "load5": round(load5, 2),
@@ -71,7 +73,7 @@ def basic(target: Target, params: dict[str, Any], timeout: float) -> dict[str, A
         "mem_total_bytes": total,
         "mem_available_bytes": avail,
         "mem_used_pct": round(100.0 * (total - avail) / total, 1) if total else 0.0,
-        "uptime_s": int(float(_text(acc, "/proc/uptime", timeout).split()[0])),
+        "uptime_s": int(float(f["/proc/uptime"].split()[0])) if f["/proc/uptime"] else None,
         "via": acc.name,
     }
 
@@ -131,22 +133,18 @@ def assess_none(facts: dict[str, Any]) -> list[Finding]:
     return []
 
 
-def _vmstat(acc: Any, timeout: float, *keys: str) -> dict[str, int]:
+def _vmstat(acc: Any, timeout: float, *keys: str, text: str | None = None) -> dict[str, int]:
     out = {}
-    for line in _text(acc, "/proc/vmstat", timeout).splitlines():
+    for line in (text if text is not None else _text(acc, "/proc/vmstat", timeout)).splitlines():
         k, _, v = line.partition(" ")
         if k in keys:
             out[k] = int(v)
     return out
 
 
-def _pressure(acc: Any, timeout: float) -> dict[str, float] | None:
+def _pressure(text: str) -> dict[str, float] | None:
     """/proc/pressure/memory: the share of time some (or all) tasks waited for memory, last 10 s."""
-    from runbook.access import AccessError
-
-    try:
-        text = _text(acc, "/proc/pressure/memory", timeout)
-    except AccessError:
+    if not text:
         return None
     out = {}
     for line in text.splitlines():
@@ -165,9 +163,11 @@ def memory(target: Target, params: dict[str, Any], timeout: float) -> dict[str, 
     a = _vmstat(acc, timeout, "pswpin", "pswpout")
     t0 = time.monotonic()
     time.sleep(interval)
-    b = _vmstat(acc, timeout, "pswpin", "pswpout")
+    now = {k: (v or b"").decode("ascii", "replace") for k, v in acc.read_many(
+        ["/proc/vmstat", "/proc/meminfo", "/proc/pressure/memory"], timeout).items()}
+    b = _vmstat(acc, timeout, "pswpin", "pswpout", text=now["/proc/vmstat"])
     dt = time.monotonic() - t0
-    mi = _meminfo_of(acc, timeout)
+    mi = _meminfo_of(acc, timeout, now["/proc/meminfo"])
     pg = acc.run(["getconf", "PAGESIZE"], timeout).text.strip()  # pswpin/pswpout count pages
     page = int(pg) if pg.isdigit() else 4096
     top = []
@@ -183,7 +183,7 @@ def memory(target: Target, params: dict[str, Any], timeout: float) -> dict[str, 
         "swap_total_bytes": mi.get("SwapTotal", 0), "swap_used_bytes": mi.get("SwapTotal", 0) - mi.get("SwapFree", 0),
         "swap_in_per_s": round((b.get("pswpin", 0) - a.get("pswpin", 0)) * page / dt),
         "swap_out_per_s": round((b.get("pswpout", 0) - a.get("pswpout", 0)) * page / dt),
-        "pressure": _pressure(acc, timeout), "interval_s": round(dt, 2), "via": acc.name,
+        "pressure": _pressure(now["/proc/pressure/memory"]), "interval_s": round(dt, 2), "via": acc.name,
         "low_pct": float(params.get("low_pct", 10)),
         "top_rss": [{"pid": pid, "name": name, "rss_bytes": rss} for rss, pid, name in top[:5]],
     }

@@ -45,6 +45,10 @@ def _shutdown_mode(params: dict[str, Any]) -> str:
     return mode
 
 
+REMOTE_RESTART = ("{name} is on {host}: runbook does not restart a server over ssh yet (it would start the command "
+                  "on this machine); restart it there by hand, after the restart preview")
+
+
 class Restart:
     """Stop (SHUTDOWN in the stated mode; wait until the process has exited and its port is free), start
     (the declared command, detached, in its working directory, output kept in the state dir; or
@@ -54,8 +58,7 @@ class Restart:
     @staticmethod
     def _start_argv(target: Target) -> list[str]:
         if target.ssh:  # never start on this machine what belongs to another host
-            raise ValueError(f"{target.name} is on {target.ssh}: runbook does not restart a server over ssh yet; "
-                             "restart it there by hand (the restart preview above says what it could read)")
+            raise ValueError(REMOTE_RESTART.format(name=target.name, host=target.ssh))
         if target.restart_command:
             return list(target.restart_command)
         if target.restart_unit:
@@ -64,6 +67,8 @@ class Restart:
 
     @staticmethod
     def describe(target: Target, params: dict[str, Any]) -> str:
+        if target.ssh:
+            return "nothing: " + REMOTE_RESTART.format(name=target.name, host=target.ssh)
         start = shlex.join(Restart._start_argv(target))
         if target.restart_unit:
             return f"{start}; then expect a new run_id, its role and its keys {_on(target)}"

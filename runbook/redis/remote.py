@@ -18,13 +18,6 @@ NOT_SIMULATED = ("over ssh runbook read the config file a restart reads and list
                  "would come up writable at the same address, are not proven")
 
 
-def _first_line(acc: Any, path: str) -> str | None:
-    try:
-        return acc.read(path, 4096).decode("utf-8", "replace").strip()
-    except Exception:  # noqa: BLE001 - an AccessError: the fact is unknown
-        return None
-
-
 def host_facts(acc: Any, info: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
     """What the host says of the server, over ssh: is its process there, listening on its port; its
     working directory, the kernel settings a fork depends on, free disk, memory, its swap."""
@@ -46,9 +39,11 @@ def host_facts(acc: Any, info: dict[str, Any], config: dict[str, Any] | None) ->
     out["pid"] = pid
     out["listening"] = [f"{ip}:{p}" for ip, p in listening]
     out["cwd"] = proc.get("cwd")
-    oc = _first_line(acc, "/proc/sys/vm/overcommit_memory")
-    out["overcommit_memory"] = int(oc) if oc and oc.isdigit() else None
-    thp = _first_line(acc, "/sys/kernel/mm/transparent_hugepage/enabled")
+    files = {k: (v or b"").decode("utf-8", "replace").strip() for k, v in acc.read_many(
+        ["/proc/sys/vm/overcommit_memory", "/sys/kernel/mm/transparent_hugepage/enabled", "/proc/meminfo"]).items()}
+    oc = files["/proc/sys/vm/overcommit_memory"]
+    out["overcommit_memory"] = int(oc) if oc.isdigit() else None
+    thp = files["/sys/kernel/mm/transparent_hugepage/enabled"]
     if thp:
         out["transparent_hugepages"] = thp[thp.find("[") + 1: thp.find("]")] if "[" in thp else thp
     data_dir = (config or {}).get("dir") or out.get("cwd")
@@ -57,15 +52,9 @@ def host_facts(acc: Any, info: dict[str, Any], config: dict[str, Any] | None) ->
         f = r.text.strip().splitlines()[-1].split() if r.rc == 0 and r.text.strip() else []
         if len(f) >= 4 and f[1].isdigit():
             out["disk_total_bytes"], out["disk_free_bytes"] = int(f[1]), int(f[3])
-    mem = _first_line(acc, "/proc/meminfo") or ""
-    m = re.search(r"MemTotal:\s+(\d+) kB", mem)
+    m = re.search(r"MemTotal:\s+(\d+) kB", files["/proc/meminfo"])
     out["mem_total_bytes"] = int(m[1]) * 1024 if m else None
-    status = ""
-    try:
-        status = acc.read(f"/proc/{pid}/status", 65536).decode("utf-8", "replace")
-    except AccessError:
-        pass
-    m = re.search(r"VmSwap:\s+(\d+) kB", status)
+    m = re.search(r"VmSwap:\s+(\d+) kB", proc.get("status") or "")
     out["swap_bytes"] = int(m[1]) * 1024 if m else None
     return out
 
@@ -126,15 +115,16 @@ def restart_preview(acc: Any, facts: dict[str, Any], *, restart_command: tuple[s
     out.update(appendonly=appendonly, dir=data_dir)
     dbfilename = s.get("dbfilename", "dump.rdb")
     rdb_path = os.path.join(data_dir, dbfilename)
-    st = acc.stat(rdb_path)
+    aof_dir = os.path.join(data_dir, s.get("appenddirname", "appendonlydir"))
+    name = s.get("appendfilename", "appendonly.aof")
+    manifest = os.path.join(aof_dir, name + ".manifest")
+    legacy = os.path.join(data_dir, name)
+    stats = acc.stat_many([rdb_path, aof_dir, manifest, legacy])  # one call for the four
+    st = stats[rdb_path]
     out["rdb"] = {"path": rdb_path, "exists": st is not None, "size_bytes": (st or {}).get("size")}
     if appendonly == "yes":
-        aof_dir = os.path.join(data_dir, s.get("appenddirname", "appendonlydir"))
-        name = s.get("appendfilename", "appendonly.aof")
-        manifest = os.path.join(aof_dir, name + ".manifest")
-        aof = {"dir": aof_dir, "manifest": manifest, "dir_exists": bool(acc.stat(aof_dir)),
-               "manifest_exists": bool(acc.stat(manifest)), "legacy_file": os.path.join(data_dir, name)
-               if acc.stat(os.path.join(data_dir, name)) else None}
+        aof = {"dir": aof_dir, "manifest": manifest, "dir_exists": stats[aof_dir] is not None,
+               "manifest_exists": stats[manifest] is not None, "legacy_file": legacy if stats[legacy] else None}
         out["aof"] = aof
         out["loads"], out["path"] = "aof", manifest
         if not aof["manifest_exists"] and not aof["legacy_file"]:
