@@ -261,3 +261,47 @@ steps:
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_decision_may_read_only_declared_inputs_and_resume_inside_a_call_restarts_the_call(tmp_path) -> None:
+    _, problems = loader.loads("""
+name: typo
+inputs: {max_mb: {type: int, default: 1}}
+targets: {host: {kind: host}}
+steps:
+  - id: d
+    kind: decision
+    branches:
+      - when: params.max_bm > 0
+        goto: end
+""", "typo.yaml")
+    assert any("params.max_bm is not an input" in p.message and "max_mb" in p.message for p in problems)
+    (tmp_path / "inner.yaml").write_text("""
+name: inner
+targets: {host: {kind: host}}
+steps:
+  - id: say
+    kind: instruction
+    text: inner
+""")
+    pb = load("""
+name: outer
+targets: {host: {kind: host}}
+steps:
+  - id: hand-over
+    kind: call
+    playbook: inner
+""", tmp_path / "outer.yaml")
+    outcome, events = run(pb, HOST, {})  # no answer: stops inside the call
+    assert outcome == "aborted"
+    path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
+    j = store.Journal(path)
+    try:
+        # a crash after entering the called step: the journal ends there
+        partial = [e for e in events if e.kind != "session_ended" and e.kind != "call_ended"]
+        s = Session(pb, HOST, mode="live", journal=j, operator=AnswersOperator({"say": "done"}), facts=LiveFacts(2.0))
+        assert s.resume(partial) == "completed"
+    finally:
+        j.close()
+    resumed = [e.step for e in store.read(path).events if e.kind == "step_entered"]
+    assert resumed == ["hand-over", "hand-over/say"]

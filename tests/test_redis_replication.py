@@ -56,12 +56,26 @@ def check(url: str, *extra: str) -> tuple[int, dict]:
     return r.returncode, json.loads(r.stdout)[0]
 
 
+def save_when_idle(s: RedisServer) -> None:
+    """SAVE, once the BGSAVE a replica's full sync started has finished (SAVE refuses to run beside it)."""
+    import redis as redis_py
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            s.client().save()
+            return
+        except redis_py.exceptions.ResponseError as e:
+            assert "in progress" in str(e) and time.monotonic() < deadline, e
+            time.sleep(0.1)
+
+
 def test_healthy_master_with_replicas_has_no_critical_finding(cluster) -> None:
     m, reps = cluster(2)
     m.fill(1000)
-    m.client().save()
+    save_when_idle(m)
     for r in reps:
-        r.client().save()
+        save_when_idle(r)
     code, rep = check(m.url, "--interval", "1")
     assert rep["role"] == "master"
     assert [f for f in rep["findings"] if f["severity"] == "critical"] == []

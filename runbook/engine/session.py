@@ -227,7 +227,7 @@ class Session:
                 self._record(d["target"], fe.step or "", fe.ts, d["probe"], d.get("facts"), d.get("error", ""),
                              [Finding.from_dict(f) for f in e.data.get("findings", [])])
             elif e.kind == "step_entered":
-                at = e.step
+                at = (e.step or "").split("/", 1)[0]  # inside a call: that call step runs again from its start
             elif e.kind in ("action_result", "dry_run") and e.step:
                 done_action.add(e.step)
             elif e.kind == "session_ended":

@@ -323,6 +323,9 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
         if b is None:
             continue
         e = _expr(c, b["__pos__when"], b.get("when"), f"{where}: when") if "when" in b else None
+        for name in e.param_names() if e is not None else []:
+            if name not in inputs:
+                c.err(b["__pos__when"], f"{where}: when: params.{name} is not an input of this playbook{_suggest(name, inputs)}")
         if e is not None and b.get("goto"):
             ref_pos[f"goto:{len(branches)}"] = (b["__pos__goto"].line, b["__pos__goto"].col)
             branches.append(Branch(e, b["goto"]))
