@@ -130,8 +130,27 @@ def test_sentinel_failover_is_guarded_by_quorum_and_proves_a_new_master(tmp_path
                 pass
             assert time.monotonic() < deadline
             time.sleep(0.3)
+        import threading
+
+        from runbook.redis import sentinel as sentinel_probe
+
+        seen: list[dict] = []
+        done = threading.Event()
+
+        def watch() -> None:  # while the failover runs, Sentinel says so
+            while not done.is_set() and not seen:
+                f = {x.id: x for x in sentinel_probe.assess(sentinel_probe.probe(target["sentinel"], {}, 2.0))}
+                if "redis.sentinel.failover_in_progress" in f:
+                    seen.append(f["redis.sentinel.failover_in_progress"].evidence)
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         outcome, events = act(tmp_path, "redis", "redis.sentinel_failover", "{master: main}", target, "sentinel")
+        done.set()
+        watcher.join(5)
         assert outcome == "completed", [e.data for e in events if e.kind in ("blocked", "action_result", "guard")]
+        assert seen and "failover_in_progress" in seen[0]["flags"]
         result = [e.data for e in events if e.kind == "action_result"][0]
         assert result["master_after"] == f"127.0.0.1:{r.port}"
         deadline = time.monotonic() + 10
