@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,10 @@ class AccessError(Exception):
     def __init__(self, message: str, missing: bool = False) -> None:
         super().__init__(message)
         self.missing = missing  # the path does not exist (as opposed to: could not be read)
+
+
+class _Timeout(AccessError):
+    pass
 
 
 @dataclass
@@ -238,6 +243,9 @@ class Ssh(Access):
     _dir: str = field(default="", repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _open: bool = field(default=False, repr=False)
+    _run_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _sh: Any = field(default=None, repr=False)
+    _buf: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
         self.user, self.host, self.port = parse_dest(self.dest)
@@ -288,30 +296,83 @@ class Ssh(Access):
             self._open = True
 
     def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Ran:
+        """The command runs in one long-lived remote `sh` per host (the login shell and its rc files start
+        once, not per command); its output is framed by byte counts, so any bytes come back intact. A
+        command that does not finish in time ends that shell (the next call starts another)."""
         if not shutil.which("ssh"):
             raise AccessError("ssh is not installed on this machine")
-        self._master(timeout)
-        command = shlex.join(argv)  # each word quoted: the remote shell reads back exactly these words
-        p = procs.popen([*self._base(), "-o", "ControlMaster=no", "--", self.host, command],
-                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            # the master holds copies of this session's pipes until the remote command ends: closing the
-            # connection is what frees them (the next call opens a new one)
-            procs._kill(p)
-            self._drop()
+        with self._run_lock:
+            deadline = time.monotonic() + timeout
+            sh = self._shell(timeout)
+            # stdin from /dev/null: the command must never read the stream that carries the next ones
+            script = (f'{shlex.join(argv)} </dev/null >"$T/o" 2>"$T/e"; r=$?; '
+                      'echo "@@done $r $(wc -c <"$T/o") $(wc -c <"$T/e")"; cat "$T/o" "$T/e"\n')
             try:
-                p.communicate(timeout=5)
+                sh.stdin.write(script.encode())
+                sh.stdin.flush()
+                head = self._line(sh, deadline)
+                f = head.split()
+                if len(f) != 4 or f[0] != b"@@done":
+                    raise AccessError(f"{self.name}: the remote shell answered {head[:80]!r}")
+                out = self._exactly(sh, int(f[2]), deadline)
+                err = self._exactly(sh, int(f[3]), deadline)
+            except (OSError, ValueError, AccessError) as e:
+                self._end_shell()
+                if isinstance(e, _Timeout):
+                    raise AccessError(f"{self.name}: {shlex.join(argv[:3])} did not finish within {timeout:g} s") from None
+                raise AccessError(f"{self.name}: {e if isinstance(e, AccessError) else 'connection lost'}") from None
+            return Ran(int(f[1]), out, err)
+
+    def _shell(self, timeout: float) -> subprocess.Popen:
+        if self._sh is not None and self._sh.poll() is None:
+            return self._sh
+        self._master(timeout)
+        self._buf = b""
+        sh = procs.popen([*self._base(), "-o", "ControlMaster=no", "--", self.host, "sh"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._sh = sh
+        try:
+            sh.stdin.write(b'T=$(mktemp -d) || exit 1; trap \'rm -rf "$T"\' EXIT; echo "@@ready"\n')
+            sh.stdin.flush()
+            if self._line(sh, time.monotonic() + max(timeout, self.connect_timeout)) != b"@@ready":
+                raise AccessError(f"{self.name}: the remote shell did not start")
+        except (OSError, AccessError) as e:
+            self._end_shell()
+            raise AccessError(f"{self.name}: {e if isinstance(e, AccessError) else 'connection lost'}") from None
+        return sh
+
+    def _fill(self, sh: subprocess.Popen, deadline: float) -> None:
+        import select
+
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([sh.stdout], [], [], left)[0]:
+            raise _Timeout(f"{self.name}: no answer in time")
+        chunk = os.read(sh.stdout.fileno(), 1 << 20)
+        if not chunk:
+            raise AccessError("connection lost")
+        self._buf += chunk
+
+    def _line(self, sh: subprocess.Popen, deadline: float) -> bytes:
+        while b"\n" not in self._buf:
+            self._fill(sh, deadline)
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line.strip()
+
+    def _exactly(self, sh: subprocess.Popen, n: int, deadline: float) -> bytes:
+        while len(self._buf) < n:
+            self._fill(sh, deadline)
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def _end_shell(self) -> None:
+        sh, self._sh, self._buf = self._sh, None, b""
+        if sh is not None:
+            procs._kill(sh)
+            try:
+                sh.wait(5)
             except subprocess.TimeoutExpired:
                 pass
-            raise AccessError(f"{self.name}: {shlex.join(argv[:3])} did not finish within {timeout:g} s") from None
-        p = subprocess.CompletedProcess(p.args, p.returncode, out, err)
-        if p.returncode == 255:  # ssh's own failure: the connection, not the command
-            with self._lock:
-                self._open = False
-            raise AccessError(f"{self.name}: {_last(p.stderr.decode('utf-8', 'replace').strip()) or 'connection lost'}")
-        return Ran(p.returncode, p.stdout, p.stderr)
+            self._drop()  # a master that lost its session may be gone too: check it afresh next time
 
     def _drop(self) -> None:
         """Close the shared connection (ssh -O exit); the next call opens a new one."""
@@ -324,6 +385,13 @@ class Ssh(Access):
             self._open = False
 
     def close(self) -> None:
+        sh, self._sh = self._sh, None
+        if sh is not None:
+            try:
+                sh.stdin.close()  # the remote shell ends and removes its temp dir
+                sh.wait(2)
+            except (OSError, subprocess.TimeoutExpired):
+                procs._kill(sh)
         self._drop()
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
