@@ -167,7 +167,8 @@ def _sentinel(sb: Sandbox, name: str, master_port: int, quorum: int = 2) -> int:
     conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {d}\nlogfile {d}/sentinel.log\n"
                     f"sentinel monitor main 127.0.0.1 {master_port} {quorum}\n"
                     "sentinel down-after-milliseconds main 1000\nsentinel failover-timeout main 10000\n")
-    sb.start(f"redis-sentinel {name}", ["redis-server", str(conf), "--sentinel"], cwd=d, info=f"on 127.0.0.1:{port}")
+    argv = ["redis-sentinel", str(conf)] if shutil.which("redis-sentinel") else ["redis-server", str(conf), "--sentinel"]
+    sb.start(f"redis-sentinel {name}", argv, cwd=d, info=f"on 127.0.0.1:{port}")
     import redis
 
     _until(f"{name} answering", lambda: redis.Redis(port=port, socket_timeout=1).ping())
