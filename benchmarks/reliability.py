@@ -17,11 +17,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess

@@ -78,7 +78,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def _bind_targets(args: argparse.Namespace) -> dict[str, Any]:
     from dataclasses import replace
 
-    from runbook.targets import kind_of, load_inventory, parse_binding
+    from runbook.targets import load_inventory, parse_binding
 
     targets = {}
     if getattr(args, "inventory", None):

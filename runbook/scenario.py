@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from runbook import registry
+from runbook.engine.facts import facts_key
 from runbook.secrets import mask_mapping
 from runbook.targets import Target, to_inventory_entry
 
@@ -28,7 +29,7 @@ class ScenarioError(Exception):
 
 
 def record(targets: dict[str, Target], timeout: float = 3.0, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    from runbook.engine.facts import LiveFacts, ProbeError, facts_key
+    from runbook.engine.facts import LiveFacts, ProbeError
 
     live = LiveFacts(timeout)
     facts: dict[str, dict[str, Any]] = {}
@@ -53,7 +54,7 @@ def record_playbook(pb: Any, targets: dict[str, Target], answers: dict[str, Any]
     are never run (a dry run shows them)."""
     import tempfile
 
-    from runbook.engine.facts import LiveFacts, ProbeError, facts_key
+    from runbook.engine.facts import LiveFacts, ProbeError
     from runbook.engine.operators import AnswersOperator
     from runbook.engine.session import Session
     from runbook.journal.store import Journal
