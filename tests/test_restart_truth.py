@@ -59,6 +59,13 @@ def verdict(case: Case) -> tuple[bool, dict[str, Any], list[str]]:
     return passed, facts, found
 
 
+def _listening_ports(pid: int) -> set[int]:
+    try:
+        return {c.laddr.port for c in psutil.Process(pid).net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+    except psutil.Error:
+        return set()
+
+
 def truth(case: Case) -> tuple[bool, str]:
     """Stop and start the server for real. Safe: back at its address, as a writable master, with every
     key, accepting the clients' credentials."""
@@ -96,7 +103,9 @@ def truth(case: Case) -> tuple[bool, str]:
             if "NOAUTH" in str(e) or "WRONGPASS" in str(e) or "AUTH" in str(e):
                 return False, "refuses the clients' credentials"
         except (redis_py.exceptions.ConnectionError, redis_py.exceptions.TimeoutError):
-            pass
+            ports = _listening_ports(proc.pid)
+            if ports and s.port not in ports:  # up, and listening elsewhere: no need to wait out the deadline
+                return False, f"nothing answers at its address: it listens on {sorted(ports)}"
         if time.monotonic() > deadline:
             return False, "nothing answers at its address"
         time.sleep(0.05)
