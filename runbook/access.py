@@ -118,6 +118,15 @@ class Access:
                         break
         return out
 
+    def disk(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> tuple[int, int]:
+        """(total, available) bytes of the filesystem holding path (df -P -B1); AccessError when unknown."""
+        r = self.run(["df", "-P", "-B1", "--", path], timeout)
+        lines = r.text.strip().splitlines()
+        f = lines[-1].split() if r.rc == 0 and len(lines) >= 2 else []
+        if len(f) < 4 or not f[1].isdigit() or not f[3].isdigit():
+            raise AccessError(f"df {path} on {self.name}: {_last(r.stderr.decode('utf-8', 'replace').strip()) or 'no answer'}")
+        return int(f[1]), int(f[3])
+
     def stat(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any] | None:
         """size, mtime and type of a path (following links), or None when it does not exist."""
         r = self.run(["stat", "-L", "-c", "%s %Y %F", "--", path], timeout)

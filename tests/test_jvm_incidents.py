@@ -14,6 +14,7 @@ import pytest
 
 from conftest import ROOT
 from runbook.jvm import memory, threads
+from runbook.sandbox.incidents import memory_cgroup_root, remove_cgroup
 from runbook.targets import Target
 
 DATA = ROOT / "runbook" / "sandbox" / "data"
@@ -79,16 +80,9 @@ def test_metaspace_near_its_limit_and_a_small_code_cache(tmp_path, jvms) -> None
     assert "jvm.codecache.full" not in {x.id for x in memory.assess({**facts, "thresholds": {}})}  # 95% by default
 
 
-def _memory_cgroup() -> Path | None:
-    for root in (Path("/sys/fs/cgroup/memory"), Path("/sys/fs/cgroup")):
-        if (root / "cgroup.procs").exists() and ((root / "memory.limit_in_bytes").exists() or (root / "cgroup.subtree_control").exists()):
-            return root
-    return None
-
-
-@pytest.mark.skipif(os.geteuid() != 0 or _memory_cgroup() is None, reason="needs root and a memory cgroup")
+@pytest.mark.skipif(os.geteuid() != 0 or memory_cgroup_root() is None, reason="needs root and a memory cgroup")
 def test_a_heap_larger_than_its_cgroup_limit(tmp_path, jvms) -> None:
-    root = _memory_cgroup()
+    root = memory_cgroup_root()
     cg = root / f"runbook-test-{os.getpid()}"
     cg.mkdir()
     try:
@@ -107,9 +101,4 @@ def test_a_heap_larger_than_its_cgroup_limit(tmp_path, jvms) -> None:
             p.kill()
             p.wait(10)
         jvms.clear()
-        for _ in range(50):
-            try:
-                cg.rmdir()
-                break
-            except OSError:
-                time.sleep(0.1)
+        remove_cgroup(cg)

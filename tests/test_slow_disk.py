@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from redis_server import RedisServer
+from runbook.sandbox.incidents import remove_cgroup
 
 BLKIO = Path("/sys/fs/cgroup/blkio")
 pytestmark = pytest.mark.skipif(
@@ -69,11 +70,4 @@ def test_an_aof_fsync_that_cannot_keep_up_is_named(tmp_path) -> None:
         except OSError:
             pass
         s.stop()
-        for _ in range(50):
-            try:
-                cg.rmdir()
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.1)
+        remove_cgroup(cg)

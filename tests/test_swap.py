@@ -10,12 +10,12 @@ import random
 import shutil
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from redis_server import RedisServer
+from runbook.sandbox.incidents import remove_cgroup
 
 CGROUP = Path("/sys/fs/cgroup/memory")
 pytestmark = pytest.mark.skipif(
@@ -77,11 +77,4 @@ def test_a_redis_in_a_small_cgroup_is_swapped_out_and_named(swap, tmp_path) -> N
     finally:
         if s is not None:
             s.stop()
-        for _ in range(50):
-            try:
-                cg.rmdir()
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.1)
+        remove_cgroup(cg)

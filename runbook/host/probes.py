@@ -87,12 +87,7 @@ def assess_basic(facts: dict[str, Any]) -> list[Finding]:
 def disk(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     acc = host_access(target)
     path = str(params.get("path") or "/")
-    r = acc.run(["df", "-P", "-B1", "--", path], timeout)
-    lines = r.text.strip().splitlines()
-    if r.rc != 0 or len(lines) < 2:
-        raise ValueError(f"df {path} on {acc.name}: {r.stderr.decode('utf-8', 'replace').strip() or 'no answer'}")
-    f = lines[-1].split()
-    total, avail = int(f[1]), int(f[3])
+    total, avail = acc.disk(path, timeout)
     return {
         "disk_path": path,
         "disk_total_bytes": total,

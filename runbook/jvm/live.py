@@ -158,12 +158,11 @@ def read_over(acc: Any, pid: int, timeout: float) -> dict[str, Any]:
     except JvmError as e:
         facts["jstat_error"] = str(e)
     dump_dir = facts.get("heap_dump_path") or cwd or "/"
-    r = acc.run(["df", "-P", "-B1", "--", dump_dir], timeout)
-    f = r.text.strip().splitlines()[-1].split() if r.rc == 0 and r.text.strip() else []
-    if len(f) >= 4 and f[3].isdigit():
-        facts["dump_dir"], facts["dump_dir_free_bytes"] = dump_dir, int(f[3])
-    else:
-        facts["dump_dir_error"] = r.stderr.decode("utf-8", "replace").strip()[-200:]
+    try:
+        facts["dump_dir_free_bytes"] = acc.disk(dump_dir, timeout)[1]
+        facts["dump_dir"] = dump_dir
+    except AccessError as e:
+        facts["dump_dir_error"] = str(e)
     return facts
 
 

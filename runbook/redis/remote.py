@@ -48,10 +48,10 @@ def host_facts(acc: Any, info: dict[str, Any], config: dict[str, Any] | None) ->
         out["transparent_hugepages"] = thp[thp.find("[") + 1: thp.find("]")] if "[" in thp else thp
     data_dir = (config or {}).get("dir") or out.get("cwd")
     if data_dir:
-        r = acc.run(["df", "-P", "-B1", "--", data_dir])
-        f = r.text.strip().splitlines()[-1].split() if r.rc == 0 and r.text.strip() else []
-        if len(f) >= 4 and f[1].isdigit():
-            out["disk_total_bytes"], out["disk_free_bytes"] = int(f[1]), int(f[3])
+        try:
+            out["disk_total_bytes"], out["disk_free_bytes"] = acc.disk(data_dir)
+        except AccessError as e:
+            out["disk_error"] = str(e)
     m = re.search(r"MemTotal:\s+(\d+) kB", files["/proc/meminfo"])
     out["mem_total_bytes"] = int(m[1]) * 1024 if m else None
     m = re.search(r"VmSwap:\s+(\d+) kB", proc.get("status") or "")

@@ -297,14 +297,15 @@ def build_container_memory(sb: Sandbox) -> dict[str, Any]:
     limit_file = path / ("memory.limit_in_bytes" if (path / "memory.limit_in_bytes").exists() else "memory.max")
     limit_file.write_text(str(256 * 1024 * 1024))
     sb.notes.append(f"cgroup {path}")
-    sb.cleanups.append(lambda: _remove_cgroup(path))
+    sb.cleanups.append(lambda: remove_cgroup(path))
     p = _java(sb, "java HeapFull", "HeapFull.java", "-Xmx512m", args=("600", "8"),
               prefix=["sh", "-c", f'echo $$ > {path}/cgroup.procs && exec "$@"', "sh"], info="in a 256 MB cgroup")
     return {"targets": {"app": Target("app", f"pid:{p.pid}", "jvm")}, "answers": {"limit": "done"},
             "expected": "completed", "findings": {"jvm.container.memory_limit"}}
 
 
-def _remove_cgroup(path: Path) -> None:
+def remove_cgroup(path: Path) -> None:
+    """rmdir a cgroup once the processes in it are gone (the kernel lets go of them a moment later)."""
     for _ in range(50):
         try:
             path.rmdir()
