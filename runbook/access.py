@@ -13,8 +13,10 @@ Ground floor: imports only procs.
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -145,6 +147,51 @@ class Access:
             raise AccessError(f"{self.name}: cannot list {path}: {_last(err)}", missing="No such file" in err)
         return sorted(x for x in r.stdout.decode("utf-8", "replace").split("\0") if x)
 
+    def realpath(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """The path with its links resolved (missing parts kept as written), as the host sees it."""
+        r = self.run(["realpath", "-m", "--", path], timeout)
+        return r.text.rstrip("\n") if r.rc == 0 and r.stdout.strip() else os.path.normpath(path)
+
+    def which(self, word: str, timeout: float = DEFAULT_TIMEOUT) -> str | None:
+        """The executable a command word runs on the host (PATH of its login), or None."""
+        if "/" in word:
+            return word if self.run(["test", "-f", word, "-a", "-x", word], timeout).rc == 0 else None
+        r = self.run(["sh", "-c", 'command -v -- "$1"', "sh", word], timeout)
+        found = r.text.strip()
+        return found if r.rc == 0 and found.startswith("/") else None
+
+    def resolve(self, name: str, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        """The addresses a host name has for the host (its own resolver: getent)."""
+        r = self.run(["getent", "ahosts", name], timeout)
+        return sorted({line.split()[0] for line in r.text.splitlines() if line.strip()}) if r.rc == 0 else []
+
+    def mem_available(self, timeout: float = DEFAULT_TIMEOUT) -> int | None:
+        """MemAvailable of the host in bytes (None when unknown)."""
+        m = re.search(rb"MemAvailable:\s+(\d+) kB", self.read_many(["/proc/meminfo"], timeout)["/proc/meminfo"] or b"")
+        return int(m[1]) * 1024 if m else None
+
+    def addresses(self, timeout: float = DEFAULT_TIMEOUT) -> set[str]:
+        """The IP addresses of the host's interfaces (the kernel's local routes and IPv6 addresses)."""
+        files = self.read_many(["/proc/net/fib_trie", "/proc/net/if_inet6"], timeout)
+        out: set[str] = set()
+        last = ""
+        for line in (files["/proc/net/fib_trie"] or b"").decode("ascii", "replace").splitlines():
+            f = line.split()
+            if len(f) >= 2 and f[0] in ("|--", "+--"):
+                last = f[1].split("/")[0]
+            elif "/32 host LOCAL" in line and last:
+                out.add(last)
+        for line in (files["/proc/net/if_inet6"] or b"").decode("ascii", "replace").splitlines():
+            f = line.split()
+            if f and len(f[0]) == 32:
+                out.add(_addr(f[0], True, kernel_order=False))
+        return out
+
+    def listeners(self, timeout: float = DEFAULT_TIMEOUT) -> list[tuple[str, int]]:
+        """(address, port) of every listening TCP socket on the host."""
+        files = self.read_many(["/proc/net/tcp", "/proc/net/tcp6"], timeout)
+        return sorted(set(self._listen_inodes(files["/proc/net/tcp"], files["/proc/net/tcp6"]).values()))
+
     def proc(self, pid: int, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any] | None:
         """A process's facts from /proc: cmdline, cwd, its listening TCP ports, its cgroup; None when
         there is no such process. A value it may not read (another user's cwd) is left out."""
@@ -185,18 +232,48 @@ class Access:
                     out[f[9]] = (_addr(addr, v6), int(port, 16))
         return out
 
+    def forward_unix(self, remote: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """A path on this machine that reaches the unix socket `remote` of the host."""
+        return remote
+
+    def cancel_forward(self, local: str) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
-def _addr(hexaddr: str, v6: bool) -> str:
+def _addr(hexaddr: str, v6: bool, kernel_order: bool = True) -> str:
+    """An address as /proc writes it: in 32-bit words of host byte order (net/tcp), or in network
+    order (if_inet6)."""
     import ipaddress
 
     raw = bytes.fromhex(hexaddr)
     if not v6:
         return str(ipaddress.IPv4Address(raw[::-1]))
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)) if kernel_order else raw
     return str(ipaddress.IPv6Address(words))
+
+
+def _kind(mode: int, size: int) -> str:
+    """The file type as GNU stat's %F names it."""
+    import stat as st
+
+    if st.S_ISREG(mode):
+        return "regular file" if size else "regular empty file"
+    for test, name in ((st.S_ISDIR, "directory"), (st.S_ISLNK, "symbolic link"), (st.S_ISSOCK, "socket"),
+                       (st.S_ISFIFO, "fifo"), (st.S_ISCHR, "character special file"), (st.S_ISBLK, "block special file")):
+        if test(mode):
+            return name
+    return "weird file"
+
+
+def is_dir(st: dict[str, Any] | None) -> bool:
+    return bool(st) and st["type"] == "directory"
+
+
+def is_file(st: dict[str, Any] | None) -> bool:
+    return bool(st) and st["type"] in ("regular file", "regular empty file")
 
 
 def _last(text: str) -> str:
@@ -205,7 +282,7 @@ def _last(text: str) -> str:
 
 
 class Local(Access):
-    name = "this machine"
+    name = host = "this machine"
     local = True
 
     def read_many(self, paths: list[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, bytes | None]:
@@ -217,6 +294,64 @@ class Local(Access):
             except OSError:
                 out[p] = None
         return out
+
+    # the same answers as the commands of the base class would give, without a process each
+    def read(self, path: str, limit: int = READ_LIMIT, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                return f.read(limit)
+        except OSError as e:
+            raise AccessError(f"cannot read {path}: {e.strerror}", missing=isinstance(e, FileNotFoundError)) from None
+
+    def tail(self, path: str, nbytes: int, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - nbytes))
+                return f.read(nbytes)
+        except OSError as e:
+            raise AccessError(f"cannot read {path}: {e.strerror}", missing=isinstance(e, FileNotFoundError)) from None
+
+    def stat(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any] | None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            if e.errno == errno.ENOTDIR:
+                return None
+            raise AccessError(f"cannot stat {path}: {e.strerror}") from None
+        return {"size": st.st_size, "mtime": int(st.st_mtime), "type": _kind(st.st_mode, st.st_size)}
+
+    def stat_many(self, paths: list[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, dict[str, Any] | None]:
+        out: dict[str, dict[str, Any] | None] = {}
+        for p in paths:
+            try:
+                out[p] = self.stat(p)
+            except AccessError:
+                out[p] = None
+        return out
+
+    def listdir(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        try:
+            return sorted(os.listdir(path))
+        except OSError as e:
+            raise AccessError(f"cannot list {path}: {e.strerror}", missing=isinstance(e, FileNotFoundError)) from None
+
+    def realpath(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+        return os.path.realpath(path)
+
+    def which(self, word: str, timeout: float = DEFAULT_TIMEOUT) -> str | None:
+        if "/" in word:
+            return word if os.path.isfile(word) and os.access(word, os.X_OK) else None
+        return shutil.which(word)
+
+    def resolve(self, name: str, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        import socket
+
+        try:
+            return sorted({ai[4][0] for ai in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)})
+        except OSError:
+            return []
 
     def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Ran:
         try:
@@ -255,6 +390,7 @@ class Ssh(Access):
     _run_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _sh: Any = field(default=None, repr=False)
     _buf: bytes = field(default=b"", repr=False)
+    _forwards: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.user, self.host, self.port = parse_dest(self.dest)
@@ -306,31 +442,34 @@ class Ssh(Access):
 
     def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Ran:
         """The command runs in one long-lived remote `sh` per host (the login shell and its rc files start
-        once, not per command); its output is framed by byte counts, so any bytes come back intact. A
-        command that does not finish in time ends that shell (the next call starts another)."""
+        once, not per command). Its output goes to files first (nothing it leaves running can write into
+        the stream), then comes back framed by a marker that is new for every call, so any bytes come
+        back intact; an empty file costs no `cat`. A command that does not finish in time ends that shell
+        (the next call starts another)."""
         if not shutil.which("ssh"):
             raise AccessError("ssh is not installed on this machine")
         with self._run_lock:
             deadline = time.monotonic() + timeout
             sh = self._shell(timeout)
+            mark = "@@" + secrets.token_hex(12)
             # stdin from /dev/null: the command must never read the stream that carries the next ones
-            script = (f'{shlex.join(argv)} </dev/null >"$T/o" 2>"$T/e"; r=$?; '
-                      'echo "@@done $r $(wc -c <"$T/o") $(wc -c <"$T/e")"; cat "$T/o" "$T/e"\n')
+            script = (f'{shlex.join(argv)} </dev/null >"$T/o" 2>"$T/e"; r=$?; [ -s "$T/o" ] && cat "$T/o"; '
+                      f'printf "\\n{mark} %d\\n" "$r"; [ -s "$T/e" ] && cat "$T/e"; printf "\\n{mark}\\n"\n')
             try:
                 sh.stdin.write(script.encode())
                 sh.stdin.flush()
-                head = self._line(sh, deadline)
-                f = head.split()
-                if len(f) != 4 or f[0] != b"@@done":
-                    raise AccessError(f"{self.name}: the remote shell answered {head[:80]!r}")
-                out = self._exactly(sh, int(f[2]), deadline)
-                err = self._exactly(sh, int(f[3]), deadline)
+                out = self._until(sh, f"\n{mark} ".encode(), deadline)
+                rc = self._line(sh, deadline)
+                err = self._until(sh, f"\n{mark}\n".encode(), deadline)
             except (OSError, ValueError, AccessError) as e:
                 self._end_shell()
                 if isinstance(e, _Timeout):
                     raise AccessError(f"{self.name}: {shlex.join(argv[:3])} did not finish within {timeout:g} s") from None
                 raise AccessError(f"{self.name}: {e if isinstance(e, AccessError) else 'connection lost'}") from None
-            return Ran(int(f[1]), out, err)
+            if not rc.lstrip(b"-").isdigit():
+                self._end_shell()
+                raise AccessError(f"{self.name}: the remote shell answered {rc[:80]!r}")
+            return Ran(int(rc), out, err)
 
     def _shell(self, timeout: float) -> subprocess.Popen:
         if self._sh is not None and self._sh.poll() is None:
@@ -367,11 +506,42 @@ class Ssh(Access):
         line, self._buf = self._buf.split(b"\n", 1)
         return line.strip()
 
-    def _exactly(self, sh: subprocess.Popen, n: int, deadline: float) -> bytes:
-        while len(self._buf) < n:
+    def _until(self, sh: subprocess.Popen, marker: bytes, deadline: float) -> bytes:
+        """The bytes before marker (which is consumed)."""
+        start = 0
+        while (i := self._buf.find(marker, start)) < 0:
+            start = max(0, len(self._buf) - len(marker))
             self._fill(sh, deadline)
-        out, self._buf = self._buf[:n], self._buf[n:]
+        out, self._buf = self._buf[:i], self._buf[i + len(marker):]
         return out
+
+    def forward_unix(self, remote: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """Forward a unix socket of the host to one in the private control directory, over the shared
+        connection (ssh -O forward -L LOCAL:REMOTE)."""
+        self._master(timeout)
+        local = os.path.join(self._dir, f"fwd-{len(self._forwards)}-{os.getpid()}.sock")
+        try:
+            p = procs.run([*self._base(), "-O", "forward", "-L", f"{local}:{remote}", "--", self.host], timeout)
+        except subprocess.TimeoutExpired:
+            raise AccessError(f"{self.name}: forwarding {remote} did not finish within {timeout:g} s") from None
+        if p.returncode != 0:
+            raise AccessError(f"{self.name}: cannot forward {remote}: "
+                              f"{_last(p.stderr.decode('utf-8', 'replace')) or f'ssh exited {p.returncode}'}")
+        self._forwards[local] = remote
+        return local
+
+    def cancel_forward(self, local: str) -> None:
+        remote = self._forwards.pop(local, None)
+        if remote is None:
+            return
+        try:
+            procs.run([*self._base(), "-O", "cancel", "-L", f"{local}:{remote}", "--", self.host], 5)
+        except (subprocess.TimeoutExpired, OSError):
+            pass
+        try:
+            os.unlink(local)
+        except OSError:
+            pass
 
     def _end_shell(self) -> None:
         sh, self._sh, self._buf = self._sh, None, b""

@@ -146,9 +146,12 @@ def test_redis_over_ssh_names_the_aof_trap_where_runbook_cannot_see_the_files(se
                            capture_output=True, text=True, timeout=120, cwd=ROOT)
         report = json.loads(r.stdout)[0]
         ids = {f["id"] for f in report["findings"]}
-        assert r.returncode == 2 and "redis.restart.aof_missing" in ids and "redis.restart.unproven" in ids, r.stdout + r.stderr
+        assert r.returncode == 2 and "redis.restart.aof_missing" in ids and "redis.restart.data_loss" in ids, r.stdout + r.stderr
         pv = report["restart_preview"]
         assert pv["config_file"] == str(s.conf) and pv["loads"] == "nothing" and pv["read_over"].startswith("ssh ")
+        # proven there, not guessed: redis-server on that host read the file and confirmed the data dir
+        assert pv["reader"] == "redis-server" and "confirmed by redis-server" in pv["tiers"]["config"], pv
+        assert pv["keys_after"] == 0 and not pv["unproven"]
         # the restart guard blocks, through a playbook run in the same blind spot
         answers = tmp_path / "answers.yaml"
         answers.write_text("storm: done\naof-trap: done\npreview: done\nrestart: {confirm: master}\n")
@@ -166,6 +169,45 @@ def test_redis_over_ssh_names_the_aof_trap_where_runbook_cannot_see_the_files(se
         assert "redis.restart.aof_missing" not in {f["id"] for f in report["findings"]}  # not guessed
     finally:
         s.stop()
+
+
+@pytest.mark.skipif(not __import__("shutil").which("redis-server") or not __import__("shutil").which("unshare"),
+                    reason="needs redis-server and unshare")
+def test_a_safe_restart_over_ssh_really_restarts_the_server(server, tmp_path) -> None:
+    """From where runbook cannot see the server's files or process, the simulation on its host proves the
+    restart safe, the guard passes, and the restart over ssh brings it back: a new run_id, every key."""
+    import subprocess
+
+    import redis
+
+    from conftest import ROOT
+    from redis_server import RedisServer
+
+    s = RedisServer(tmp_path, "redis", conf="save 900 1\n").start()
+    new_pid = None
+    try:
+        s.fill(250)
+        before = s.client().info()
+        inv = tmp_path / "inventory.yaml"
+        inv.write_text(f"targets:\n  master:\n    url: {s.url}\n    restart: {{command: [redis-server, {s.conf}]}}\n"
+                       f"    ssh: {server.dest}\n    ssh_options:\n" + "".join(f"      - \"{o}\"\n" for o in server.options))
+        answers = tmp_path / "answers.yaml"
+        answers.write_text("storm: done\naof-trap: done\npreview: done\nrestart: {confirm: master}\n")
+        r = subprocess.run(hidden(s.base, "run", "playbooks/redis-master-restart.yaml", "-i", str(inv), "--headless",
+                                  "--answers", str(answers)), capture_output=True, text=True, timeout=180, cwd=ROOT)
+        after = redis.Redis(port=s.port, socket_timeout=5).info()
+        new_pid = after["process_id"]
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "guard PASS  redis.restart_is_safe" in r.stdout and "on " + server.dest + " over ssh" in r.stdout, r.stdout
+        assert after["run_id"] != before["run_id"] and new_pid != s.pid
+        assert sum(v["keys"] for k, v in after.items() if k.startswith("db")) == 250
+        assert not s.alive()  # the old process is gone: it was stopped, not left beside the new one
+    finally:
+        if new_pid:
+            __import__("os").kill(new_pid, 9)
+        s.stop()
+        for log in Path("/tmp").glob("runbook-restart-master.*"):  # the start's output, kept on its host
+            log.unlink()
 
 
 @pytest.mark.skipif(not __import__("shutil").which("jcmd"), reason="no JDK")

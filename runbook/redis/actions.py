@@ -45,20 +45,20 @@ def _shutdown_mode(params: dict[str, Any]) -> str:
     return mode
 
 
-REMOTE_RESTART = ("{name} is on {host}: runbook does not restart a server over ssh yet (it would start the command "
-                  "on this machine); restart it there by hand, after the restart preview")
+# Over ssh the start is one command in the host's shell: the script is a constant, the directory, the log
+# and the command's words are its arguments. setsid: the server outlives the ssh session.
+_START_THERE = 'cd -- "$1" || exit 97; log=$2; shift 2; setsid "$@" </dev/null >>"$log" 2>&1 & echo $!'
 
 
 class Restart:
     """Stop (SHUTDOWN in the stated mode; wait until the process has exited and its port is free), start
-    (the declared command, detached, in its working directory, output kept in the state dir; or
-    `systemctl restart UNIT`), then prove it: a new run_id at the same address, loading finished, the
-    same role and at least the keys it held just before the stop."""
+    (the declared command, detached, in its working directory, output kept in a log; or
+    `systemctl restart UNIT`) on the server's host: this machine, or the target's ssh host. Then prove
+    it: a new run_id at the same address, loading finished, the same role and at least the keys it held
+    just before the stop."""
 
     @staticmethod
     def _start_argv(target: Target) -> list[str]:
-        if target.ssh:  # never start on this machine what belongs to another host
-            raise ValueError(REMOTE_RESTART.format(name=target.name, host=target.ssh))
         if target.restart_command:
             return list(target.restart_command)
         if target.restart_unit:
@@ -67,9 +67,7 @@ class Restart:
 
     @staticmethod
     def describe(target: Target, params: dict[str, Any]) -> str:
-        if target.ssh:
-            return "nothing: " + REMOTE_RESTART.format(name=target.name, host=target.ssh)
-        start = shlex.join(Restart._start_argv(target))
+        start = shlex.join(Restart._start_argv(target)) + (f" on {target.ssh} over ssh" if target.ssh else "")
         if target.restart_unit:
             return f"{start}; then expect a new run_id, its role and its keys {_on(target)}"
         stop = " ".join(["SHUTDOWN", *SHUTDOWN_ARGS[_shutdown_mode(params)]])
@@ -81,9 +79,12 @@ class Restart:
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
         import redis
 
+        from runbook.access import AccessError, for_target
+
         mode = _shutdown_mode(params)
         argv = Restart._start_argv(target)
         wait_s = float(params.get("wait_s", 120))
+        acc = for_target(target)
         c = _client(target, timeout)
         try:
             before = c.info()
@@ -92,25 +93,35 @@ class Restart:
             return {"ok": False, "error": f"cannot read the server before the stop: {e}"}
         old = {"pid": before.get("process_id"), "run_id": before.get("run_id"), "role": before.get("role"),
                "keys": _keys(before)}
-        from runbook.redis.hostfacts import host_facts
+        try:
+            host = _host_of(acc, before)  # is that pid really the server, on its host?
+            if not host.get("local" if acc.local else "on_host"):
+                old["pid"] = None
+            from runbook.redis.preview import launch_dir
 
-        local = host_facts(before, None)  # is that pid really the server, on this machine?
-        if not local.get("local"):
-            old["pid"] = None
-        from runbook.redis.preview import launch_dir
-
-        # the same directory the restart simulation started its copy in
-        running_cwd = str(local.get("cwd") or "/").removesuffix(" (deleted)")
-        cwd = target.restart_cwd or launch_dir(running_cwd, target.config or str(before.get("config_file") or ""))[0]
+            # the same directory the restart simulation started its copy in
+            running_cwd = str(host.get("cwd") or "/").removesuffix(" (deleted)")
+            cwd = target.restart_cwd or launch_dir(running_cwd, target.config or str(before.get("config_file") or ""),
+                                                   acc)[0]
+        except AccessError as e:
+            c.close()
+            return {"ok": False, "error": f"cannot read the server's host before the stop, nothing was done: {e}"}
         out: dict[str, Any] = {"ok": False, "shutdown": mode, "old_pid": old["pid"], "old_run_id": old["run_id"],
                                "keys_before": old["keys"]}
+        if not acc.local:
+            out["host"] = acc.host
+        started: Any = None
         if target.restart_unit:
             c.close()
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=wait_s, stdin=subprocess.DEVNULL)
-            if p.returncode != 0:
-                out["error"] = (p.stderr.strip() or p.stdout.strip())[-500:] or f"{argv[0]} exited {p.returncode}"
+            try:
+                p = acc.run(argv, wait_s)
+            except AccessError as e:
+                out["error"] = str(e)
                 return out
-            started = None
+            if p.rc != 0:
+                out["error"] = (p.stderr.decode("utf-8", "replace").strip() or p.text.strip())[-500:] \
+                    or f"{argv[0]} exited {p.rc}"
+                return out
         else:
             try:
                 c.execute_command("SHUTDOWN", *SHUTDOWN_ARGS[mode])
@@ -123,28 +134,79 @@ class Restart:
                 return out
             finally:
                 c.close()
-            gone = _wait_exit(old["pid"], target, wait_s)
+            gone = _wait_exit(old["pid"], target, wait_s, acc)
             if gone:
                 out["error"] = gone
                 return out
-            log = _restart_log(target)
-            out["start_output"] = str(log)
-            with open(log, "ab") as fh:
-                try:
-                    started = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=fh, stderr=fh,
-                                               start_new_session=True)
-                except OSError as e:
-                    out["error"] = f"the start command could not run: {e.strerror}: {argv[0]}"
-                    return out
+            try:
+                started = _start_here(target, argv, cwd, out) if acc.local else _start_there(acc, target, argv, cwd, out)
+            except (OSError, AccessError) as e:
+                out["error"] = f"the start command could not run: {getattr(e, 'strerror', None) or e}: {argv[0]}"
+                return out
         up = _wait_new(target, old["run_id"], started, wait_s)
         out.update(up)
         if up.get("error"):
-            out["error"] += _tail(out.get("start_output"))
+            out["error"] += _tail(acc, out.get("start_output"))
             return expect(out, "a new run_id at the address", False, up["error"])
         out["ok"] = True
         what = f"a new run_id at the address, done loading, a {old['role']} with at least {old['keys']:,} keys"
         seen = f"run_id {str(up['new_run_id'])[:8]}…, a {up['role']} with {up['keys']:,} keys"
         return expect(out, what, up["role"] == old["role"] and up["keys"] >= old["keys"], seen)
+
+
+def _host_of(acc: Any, info: dict[str, Any]) -> dict[str, Any]:
+    if acc.local:
+        from runbook.redis.hostfacts import host_facts
+
+        return host_facts(info, None)
+    from runbook.redis.remote import host_facts as remote_host_facts
+
+    return remote_host_facts(acc, info, None)
+
+
+def _start_here(target: Target, argv: list[str], cwd: str, out: dict[str, Any]) -> Any:
+    """The start on this machine: detached (its own session), its output in the state dir."""
+    log = _restart_log(target)
+    out["start_output"] = str(log)
+    with open(log, "ab") as fh:
+        return subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=fh, stderr=fh, start_new_session=True)
+
+
+class _Started:
+    """The start command on the host over ssh. It has exited when its pid is gone; its exit code is not
+    known (a daemonizing start exits 0 at once), so only an exit with nothing at the address for a few
+    seconds is a failure (see _wait_new)."""
+
+    def __init__(self, acc: Any, pid: int) -> None:
+        self.acc, self.pid, self.returncode = acc, pid, None
+
+    def poll(self) -> Any:
+        from runbook.access import AccessError
+
+        try:
+            stat = self.acc.read_many([f"/proc/{self.pid}/stat"], 5)[f"/proc/{self.pid}/stat"]
+        except AccessError:
+            return None  # not known: keep waiting for the address
+        if stat is None or b") Z " in stat:
+            self.returncode = "unknown"
+        return self.returncode
+
+
+def _start_there(acc: Any, target: Target, argv: list[str], cwd: str, out: dict[str, Any]) -> _Started:
+    from runbook.access import AccessError
+
+    name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in target.name)
+    r = acc.run(["mktemp", "-t", f"runbook-restart-{name}.XXXXXX"])
+    log = r.text.strip()
+    if r.rc != 0 or not log:
+        raise AccessError(f"mktemp on {acc.host}: {r.stderr.decode('utf-8', 'replace').strip() or 'failed'}")
+    out["start_output"] = f"{acc.host}:{log}"
+    r = acc.run(["sh", "-c", _START_THERE, "sh", cwd, log, *argv])
+    if r.rc == 97:
+        raise AccessError(f"{cwd} does not exist on {acc.host}")
+    if r.rc != 0 or not r.text.strip().isdigit():
+        raise AccessError(r.stderr.decode("utf-8", "replace").strip() or f"sh exited {r.rc}")
+    return _Started(acc, int(r.text.strip()))
 
 
 def _keys(info: dict[str, Any]) -> int:
@@ -159,27 +221,31 @@ def _restart_log(target: Target) -> Any:
     return d / f"{target.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
 
 
-def _tail(path: str | None, n: int = 6) -> str:
-    if not path:
+def _tail(acc: Any, where: str | None, n: int = 6) -> str:
+    """The last lines of the start's output (on its host: "host:path" over ssh)."""
+    if not where:
         return ""
+    path = where if acc.local else where.split(":", 1)[1]
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines = [x.rstrip() for x in f.readlines()[-n:] if x.strip()]
-    except OSError:
+        text = acc.tail(path, 8192).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - the output is a courtesy: its absence loses nothing
         return ""
+    lines = [x.rstrip() for x in text.splitlines()[-n:] if x.strip()]
     return (" | start output: " + " / ".join(lines))[-800:] if lines else ""
 
 
-def _wait_exit(pid: Any, target: Target, wait_s: float) -> str:
-    """Wait until the old process has exited and its address no longer answers."""
-    import psutil
-
+def _wait_exit(pid: Any, target: Target, wait_s: float, acc: Any) -> str:
+    """Wait until the old process has exited on its host (no /proc entry, or a zombie) and its address
+    no longer answers."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        try:
-            alive = pid is not None and psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
-        except (psutil.Error, TypeError, ValueError):
-            alive = False
+        alive = False
+        if pid is not None:
+            try:
+                stat = acc.read_many([f"/proc/{int(pid)}/stat"], 5)[f"/proc/{int(pid)}/stat"]
+                alive = stat is not None and b") Z " not in stat
+            except Exception:  # noqa: BLE001 - the host did not answer: not known to be gone
+                alive = True
         if not alive and not _answers(target):
             return ""
         time.sleep(0.1)
@@ -204,9 +270,14 @@ def _wait_new(target: Target, old_run_id: Any, started: Any, wait_s: float) -> d
 
     deadline = time.monotonic() + wait_s
     last = "no answer"
+    gone_since = 0.0
     while time.monotonic() < deadline:
         if started is not None and started.poll() not in (None, 0):
-            return {"error": f"the start command exited {started.returncode} and nothing answers at the address"}
+            if not isinstance(started, _Started):
+                return {"error": f"the start command exited {started.returncode} and nothing answers at the address"}
+            gone_since = gone_since or time.monotonic()
+            if time.monotonic() - gone_since > 3:  # a daemonizing start has had time to answer
+                return {"error": "the start command exited and nothing answers at the address"}
         try:
             c = _client(target, 1.0)
             try:

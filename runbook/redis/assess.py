@@ -198,7 +198,7 @@ def _memory(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
 
 def _host(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
     host = facts.get("host") or {}
-    if not host.get("local"):
+    if not (host.get("local") or host.get("on_host")):  # read on its host: here, or over ssh
         return []
     out = []
     oc = host.get("overcommit_memory")
@@ -247,7 +247,7 @@ def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> 
     base = {"config_file": p.get("config_file") or "(none)", "config_source": p.get("config_source") or ""}
     if p.get("reads_other_file"):
         base["running_config_file"] = p.get("running_config_file")
-    if not p.get("config_file") and not p.get("running_config_file") and p.get("local"):
+    if not p.get("config_file") and not p.get("running_config_file") and p.get("reached"):
         out.append(make("redis.restart.no_config_file", {"config_file": "", "keys_live": keys_live}))
     if p.get("unproven"):
         out.append(make("redis.restart.unproven", {**base, "not_proven": p["unproven"]}))

@@ -65,11 +65,20 @@ async def read_window(url: str, timeout: float, interval: float, outage: float, 
     t0 = time.monotonic()
     if not first.get("reachable"):
         return first
-    from runbook.redis.hostfacts import host_facts
-    from runbook.redis.logfile import log_facts
+    if kw.get("ssh"):  # the log is on the server's host
+        from runbook import access
+        from runbook.redis import remote
 
-    host0 = host_facts(first["info"], first.get("config"))
-    log0 = log_facts(first.get("config"), host0.get("cwd")) if host0.get("local") else {}
+        acc = access.ssh(kw["ssh"], tuple(kw.get("ssh_options") or ()))
+        host0 = await asyncio.to_thread(remote.host_facts, acc, first["info"], first.get("config"))
+        log0 = await asyncio.to_thread(remote.log_facts, acc, first.get("config"), host0.get("cwd")) \
+            if host0.get("on_host") else {}
+    else:
+        from runbook.redis.hostfacts import host_facts
+        from runbook.redis.logfile import log_facts
+
+        host0 = host_facts(first["info"], first.get("config"))
+        log0 = log_facts(first.get("config"), host0.get("cwd")) if host0.get("local") else {}
     await asyncio.sleep(interval)
     second = await read_instance(url, timeout, **kw)
     if not second.get("reachable"):
@@ -153,7 +162,7 @@ def report(facts: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
             "outcomes": p.get("outcomes"),
             "cwd": p.get("cwd"),
             "cwd_source": p.get("cwd_source"),
-            "read_over": p.get("remote") or ("this machine" if p else None),
+            "read_over": p.get("read_over"),
             "restart_fails": p.get("restart_fails"),
             "unproven": p.get("unproven") or [],
             "tiers": {k: (v or {}).get("said") for k, v in (p.get("tiers") or {}).items()},

@@ -38,8 +38,8 @@ def restart_is_safe(facts: dict[str, Any], params: dict[str, Any]) -> Result:
           "shutdown": mode, "writable": p.get("writable")}
     if not p:
         return False, ev, "no restart simulation was run"
-    if not p.get("local") and not p.get("unproven"):
-        return False, ev, "the files a restart reads are not on this machine: the restart preview is unknown"
+    if not p.get("reached") and not p.get("unproven"):
+        return False, ev, "the server's host was not reached: the restart preview is unknown"
     if p.get("unproven"):
         ev["not_proven"] = p["unproven"]
         return False, ev, "the restart could not be proven safe: " + "; ".join(p["unproven"])

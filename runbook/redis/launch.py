@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Unprovable(Exception):
@@ -30,10 +30,11 @@ class Launch:
     user: str = ""  # sudo -u / User=: who the restart runs as
     notes: list[str] = field(default_factory=list)
 
-    def resolved_binary(self) -> str | None:
-        if os.sep in self.binary:
-            return self.binary if os.access(self.binary, os.X_OK) else None
-        return shutil.which(self.binary)
+    def resolved_binary(self, acc: Any = None) -> str | None:
+        """The executable the start runs, on the host of acc (this machine by default)."""
+        from runbook.access import LOCAL
+
+        return (acc or LOCAL).which(self.binary)
 
     def overrides(self) -> list[list[str]]:
         """The options as config directives: --port 1 --save "" -> [["port", "1"], ["save", ""]]."""

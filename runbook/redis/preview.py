@@ -15,22 +15,19 @@ from this result by assess.py (pure).
 from __future__ import annotations
 
 import errno
-import glob
 import hashlib
 import os
 import re
-import shutil
 import socket
-import subprocess
 from typing import Any
 
-from runbook import procs
+from runbook.access import LOCAL, Access, AccessError, is_dir, is_file
 from runbook.redis import throwaway
 from runbook.redis.aof import inspect_aof
 from runbook.redis.config import FileConfig, flatten, normalize, split_args
 from runbook.redis.info import keyspace
 from runbook.redis.launch import Launch, Unprovable, interpret, unit_start
-from runbook.redis.hostfacts import accepts_on, resolve
+from runbook.redis.hostfacts import accepts_on
 from runbook.redis.rdb import RdbError, read_header
 from runbook.text import human_bytes
 
@@ -47,30 +44,23 @@ CROSS_CHECKED = ("appendonly", "dbfilename", "appenddirname", "appendfilename", 
                  "maxmemory-policy", "bind", "save", "min-replicas-to-write")
 
 
-def read_unit_text(name: str) -> tuple[str, str]:
-    """The unit file with its drop-ins: `systemctl cat`, else the unit directories."""
-    systemctl = shutil.which("systemctl")
-    if systemctl:
-        try:
-            p = procs.run([systemctl, "cat", name], 3, text=True)
-            if p.returncode == 0:
-                return p.stdout, f"systemctl cat {name}"
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-    parts: list[str] = []
-    for d in UNIT_DIRS:
-        f = os.path.join(d, name)
-        if os.path.isfile(f) and not parts:
-            parts.append(f)
-    for d in UNIT_DIRS:
-        parts += sorted(glob.glob(os.path.join(d, name + ".d", "*.conf")))
-    text = ""
-    for f in parts:
-        try:
-            with open(f, encoding="utf-8", errors="replace") as fh:
-                text += fh.read() + "\n"
-        except OSError:
-            continue
+def read_unit_text(name: str, acc: Access = LOCAL) -> tuple[str, str]:
+    """The unit file with its drop-ins, on the host of acc: `systemctl cat`, else the unit directories."""
+    try:
+        if acc.which("systemctl"):
+            p = acc.run(["systemctl", "cat", "--", name], 3)
+            if p.rc == 0:
+                return p.text, f"systemctl cat {name}"
+        units = [os.path.join(d, name) for d in UNIT_DIRS]
+        dropins = [os.path.join(d, name + ".d") for d in UNIT_DIRS]
+        st = acc.stat_many(units + dropins)
+        parts = [f for f in units if is_file(st[f])][:1]
+        for d in dropins:
+            if is_dir(st[d]):
+                parts += [os.path.join(d, f) for f in acc.listdir(d) if f.endswith(".conf")]
+        text = "".join((b or b"").decode("utf-8", "replace") + "\n" for b in acc.read_many(parts).values())
+    except AccessError:
+        return "", ""
     return text, ", ".join(parts)
 
 
@@ -86,12 +76,12 @@ def digest(v: str) -> str:
 
 
 def _launch(facts: dict[str, Any], restart_command: tuple[str, ...], restart_unit: str, declared_config: str,
-            restart_cwd: str) -> Launch:
+            restart_cwd: str, acc: Access) -> Launch:
     info = facts.get("info") or {}
     host = facts.get("host") or {}
     running_cwd = (host.get("cwd") or "/").removesuffix(" (deleted)")
     if restart_unit:
-        argv, workdir, user, src = unit_start(restart_unit, read_unit_text)
+        argv, workdir, user, src = unit_start(restart_unit, lambda name: read_unit_text(name, acc))
         if not argv:
             raise Unprovable(f"systemd unit {restart_unit}: no ExecStart found ({src or 'no unit file'})")
         launch = interpret(argv, workdir, f"the unit's WorkingDirectory ({workdir})",
@@ -99,7 +89,7 @@ def _launch(facts: dict[str, Any], restart_command: tuple[str, ...], restart_uni
         launch.user = launch.user or user
         return launch
     conf = declared_config or str(info.get("config_file") or "")
-    cwd, how = (restart_cwd, "the inventory's restart cwd") if restart_cwd else launch_dir(running_cwd, conf)
+    cwd, how = (restart_cwd, "the inventory's restart cwd") if restart_cwd else launch_dir(running_cwd, conf, acc)
     if restart_command:
         return interpret(list(restart_command), cwd, how, "the declared restart command")
     source = "the inventory's config" if declared_config else ("INFO config_file" if conf else "no config file")
@@ -109,20 +99,20 @@ def _launch(facts: dict[str, Any], restart_command: tuple[str, ...], restart_uni
     return launch
 
 
-def launch_dir(running_cwd: str, conf: str) -> tuple[str, str]:
+def launch_dir(running_cwd: str, conf: str, acc: Access = LOCAL) -> tuple[str, str]:
     """Where the server was launched from, as far as it can be told. Its working directory is already its
     data dir once a `dir` line ran; a relative `dir data` then means it was launched from the directory
     above, and that is where a restart by hand resolves the same relative paths."""
     how = "the running server's working directory"
     raw = ""
     try:
-        with open(conf, encoding="utf-8", errors="replace") as f:
-            for line in f.read(1 << 20).splitlines():
-                words = split_args(line.strip()) or []
-                if len(words) == 2 and words[0].lower() == "dir":
-                    raw = words[1]
-    except OSError:
+        text = acc.read(conf, 1 << 20).decode("utf-8", "replace") if conf else ""
+    except AccessError:
         return running_cwd, how
+    for line in text.splitlines():
+        words = split_args(line.strip()) or []
+        if len(words) == 2 and words[0].lower() == "dir":
+            raw = words[1]
     rel = os.path.normpath(raw) if raw else ""
     if rel and not os.path.isabs(rel) and rel != "." and not rel.startswith(".."):
         if running_cwd.rstrip("/").endswith("/" + rel):
@@ -135,24 +125,45 @@ def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] =
                     declared_config: str = "", restart_cwd: str = "", shutdown: str = "default",
                     load_limit: int = DEFAULT_LOAD_LIMIT, allow_modules: bool = False,
                     credentials: tuple[str | None, str | None] = (None, None),
-                    live_secrets: dict[str, str] | None = None, timeout: float = 10.0) -> dict[str, Any]:
+                    live_secrets: dict[str, str] | None = None, timeout: float = 10.0,
+                    acc: Access = LOCAL) -> dict[str, Any]:
+    """The restart simulation of the server of facts, on the host of acc: this machine, or the host
+    runbook reaches over ssh (where the files, the binary and the throwaway copy are)."""
     info = facts.get("info") or {}
-    live = facts.get("config") or {}
     host = facts.get("host") or {}
     keys_live = sum(keyspace(info).values())
     running_file = str(info.get("config_file") or "")
     out: dict[str, Any] = {"keys_live": keys_live, "running_config_file": running_file, "unproven": [],
                            "shutdown": shutdown, "tiers": {}, "loads": "unknown", "writable": None}
     unproven: list[str] = out["unproven"]
-    if not host.get("local"):
-        out["local"] = False
+    out["local"], out["read_over"] = acc.local, acc.name
+    out["reached"] = bool(host.get("local") if acc.local else host.get("on_host"))  # the server's own host
+    if not out["reached"]:
         out["config_file"] = declared_config or running_file
         unproven.append("the server does not run on this machine: its config, data files and binary cannot be "
-                        "read from here")
+                        "read from here" if acc.local else
+                        host.get("error") or f"the server's pid does not listen on its port on {acc.name}")
         return out
-    out["local"] = True
     try:
-        launch = _launch(facts, restart_command, restart_unit, declared_config, restart_cwd)
+        return _preview(out, facts, acc, restart_command=restart_command, restart_unit=restart_unit,
+                        declared_config=declared_config, restart_cwd=restart_cwd, load_limit=load_limit,
+                        allow_modules=allow_modules, credentials=credentials, live_secrets=live_secrets or {},
+                        timeout=timeout)
+    except AccessError as e:  # the host stopped answering halfway: what is not proven blocks
+        unproven.append(f"the host did not answer every read ({e})")
+        return out
+
+
+def _preview(out: dict[str, Any], facts: dict[str, Any], acc: Access, *, restart_command: tuple[str, ...],
+             restart_unit: str, declared_config: str, restart_cwd: str, load_limit: int, allow_modules: bool,
+             credentials: tuple[str | None, str | None], live_secrets: dict[str, str], timeout: float) -> dict[str, Any]:
+    info = facts.get("info") or {}
+    live = facts.get("config") or {}
+    host = facts.get("host") or {}
+    unproven: list[str] = out["unproven"]
+    running_file, keys_live, shutdown = out["running_config_file"], out["keys_live"], out["shutdown"]
+    try:
+        launch = _launch(facts, restart_command, restart_unit, declared_config, restart_cwd, acc)
     except Unprovable as e:
         out["config_file"] = ""
         out["config_source"] = "the declared restart command" if restart_command else f"systemd unit {restart_unit}"
@@ -161,32 +172,34 @@ def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] =
     out.update(config_file=launch.config_file, config_source=launch.source, cwd=launch.cwd,
                cwd_source=launch.cwd_source, options=list(launch.options), notes=list(launch.notes))
     out["reads_other_file"] = bool(launch.config_file and running_file and
-                                   os.path.realpath(launch.config_file) != os.path.realpath(running_file))
-    binary = launch.resolved_binary()
+                                   acc.realpath(launch.config_file) != acc.realpath(running_file))
+    binary = launch.resolved_binary(acc)
     if not binary:
         out["restart_fails"] = f"{launch.binary}: no such executable"
         return out
-    if not os.path.isdir(launch.cwd):
+    if not is_dir(acc.stat(launch.cwd)):
         out["restart_fails"] = f"the start's working directory {launch.cwd} does not exist"
         return out
-    fc = flatten(launch.config_file, launch.cwd, launch.overrides())
+    fc = flatten(launch.config_file, launch.cwd, launch.overrides(), acc=None if acc.local else acc)
     out["files"] = fc.files
     s = fc.settings()
-    ours = _our_reading(fc, s)
+    ours = _our_reading(fc, s, acc)
     out["file"] = ours
     # ---- tier 2: the stop, then what the start reads
-    stop = _stop(info, live, ours, shutdown)
+    stop = _stop(info, live, ours, shutdown, acc)
     out["stop"] = stop
     out["appendonly"] = ours["appendonly"]
     out["dir"] = ours["dir"]
     # ---- tier 3: the files as they are now
     rdb_path = os.path.join(ours["dir"], ours["dbfilename"])
-    rdb = _rdb(rdb_path)
+    rdb = _rdb(rdb_path, acc)
     out["rdb"] = rdb
     aof: dict[str, Any] = {}
     if ours["appendonly"] == "yes":
-        aof = inspect_aof(ours["dir"], ours["appenddirname"], ours["appendfilename"])
+        aof = inspect_aof(ours["dir"], ours["appenddirname"], ours["appendfilename"], acc)
         out["aof"] = aof
+        if aof.get("unread"):
+            unproven += [p for p in aof["problems"] if "could not be read" in p]
         out["loads"], out["path"] = "aof", aof["manifest"]
         if not aof["manifest_exists"] and not aof["legacy_file"]:
             out["loads"], out["path"], out["starts_empty"] = "nothing", aof["dir"], True
@@ -195,18 +208,18 @@ def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] =
     else:
         out["loads"], out["path"] = ("rdb", rdb_path) if rdb["exists"] else ("nothing", rdb_path)
         out["starts_empty"] = not rdb["exists"]
-    checked = _check_files(out, rdb, aof) if out["loads"] != "nothing" else {}
+    checked = _check_files(out, rdb, aof, acc) if out["loads"] != "nothing" else {}
     out["tiers"]["files"] = checked or {"said": "no file to check: the start loads nothing"}
     out["keys_on_disk"] = checked.get("keys") if out["loads"] != "nothing" else 0
     # ---- tiers 1 and 4: the throwaway
-    data, load_note = _data_to_copy(out, aof, rdb, load_limit, info)
+    data, load_note = _data_to_copy(out, aof, rdb, load_limit, acc)
     out["tiers"]["load"] = {"said": load_note}
-    blockers = _before_start(fc, ours, allow_modules)
+    blockers = _before_start(fc, ours, allow_modules, acc)
     if blockers:
         unproven += blockers
         out["tiers"]["config"] = {"said": "redis-server was not started: " + "; ".join(blockers)}
     else:
-        _simulate(out, launch, binary, fc, ours, data, credentials, live_secrets or {}, timeout)
+        _simulate(out, launch, binary, fc, ours, data, credentials, live_secrets, timeout, acc)
     if "keys_loaded" not in out and not out.get("restart_fails"):
         # not loaded here: what the checkers found is the evidence
         if aof.get("fatal"):
@@ -215,18 +228,18 @@ def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] =
             out["restart_fails"] = checked["said"]
     self_replica = bool(facts.get("master_is_self_by_address")) or (
         bool(facts.get("master_run_id")) and str(facts.get("master_run_id")) == str(info.get("run_id")))
-    _compare(out, info, live, ours, live_secrets or {}, host, self_replica)
+    _compare(out, info, live, ours, live_secrets, host, self_replica, acc)
     _outcomes(out, info, keys_live)
     return out
 
 
-def _our_reading(fc: FileConfig, s: dict[str, str]) -> dict[str, Any]:
+def _our_reading(fc: FileConfig, s: dict[str, str], acc: Access) -> dict[str, Any]:
     def get(k: str, default: str) -> str:
         return normalize(s.get(k, default))
 
     rep = fc.value("replicaof")
     return {
-        "dir": fc.dir, "dir_exists": fc.dir_exists and os.path.isdir(fc.dir),
+        "dir": fc.dir, "dir_exists": fc.dir_exists and is_dir(acc.stat(fc.dir)),
         "port": _int(get("port", "6379"), 6379), "unixsocket": s.get("unixsocket", ""),
         "bind": s.get("bind", ""), "dbfilename": s.get("dbfilename", "dump.rdb"),
         "appendonly": get("appendonly", "no").lower(), "appenddirname": s.get("appenddirname", "appendonlydir"),
@@ -240,12 +253,12 @@ def _our_reading(fc: FileConfig, s: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _stop(info: dict[str, Any], live: dict[str, Any], ours: dict[str, Any], mode: str) -> dict[str, Any]:
+def _stop(info: dict[str, Any], live: dict[str, Any], ours: dict[str, Any], mode: str, acc: Access) -> dict[str, Any]:
     """What the stop writes, in each shutdown mode, and whether the start reads exactly that."""
     live_dir = str(live.get("dir") or "").removesuffix(" (deleted)")
     save_points = bool(str(live.get("save") or "").strip())
     aof_on = str(live.get("appendonly") or "") == "yes" or info.get("aof_enabled") == 1
-    same_dir = bool(live_dir) and os.path.realpath(live_dir) == os.path.realpath(ours["dir"])
+    same_dir = bool(live_dir) and acc.realpath(live_dir) == acc.realpath(ours["dir"])
     out: dict[str, Any] = {"mode": mode, "running_dir": live_dir, "running_dbfilename": live.get("dbfilename"),
                            "running_appendonly": "yes" if aof_on else "no", "save_points": save_points}
     if ours["appendonly"] == "yes":
@@ -270,15 +283,15 @@ def _stop(info: dict[str, Any], live: dict[str, Any], ours: dict[str, Any], mode
     return out
 
 
-def _rdb(path: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"path": path, "exists": os.path.isfile(path)}
+def _rdb(path: str, acc: Access) -> dict[str, Any]:
+    st = acc.stat(path)
+    out: dict[str, Any] = {"path": path, "exists": is_file(st)}
     if not out["exists"]:
         return out
+    out["mtime"] = st["mtime"]
     try:
-        h = read_header(path)
-        out.update(h.to_dict())
-        out["mtime"] = os.path.getmtime(path)
-    except (RdbError, OSError) as e:
+        out.update(read_header(path, acc).to_dict())
+    except (RdbError, AccessError) as e:
         out["header_error"] = str(e)
     return out
 
@@ -286,51 +299,49 @@ def _rdb(path: str) -> dict[str, Any]:
 _KEYS_READ = re.compile(r"\[info\] (\d+) keys read")
 
 
-def _check_files(out: dict[str, Any], rdb: dict[str, Any], aof: dict[str, Any]) -> dict[str, Any]:
+def _check_files(out: dict[str, Any], rdb: dict[str, Any], aof: dict[str, Any], acc: Access) -> dict[str, Any]:
     """redis-check-rdb / redis-check-aof on what the start would load (read only)."""
     res: dict[str, Any] = {}
     if out["loads"] == "rdb":
-        res = _run_check("redis-check-rdb", rdb["path"])
+        res = _run_check("redis-check-rdb", rdb["path"], rdb.get("size_bytes") or 0, acc)
         if res.get("ok") and "keys" not in res and rdb.get("has_resizedb"):
             res["keys"] = rdb.get("keys")
     elif out["loads"] == "aof":
-        res = _run_check("redis-check-aof", out["path"])
+        res = _run_check("redis-check-aof", out["path"], 0, acc)
         res.pop("keys", None)  # it counts the keys of the base only: not what the AOF holds
         base = [e for e in aof.get("files") or [] if e.get("type") == "b" and e.get("exists")]
         if res.get("ok") and base and not aof.get("incr_commands"):
             b = os.path.join(aof["dir"], base[0]["name"])
             if b.endswith(".rdb"):
-                rb = _run_check("redis-check-rdb", b)
+                rb = _run_check("redis-check-rdb", b, base[0].get("size_bytes") or 0, acc)
                 if rb.get("ok"):
                     res["keys"] = rb.get("keys")
     return res
 
 
-def _run_check(tool: str, path: str) -> dict[str, Any]:
-    exe = shutil.which(tool)
+def _run_check(tool: str, path: str, size: int, acc: Access) -> dict[str, Any]:
+    where = "" if acc.local else f" on {acc.host}"
+    exe = acc.which(tool)
     if not exe:
-        return {"tool": tool, "said": f"{tool} is not installed (Debian: redis-tools)"}
-    size = os.path.getsize(path) if os.path.isfile(path) else 0
+        return {"tool": tool, "said": f"{tool} is not installed{where} (Debian: redis-tools)"}
     try:
-        p = procs.run([exe, path], 10 + size / (20 * 1024 * 1024))
-    except subprocess.TimeoutExpired:
-        return {"tool": tool, "said": f"{tool} did not finish in time"}
-    except OSError as e:
-        return {"tool": tool, "said": f"{tool} could not run: {e.strerror}"}
+        p = acc.run([exe, path], 10 + size / (20 * 1024 * 1024))
+    except AccessError as e:
+        return {"tool": tool, "said": f"{tool} did not finish{where}: {e}"}
     text = (p.stdout + p.stderr).decode("utf-8", "replace")
-    res: dict[str, Any] = {"tool": tool, "path": path, "ok": p.returncode == 0}
+    res: dict[str, Any] = {"tool": tool, "path": path, "ok": p.rc == 0}
     m = _KEYS_READ.search(text)
     if m:
         res["keys"] = int(m[1])
     lines = [x.strip() for x in text.splitlines() if x.strip()]
     err = [x for x in lines if "ERROR" in x or "rror" in x or "Can't" in x or "not valid" in x]
     res["said"] = (f"{tool}: OK" + (f", {res['keys']} keys" if "keys" in res else "")) if res["ok"] else \
-        f"{tool}: " + ("; ".join(err[-3:]) or (lines[-1] if lines else f"exit {p.returncode}"))[-400:]
+        f"{tool}: " + ("; ".join(err[-3:]) or (lines[-1] if lines else f"exit {p.rc}"))[-400:]
     return res
 
 
 def _data_to_copy(out: dict[str, Any], aof: dict[str, Any], rdb: dict[str, Any], limit: int,
-                  info: dict[str, Any]) -> tuple[list[tuple[str, str]], str]:
+                  acc: Access) -> tuple[list[tuple[str, str]], str]:
     """The files a start reads as they are, when it matters (the stop does not rewrite them) and they fit."""
     if out["stop"]["current"][out["shutdown"]]:
         return [], "not needed: the stop writes what the start loads (the copy on disk now would be replaced)"
@@ -338,60 +349,65 @@ def _data_to_copy(out: dict[str, Any], aof: dict[str, Any], rdb: dict[str, Any],
         return [], "nothing on disk to load"
     if out["loads"] == "aof":
         src = aof["dir"]
-        size = sum(os.path.getsize(f) for f in glob.glob(os.path.join(src, "*")) if os.path.isfile(f))
-        data = [(src, out["file"]["appenddirname"])]
         if aof.get("legacy_file") and not aof.get("manifest_exists"):
             data = [(aof["legacy_file"], os.path.basename(aof["legacy_file"]))]
-            size = os.path.getsize(aof["legacy_file"])
+            size = (acc.stat(aof["legacy_file"]) or {}).get("size", 0)
+        else:
+            data = [(src, out["file"]["appenddirname"])]
+            files = acc.stat_many([os.path.join(src, f) for f in acc.listdir(src)])
+            size = sum(st["size"] for st in files.values() if is_file(st))
     else:
-        size = rdb.get("size_bytes") or os.path.getsize(rdb["path"])
+        size = rdb.get("size_bytes") or (acc.stat(rdb["path"]) or {}).get("size", 0)
         data = [(rdb["path"], out["file"]["dbfilename"])]
-    why = _too_big(size, limit)
+    why = _too_big(size, limit, acc)
     if why:
         return [], f"skipped: {why}"
     return data, f"a private copy of {human_bytes(size)} loaded"
 
 
-def _too_big(size: int, limit: int) -> str:
+def _too_big(size: int, limit: int, acc: Access) -> str:
     if size > limit:
         return f"the data is {human_bytes(size)}, over the load limit of {human_bytes(limit)} (--load-limit)"
-    try:
-        import psutil
-
-        avail = psutil.virtual_memory().available
-    except Exception:  # noqa: BLE001 - no figure: do not load
+    avail = acc.mem_available()
+    if avail is None:
         return "free memory is unknown"
     if size * 4 > avail / 2:
         return f"loading {human_bytes(size)} needs about {human_bytes(size * 4)} of memory; {human_bytes(avail)} is free"
-    st = os.statvfs("/tmp")
-    if size * 1.2 > st.f_bavail * st.f_frsize:
-        return f"/tmp has {human_bytes(st.f_bavail * st.f_frsize)} free, the copy needs {human_bytes(size)}"
+    try:
+        free = acc.disk("/tmp")[1]
+    except AccessError:
+        return "the free space of /tmp is unknown"
+    if size * 1.2 > free:
+        return f"/tmp has {human_bytes(free)} free, the copy needs {human_bytes(size)}"
     return ""
 
 
-def _before_start(fc: FileConfig, ours: dict[str, Any], allow_modules: bool) -> list[str]:
+def _before_start(fc: FileConfig, ours: dict[str, Any], allow_modules: bool, acc: Access) -> list[str]:
     """What stops us from starting the throwaway without harm."""
     out = []
-    present = [m for m in ours["modules"] if os.path.exists(m if os.path.isabs(m) else os.path.join(fc.dir, m))]
+    modules = {m: os.path.join(fc.dir, m) for m in ours["modules"]}  # join keeps an absolute path as it is
+    logs = {p: os.path.join(fc.dir, p) for _, p in ours["include_logfiles"]}
+    st = acc.stat_many(sorted(set(modules.values()) | set(logs.values())))
+    present = [m for m, p in modules.items() if st[p] is not None]
     if present and not allow_modules:
         out.append(f"the config loads modules ({', '.join(present)}): a simulated start would run their code; "
                    "allow it with --allow-modules (params.allow_modules)")
     for file, path in ours["include_logfiles"]:
-        if not os.path.exists(path if os.path.isabs(path) else os.path.join(fc.dir, path)):
+        if st[logs[path]] is None:
             out.append(f"{file} sets logfile {path}: redis-server would create that file while reading the config")
     return out
 
 
 def _simulate(out: dict[str, Any], launch: Launch, binary: str, fc: FileConfig, ours: dict[str, Any],
               data: list[tuple[str, str]], credentials: tuple[str | None, str | None], live_secrets: dict[str, str],
-              timeout: float) -> None:
+              timeout: float, acc: Access) -> None:
     user, password = credentials
     config_cmd = ours["renames"].get("config", "CONFIG")
-    size = sum(os.path.getsize(p) if os.path.isfile(p) else 0 for p, _ in data)
+    size = sum(st["size"] for st in acc.stat_many([p for p, _ in data]).values() if is_file(st))
     kw = dict(password=password, username=user, config_command=config_cmd, timeout=timeout,
-              load_timeout=timeout + size / (50 * 1024 * 1024), admin_password=live_secrets.get("requirepass"))
+              load_timeout=timeout + size / (50 * 1024 * 1024), admin_password=live_secrets.get("requirepass"), acc=acc)
     res = throwaway.run(binary, launch.config_file, launch.options, launch.cwd, ours["dir"], data, **kw)
-    said = [f"redis-server ({binary}) read {launch.config_file or 'no config file'}"
+    said = [f"redis-server ({binary}{'' if acc.local else ' on ' + acc.host}) read {launch.config_file or 'no config file'}"
             f"{' with ' + ' '.join(launch.options) if launch.options else ''} from {launch.cwd} ({launch.cwd_source})"]
     if not res.started and not res.dir_confirmed:
         out["unproven"].append(f"redis-server's data dir is not {ours['dir']}, where runbook read it: the files "
@@ -447,7 +463,7 @@ def _norm(k: str, v: str) -> str:
 
 
 def _compare(out: dict[str, Any], info: dict[str, Any], live: dict[str, Any], ours: dict[str, Any],
-             live_secrets: dict[str, str], host: dict[str, Any], self_replica: bool = False) -> None:
+             live_secrets: dict[str, str], host: dict[str, Any], self_replica: bool, acc: Access) -> None:
     """The running server against what the restart reads: drift, moves, auth, replicaof, would-fail addresses."""
     sim = out.get("sim_config") or {}
     diff: dict[str, dict[str, str]] = {}
@@ -457,7 +473,7 @@ def _compare(out: dict[str, Any], info: dict[str, Any], live: dict[str, Any], ou
                 diff[k] = {"running": str(live[k]), "file": str(sim[k])}
     if live:
         live_dir = str(live.get("dir") or "").removesuffix(" (deleted)")
-        if live_dir and os.path.realpath(live_dir) != os.path.realpath(ours["dir"]):
+        if live_dir and acc.realpath(live_dir) != acc.realpath(ours["dir"]):
             diff["dir"] = {"running": live_dir, "file": ours["dir"]}
     out["diff"] = diff
     # moves: where clients and replicas find it
@@ -472,7 +488,8 @@ def _compare(out: dict[str, Any], info: dict[str, Any], live: dict[str, Any], ou
     out["moves"] = moves
     if ours["port"] and not out.get("restart_fails"):
         bind = (sim.get("bind") if sim else "") or ours["bind"] or "* -::*"
-        reason = _cannot_listen(bind, ours["port"], live_port, host)
+        reason = _cannot_listen(bind, ours["port"], live_port, host) if acc.local else \
+            _cannot_listen_there(bind, ours["port"], live_port, acc)
         if reason:
             out["restart_fails"] = reason
     # auth: digests only, never values
@@ -490,9 +507,10 @@ def _compare(out: dict[str, Any], info: dict[str, Any], live: dict[str, Any], ou
         parts = ours["replicaof"].split()
         mhost, mport = parts[0], _int(parts[1] if len(parts) > 1 else 6379, 6379)
         if info.get("role") == "slave" and not self_replica and mport == _int(info.get("master_port"), -1) and (
-                set(resolve(mhost)) & set(resolve(str(info.get("master_host") or ""))) or mhost == info.get("master_host")):
+                set(acc.resolve(mhost)) & set(acc.resolve(str(info.get("master_host") or "")))
+                or mhost == info.get("master_host")):
             out["resyncs_from_current_master"] = True
-        ips = resolve(mhost)
+        ips = acc.resolve(mhost)
         self_addr = mport == ours["port"] and any(accepts_on(ip, host) for ip in ips)
         out["file_replicaof"] = {"host": mhost, "port": mport, "addresses": ips, "self_by_address": self_addr}
 
@@ -523,6 +541,30 @@ def _cannot_listen(bind: str, port: int, live_port: int, host: dict[str, Any]) -
             except OSError as e:
                 if e.errno == errno.EADDRINUSE:
                     return f"port {port} on {ip} is taken by another process: redis-server exits at start"
+    return ""
+
+
+def _cannot_listen_there(bind: str, port: int, live_port: int, acc: Access) -> str:
+    """The same question for a host over ssh, asked of its kernel's tables: the addresses of its interfaces
+    and its listening sockets (no socket can be bound there without running a program)."""
+    import ipaddress
+
+    addrs, listeners = acc.addresses(), acc.listeners()
+    for a in bind.split():
+        optional = a.startswith("-")
+        ip = {"*": "0.0.0.0", "::*": "::"}.get(a.lstrip("-"), a.lstrip("-"))
+        try:
+            wildcard_or_loopback = ip in ("0.0.0.0", "::") or ipaddress.ip_address(ip).is_loopback
+        except ValueError:
+            return f"bind {ip}: not an address redis-server can bind"
+        if not wildcard_or_loopback and ip not in addrs and not optional:
+            return f"bind {ip}: {acc.host} has no such address: redis-server exits at start"
+        if port == live_port:
+            continue  # the stop frees it
+        taken = [f"{lip}:{lp}" for lip, lp in listeners if lp == port and (lip == ip or lip in ("0.0.0.0", "::")
+                                                                          or ip in ("0.0.0.0", "::"))]
+        if taken:
+            return f"port {port} on {ip} is taken on {acc.host} ({taken[0]}): redis-server exits at start"
     return ""
 
 

@@ -11,8 +11,9 @@ import os
 import time
 from typing import Any
 
+from runbook.access import LOCAL
 from runbook.redis.connect import RedisUrlError
-from runbook.redis.hostfacts import accepts_on, host_facts, resolve
+from runbook.redis.hostfacts import accepts_on, host_facts
 from runbook.redis.logfile import log_facts
 from runbook.redis.info import pairs_to_dict, parse_info
 from runbook.secrets import mask_mapping, mask_text, mask_url
@@ -141,15 +142,9 @@ async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str
         pw = password_of(url) or raw_secrets.get("masterauth") or None
         facts["master_run_id"] = await read_run_id(str(info["master_host"]), int(info.get("master_port") or 6379), pw, timeout)
         facts["master_is_self_by_address"] = bool(
-            host.get("local") and info.get("master_port") == info.get("tcp_port")
-            and any(accepts_on(ip, host) for ip in resolve(str(info["master_host"]))))
-    if preview and acc is not None:
-        from runbook.redis import remote
-
-        facts["restart_preview"] = await asyncio.to_thread(
-            remote.restart_preview, acc, facts, restart_command=restart_command, declared_config=declared_config,
-            **simulation)
-    elif preview:
+            (host.get("on_host") if acc else host.get("local")) and info.get("master_port") == info.get("tcp_port")
+            and any(accepts_on(ip, host) for ip in (acc or LOCAL).resolve(str(info["master_host"]))))
+    if preview:
         from runbook.redis.preview import restart_preview
 
         from runbook.redis.connect import connection_kwargs, password_of
@@ -158,7 +153,7 @@ async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str
         pv = await asyncio.to_thread(
             restart_preview, facts, restart_command=restart_command, restart_unit=restart_unit,
             declared_config=declared_config, credentials=(kw.get("username"), kw.get("password")),
-            live_secrets=raw_secrets, timeout=max(timeout, 5.0), **simulation)
+            live_secrets=raw_secrets, timeout=max(timeout, 5.0), acc=acc or LOCAL, **simulation)
         facts["restart_preview"] = pv
         sim = pv.get("sim_config") or {}
         secrets |= {sim[k] for k in ("requirepass", "masterauth") if sim.get(k)}

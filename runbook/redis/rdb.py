@@ -6,7 +6,7 @@ the first opcode that is not one of these is the first key: the header ends ther
 
 from __future__ import annotations
 
-import os
+import io
 import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -103,41 +103,48 @@ def _eof() -> str:
     raise RdbError("file ends inside the header")
 
 
-def read_header(path: str | os.PathLike[str]) -> RdbHeader:
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        magic = f.read(9)
-        if len(magic) < 9 or not magic.startswith(b"REDIS") or not magic[5:].isdigit():
-            raise RdbError("not an RDB file (no REDIS magic)")
-        h = RdbHeader(version=int(magic[5:]), size=size)
-        db = 0
-        while f.tell() < HEADER_LIMIT:
-            op = f.read(1)
-            if not op:
-                raise RdbError("file ends inside the header")
-            o = op[0]
-            if o == 0xFA:
-                k = _string(f)
-                h.aux[k] = _string(f)
-            elif o == 0xFE:
-                db, _ = _length(f)
-            elif o == 0xFB:
-                keys, _ = _length(f)
-                exp, _ = _length(f)
-                h.has_resizedb = True
-                h.dbs[db] = h.dbs.get(db, 0) + keys
-                h.keys += keys
-                h.expires += exp
-            elif o == 0xF5:  # function (7.0): header part; skip name-less payload is not possible cheaply
-                break
-            elif o == 0xFF:
-                h.empty = not h.dbs
-                break
-            else:
-                break  # the first key (or a module/function opcode): header done
-        if size >= 9:
-            f.seek(size - 9)
-            h.ends_with_eof = f.read(1) == b"\xff"
-        if h.version < 7:
-            h.ends_with_eof = True  # no checksum before RDB 5; be lenient on old files
+def read_header(path: str, acc: Any = None) -> RdbHeader:
+    """The header of the RDB file at path, on the host of acc (this machine by default); RdbError
+    when it is not one, AccessError when it cannot be read."""
+    from runbook.access import LOCAL
+
+    acc = acc or LOCAL
+    st = acc.stat(path)
+    if st is None:
+        raise RdbError(f"{path}: no such file")
+    size = st["size"]
+    f = io.BytesIO(acc.read(path, HEADER_LIMIT + 64 * 1024))
+    magic = f.read(9)
+    if len(magic) < 9 or not magic.startswith(b"REDIS") or not magic[5:].isdigit():
+        raise RdbError("not an RDB file (no REDIS magic)")
+    h = RdbHeader(version=int(magic[5:]), size=size)
+    db = 0
+    while f.tell() < HEADER_LIMIT:
+        op = f.read(1)
+        if not op:
+            raise RdbError("file ends inside the header")
+        o = op[0]
+        if o == 0xFA:
+            k = _string(f)
+            h.aux[k] = _string(f)
+        elif o == 0xFE:
+            db, _ = _length(f)
+        elif o == 0xFB:
+            keys, _ = _length(f)
+            exp, _ = _length(f)
+            h.has_resizedb = True
+            h.dbs[db] = h.dbs.get(db, 0) + keys
+            h.keys += keys
+            h.expires += exp
+        elif o == 0xF5:  # function (7.0): header part; skip name-less payload is not possible cheaply
+            break
+        elif o == 0xFF:
+            h.empty = not h.dbs
+            break
+        else:
+            break  # the first key (or a module/function opcode): header done
+    if size >= 9:
+        h.ends_with_eof = acc.tail(path, 9)[:1] == b"\xff"
+    if h.version < 7:
+        h.ends_with_eof = True  # no checksum before RDB 5; be lenient on old files
     return h

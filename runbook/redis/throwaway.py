@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook import procs
+from runbook.access import LOCAL, AccessError, is_file
 from runbook.redis.info import keyspace, pairs_to_dict, parse_info
 
 _LOGFILE_LINE = re.compile(rb"^[ \t]*logfile([ \t].*)?$", re.IGNORECASE | re.MULTILINE)
@@ -54,11 +54,6 @@ class Outcome:
     cannot_read: str = ""  # a file the throwaway needed could not be read or copied by us
 
 
-def _neutralised_copy(conf: str, dest: Path) -> None:
-    data = Path(conf).read_bytes()
-    dest.write_bytes(_LOGFILE_LINE.sub(b'logfile ""', data))
-
-
 def _startup_reason(text: str) -> str:
     lines = [x.strip() for x in text.splitlines() if x.strip()]
     for i, line in enumerate(lines):
@@ -72,57 +67,170 @@ def _startup_reason(text: str) -> str:
     return (m[1] if m else line)[-500:]
 
 
+class _Here:
+    """The throwaway on this machine: a child process in its own process group."""
+
+    def __init__(self) -> None:
+        self.tmp = tempfile.mkdtemp(prefix="rb-sim-", dir="/tmp" if os.path.isdir("/tmp") else None)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def prepare(self, data: list[tuple[str, str]], config_file: str, ours: str, ours_lines: list[str]) -> str:
+        """Copy the data (a copy, never a link: an AOF is appended in place) and the main config file
+        with its logfile lines blanked; write our include. Returns the config file to start with."""
+        datadir = os.path.join(self.tmp, "data")
+        os.mkdir(datadir)
+        for src, name in data:
+            if os.path.isdir(src):
+                shutil.copytree(src, os.path.join(datadir, name), symlinks=False)
+            else:
+                shutil.copyfile(src, os.path.join(datadir, name))
+        Path(ours).write_text("\n".join(ours_lines) + "\n")
+        if config_file and os.path.isfile(config_file):
+            main = os.path.join(self.tmp, "main.conf")
+            Path(main).write_bytes(_LOGFILE_LINE.sub(b'logfile ""', Path(config_file).read_bytes()))
+            return main
+        return config_file  # none, or one that is not there: redis-server says it cannot open it
+
+    def start(self, argv: list[str], cwd: str) -> None:
+        with open(os.path.join(self.tmp, "out.log"), "wb") as log:
+            self.proc = procs.popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait(self, sock: str) -> str:
+        """'exited', 'socket' (it listens on its socket) or 'starting'."""
+        if self.proc is None or self.proc.poll() is not None:
+            return "exited"
+        if os.path.exists(sock):
+            return "socket"
+        time.sleep(0.01)
+        return "starting"
+
+    def client_path(self, sock: str) -> str:
+        return sock
+
+    def read(self, name: str) -> str:
+        return _read(Path(self.tmp) / name)
+
+    def cleanup(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait(timeout=10)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# Over ssh every step is one command in the host's shell; the scripts are constants, every path and word
+# is an argument ("$1"...), never part of the script.
+_COPY = 'd=$1; shift; while [ $# -gt 1 ]; do cp -RL -- "$1" "$d/$2" || exit 1; shift 2; done'
+_CONF = ('out=$1; shift; printf "%s\\n" "$@" >"$out" || exit 1; [ -z "$CONF" ] && exit 0; '
+         'sed -e \'s/^[[:blank:]]*[Ll][Oo][Gg][Ff][Ii][Ll][Ee]\\([[:blank:]].*\\)\\{0,1\\}$/logfile ""/\' '
+         '-- "$CONF" >"$MAIN"')
+_START = 'cd -- "$1" || exit 97; log=$2; shift 2; setsid "$@" </dev/null >"$log" 2>&1 & echo $!'
+_WAIT = ('n=0; while kill -0 "$1" 2>/dev/null; do [ -S "$2" ] && { echo socket; exit 0; }; n=$((n+1)); '
+         '[ $n -ge 50 ] && { echo starting; exit 0; }; sleep 0.01; done; echo exited')
+
+
+class _There:
+    """The throwaway on the host of an ssh access: started there with setsid, reached through a unix
+    socket that the ssh connection forwards to this machine."""
+
+    def __init__(self, acc: Any) -> None:
+        self.acc = acc
+        r = acc.run(["mktemp", "-d", "/tmp/rb-sim-XXXXXXXX"])
+        self.tmp = r.text.strip()
+        if r.rc != 0 or not self.tmp.startswith("/tmp/rb-sim-"):
+            raise AccessError(f"mktemp on {acc.host}: {r.stderr.decode('utf-8', 'replace').strip() or 'failed'}")
+        self.pid = 0
+        self.forwarded = ""
+
+    def prepare(self, data: list[tuple[str, str]], config_file: str, ours: str, ours_lines: list[str]) -> str:
+        datadir = f"{self.tmp}/data"
+        pairs = [x for src, name in data for x in (src, name)]
+        r = self.acc.run(["mkdir", "--", datadir])
+        if r.rc == 0 and pairs:
+            r = self.acc.run(["sh", "-c", _COPY, "sh", datadir, *pairs], 60 + 0.0)
+        if r.rc != 0:
+            raise AccessError(_last_line(r.stderr) or f"copying the data on {self.acc.host} failed")
+        conf = config_file if config_file and is_file(self.acc.stat(config_file)) else ""
+        main = f"{self.tmp}/main.conf"
+        r = self.acc.run(["env", f"CONF={conf}", f"MAIN={main}", "sh", "-c", _CONF, "sh", ours, *ours_lines])
+        if r.rc != 0:
+            raise AccessError(_last_line(r.stderr) or f"writing the config copy on {self.acc.host} failed")
+        return main if conf else config_file
+
+    def start(self, argv: list[str], cwd: str) -> None:
+        r = self.acc.run(["sh", "-c", _START, "sh", cwd, f"{self.tmp}/out.log", *argv])
+        if r.rc == 97:
+            raise AccessError(f"cannot change to {cwd} on {self.acc.host}")
+        self.pid = int(r.text.strip()) if r.rc == 0 and r.text.strip().isdigit() else 0
+
+    def wait(self, sock: str) -> str:
+        if not self.pid:
+            return "exited"
+        return self.acc.run(["sh", "-c", _WAIT, "sh", str(self.pid), sock]).text.strip() or "starting"
+
+    def client_path(self, sock: str) -> str:
+        if not self.forwarded:
+            self.forwarded = self.acc.forward_unix(sock)
+        return self.forwarded
+
+    def read(self, name: str) -> str:
+        try:
+            return self.acc.read(f"{self.tmp}/{name}", 1 << 20).decode("utf-8", "replace")
+        except AccessError:
+            return ""
+
+    def cleanup(self) -> None:
+        try:
+            if self.forwarded:
+                self.acc.cancel_forward(self.forwarded)
+            if self.pid and self.acc.run(["kill", "-KILL", f"-{self.pid}"]).rc != 0:  # its process group (setsid)
+                self.acc.run(["kill", "-KILL", str(self.pid)])
+            self.acc.run(["rm", "-rf", "--", self.tmp])
+        except AccessError:
+            pass  # the host is gone: its /tmp keeps a small directory, nothing runs
+
+
+def _last_line(b: bytes) -> str:
+    lines = [x for x in b.decode("utf-8", "replace").splitlines() if x.strip()]
+    return lines[-1] if lines else ""
+
+
 def run(binary: str, config_file: str, options: list[str], cwd: str, expected_dir: str, data: list[tuple[str, str]],
         *, password: str | None, username: str | None, config_command: str = "CONFIG", timeout: float = 10.0,
-        load_timeout: float = 30.0, confirm_dir: bool = True, admin_password: str | None = None) -> Outcome:
-    """Start the throwaway and read it. data: (source path, name under the data dir) to copy first.
-    With confirm_dir, our include is named relative to expected_dir: redis-server finds it only
-    from there, and dir_confirmed says whether it did."""
+        load_timeout: float = 30.0, confirm_dir: bool = True, admin_password: str | None = None,
+        acc: Any = None) -> Outcome:
+    """Start the throwaway on the host of acc (this machine by default) and read it. data: (source path,
+    name under the data dir) to copy first. With confirm_dir, our include is named relative to
+    expected_dir: redis-server finds it only from there, and dir_confirmed says whether it did."""
     import redis as redis_py
 
+    acc = acc or LOCAL
     out = Outcome()
-    tmp = Path(tempfile.mkdtemp(prefix="rb-sim-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    hold = socket.socket()
-    proc: subprocess.Popen[bytes] | None = None
+    box: Any = None
     try:
-        hold.bind(("127.0.0.1", 0))  # bound, never listening: a connection to it is refused
-        dead_port = hold.getsockname()[1]
-        datadir = tmp / "data"
-        datadir.mkdir()
-        main = ""
+        box = _Here() if acc.local else _There(acc)
+        tmp = box.tmp
+        sock, ours = f"{tmp}/s.sock", f"{tmp}/ours.conf"
         try:
-            for src, name in data:
-                dst = datadir / name
-                if os.path.isdir(src):
-                    shutil.copytree(src, dst, symlinks=False)
-                else:
-                    shutil.copyfile(src, dst)  # a copy, never a link: an AOF is appended in place
-            if config_file:
-                if os.path.isfile(config_file):
-                    main = str(tmp / "main.conf")
-                    _neutralised_copy(config_file, Path(main))
-                else:
-                    main = config_file  # let redis-server say it cannot open it
-        except (OSError, shutil.Error) as e:
+            main = box.prepare(data, config_file, ours, [
+                "port 0", "tls-port 0", f'unixsocket "{sock}"', "unixsocketperm 700", f'dir "{tmp}/data"',
+                f'logfile "{tmp}/server.log"', f'pidfile "{tmp}/server.pid"', "daemonize no", "supervised no",
+                # port 0 refuses every connection: a replicaof line of the file would otherwise start a SYNC
+                "syslog-enabled no", "replicaof 127.0.0.1 0", f'cluster-config-file "{tmp}/nodes.conf"'])
+        except (OSError, shutil.Error, AccessError) as e:
             out.cannot_read = f"{getattr(e, 'filename', '') or ''}: {getattr(e, 'strerror', None) or e}".lstrip(": ")
             return out
-        sock = tmp / "s.sock"
-        ours = tmp / "ours.conf"
-        ours.write_text("\n".join([
-            "port 0", "tls-port 0", f'unixsocket "{sock}"', "unixsocketperm 700", f'dir "{datadir}"',
-            f'logfile "{tmp / "server.log"}"', f'pidfile "{tmp / "server.pid"}"', "daemonize no", "supervised no",
-            "syslog-enabled no", f"replicaof 127.0.0.1 {dead_port}", f'cluster-config-file "{tmp / "nodes.conf"}"',
-        ]) + "\n")
-        rel = os.path.relpath(ours, os.path.realpath(expected_dir)) if confirm_dir else str(ours)
-        argv = [binary, *([main] if main else []), *options, "--include", rel]
+        rel = os.path.relpath(ours, acc.realpath(expected_dir)) if confirm_dir else ours
         t0 = time.monotonic()
-        proc = procs.popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        box.start([binary, *([main] if main else []), *options, "--include", rel], cwd)
         client = None
         deadline = t0 + timeout
         while True:
-            if proc.poll() is not None:
-                text = (proc.stdout.read() if proc.stdout else b"").decode("utf-8", "replace")
-                text += _read(tmp / "server.log")
+            state = box.wait(sock)
+            if state == "exited":
+                text = box.read("out.log") + box.read("server.log")
                 out.log = text.splitlines()[-40:]
                 out.reason = _startup_reason(text)
                 out.dir_confirmed = not ("can't open config file" in text and f"'{rel}'" in text)
@@ -130,11 +238,11 @@ def run(binary: str, config_file: str, options: list[str], cwd: str, expected_di
             if time.monotonic() > deadline:
                 out.timed_out = True
                 out.reason = f"did not finish starting and loading in {deadline - t0:.0f} s"
-                out.log = _read(tmp / "server.log").splitlines()[-40:]
+                out.log = box.read("server.log").splitlines()[-40:]
                 return out
-            if sock.exists():
+            if state == "socket":
                 if client is None:
-                    client = _client(sock, None, None, timeout)
+                    client = _client(box.client_path(sock), None, None, timeout)
                 try:
                     if parse_info(client.execute_command("INFO", "persistence")).get("loading") == 0:
                         break
@@ -148,29 +256,23 @@ def run(binary: str, config_file: str, options: list[str], cwd: str, expected_di
                         break
                 except redis_py.exceptions.ConnectionError:
                     pass
-            time.sleep(0.01)
         out.started = True
         out.dir_confirmed = True
         out.load_s = round(time.monotonic() - t0, 3)
         if client is not None:
             client.close()
-        _read_it(out, sock, password, username, config_command, timeout, admin_password)
-        out.log = _read(tmp / "server.log").splitlines()[-40:]
+        _read_it(out, box.client_path(sock), password, username, config_command, timeout, admin_password)
+        out.log = box.read("server.log").splitlines()[-40:]
+        return out
+    except AccessError as e:
+        out.cannot_read = str(e)
         return out
     finally:
-        if proc is not None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            proc.wait(timeout=10)
-            if proc.stdout:
-                proc.stdout.close()
-        hold.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if box is not None:
+            box.cleanup()
 
 
-def _client(sock: Path, user: str | None, password: str | None, timeout: float) -> Any:
+def _client(sock: str, user: str | None, password: str | None, timeout: float) -> Any:
     """A client on the throwaway's socket whose INFO replies stay raw (parse_info reads them)."""
     import redis as redis_py
 
@@ -187,7 +289,7 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _read_it(out: Outcome, sock: Path, password: str | None, username: str | None, config_command: str,
+def _read_it(out: Outcome, sock: str, password: str | None, username: str | None, config_command: str,
              timeout: float, admin_password: str | None) -> None:
     """Read the started throwaway: as the default user without a password first; with ours when it asks."""
     import redis as redis_py
@@ -217,7 +319,7 @@ def _read_it(out: Outcome, sock: Path, password: str | None, username: str | Non
     _write(out, sock, admin_password, timeout)
 
 
-def _write(out: Outcome, sock: Path, admin_password: str | None, timeout: float) -> None:
+def _write(out: Outcome, sock: str, admin_password: str | None, timeout: float) -> None:
     """On this private copy, as its default user: the way back from the replicaof we gave it, then one
     SET. A refusal for lack of rights says nothing about the server: the write is then left untested."""
     import redis as redis_py
