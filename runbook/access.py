@@ -172,31 +172,19 @@ class Access:
 
     def addresses(self, timeout: float = DEFAULT_TIMEOUT) -> set[str]:
         """The IP addresses of the host's interfaces (the kernel's local routes and IPv6 addresses)."""
-        files = self.read_many(["/proc/net/fib_trie", "/proc/net/if_inet6"], timeout)
-        out: set[str] = set()
-        last = ""
-        for line in (files["/proc/net/fib_trie"] or b"").decode("ascii", "replace").splitlines():
-            f = line.split()
-            if len(f) >= 2 and f[0] in ("|--", "+--"):
-                last = f[1].split("/")[0]
-            elif "/32 host LOCAL" in line and last:
-                out.add(last)
-        for line in (files["/proc/net/if_inet6"] or b"").decode("ascii", "replace").splitlines():
-            f = line.split()
-            if f and len(f[0]) == 32:
-                out.add(_addr(f[0], True, kernel_order=False))
-        return out
+        return parse_addresses(self.read_many(list(ADDRESS_FILES), timeout))
 
     def listeners(self, timeout: float = DEFAULT_TIMEOUT) -> list[tuple[str, int]]:
         """(address, port) of every listening TCP socket on the host."""
         files = self.read_many(["/proc/net/tcp", "/proc/net/tcp6"], timeout)
         return sorted(set(self._listen_inodes(files["/proc/net/tcp"], files["/proc/net/tcp6"]).values()))
 
-    def proc(self, pid: int, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any] | None:
-        """A process's facts from /proc: cmdline, cwd, its listening TCP ports, its cgroup; None when
-        there is no such process. A value it may not read (another user's cwd) is left out."""
+    def proc(self, pid: int, timeout: float = DEFAULT_TIMEOUT, extra: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """A process's facts from /proc: cmdline, cwd, its listening TCP ports (and the host's, in
+        host_listening), its cgroup; None when there is no such process. A value it may not read
+        (another user's cwd) is left out. The files of `extra` are read in the same call (in "files")."""
         files = self.read_many([f"/proc/{pid}/cmdline", f"/proc/{pid}/cgroup", f"/proc/{pid}/status",
-                                "/proc/net/tcp", "/proc/net/tcp6"], timeout)
+                                "/proc/net/tcp", "/proc/net/tcp6", *extra], timeout)
         cmdline = files[f"/proc/{pid}/cmdline"]
         if cmdline is None:
             return None
@@ -216,6 +204,8 @@ class Access:
                 inodes.add(link[8:-1])
         listen = self._listen_inodes(files["/proc/net/tcp"], files["/proc/net/tcp6"])
         out["listening"] = sorted(p for inode, p in listen.items() if inode in inodes)
+        out["host_listening"] = sorted(set(listen.values()))
+        out["files"] = {p: files[p] for p in extra}
         return out
 
     @staticmethod
@@ -253,6 +243,26 @@ def _addr(hexaddr: str, v6: bool, kernel_order: bool = True) -> str:
         return str(ipaddress.IPv4Address(raw[::-1]))
     words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)) if kernel_order else raw
     return str(ipaddress.IPv6Address(words))
+
+
+ADDRESS_FILES = ("/proc/net/fib_trie", "/proc/net/if_inet6")
+
+
+def parse_addresses(files: dict[str, bytes | None]) -> set[str]:
+    """The host's own IP addresses from ADDRESS_FILES: the /32 host LOCAL routes, and the IPv6 addresses."""
+    out: set[str] = set()
+    last = ""
+    for line in (files.get(ADDRESS_FILES[0]) or b"").decode("ascii", "replace").splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[0] in ("|--", "+--"):
+            last = f[1].split("/")[0]
+        elif "/32 host LOCAL" in line and last:
+            out.add(last)
+    for line in (files.get(ADDRESS_FILES[1]) or b"").decode("ascii", "replace").splitlines():
+        f = line.split()
+        if f and len(f[0]) == 32:
+            out.add(_addr(f[0], True, kernel_order=False))
+    return out
 
 
 def _kind(mode: int, size: int) -> str:
@@ -575,6 +585,55 @@ class Ssh(Access):
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = ""
+
+
+class Memo:
+    """The reads of one look at a host: the same realpath, which, resolve, stat or read asked twice is
+    answered once. Made for one restart simulation and dropped with it; everything else goes straight
+    to the access it wraps."""
+
+    def __init__(self, acc: Access) -> None:
+        self.acc = acc
+        self._seen: dict[tuple[Any, ...], Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.acc, name)
+
+    def _once(self, key: tuple[Any, ...], fn: Any) -> Any:
+        if key not in self._seen:
+            self._seen[key] = fn()
+        return self._seen[key]
+
+    def read(self, path: str, limit: int = READ_LIMIT, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+        return self._once(("read", path, limit), lambda: self.acc.read(path, limit, timeout))
+
+    def stat(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any] | None:
+        return self._once(("stat", path), lambda: self.acc.stat(path, timeout))
+
+    def stat_many(self, paths: list[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, dict[str, Any] | None]:
+        missing = [p for p in dict.fromkeys(paths) if ("stat", p) not in self._seen]
+        for p, st in (self.acc.stat_many(missing, timeout) if missing else {}).items():
+            self._seen[("stat", p)] = st
+        return {p: self._seen[("stat", p)] for p in paths}
+
+    def realpath(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+        return self._once(("realpath", path), lambda: self.acc.realpath(path, timeout))
+
+    def realpath_many(self, paths: list[str], timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Resolve several paths in one call (a host over ssh), ready for realpath()."""
+        missing = [p for p in dict.fromkeys(paths) if p and "\n" not in p and ("realpath", p) not in self._seen]
+        if len(missing) < 2 or self.acc.local:
+            return
+        r = self.acc.run(["realpath", "-m", "--", *missing], timeout)
+        lines = r.text.split("\n")[:-1]
+        if r.rc == 0 and len(lines) == len(missing):
+            self._seen.update({("realpath", p): real for p, real in zip(missing, lines)})
+
+    def which(self, word: str, timeout: float = DEFAULT_TIMEOUT) -> str | None:
+        return self._once(("which", word), lambda: self.acc.which(word, timeout))
+
+    def resolve(self, name: str, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        return self._once(("resolve", name), lambda: self.acc.resolve(name, timeout))
 
 
 LOCAL = Local()

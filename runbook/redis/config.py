@@ -24,6 +24,9 @@ class ConfigError(Exception):
     pass
 
 
+CONFIG_LIMIT = 8 * 1024 * 1024  # a config file is read up to this many bytes
+
+
 def split_args(line: str) -> list[str] | None:
     """Split a config line like sdssplitargs: quotes, escapes. None when quotes are unbalanced."""
     out: list[str] = []
@@ -156,8 +159,8 @@ def flatten(path: str, cwd: str, overrides: list[list[str]] | None = None, max_d
     def read_text(p: str) -> str:
         if acc is None:
             with open(p, encoding="utf-8", errors="replace") as f:
-                return f.read(8 * 1024 * 1024)
-        return acc.read(p, 8 * 1024 * 1024).decode("utf-8", "replace")
+                return f.read(CONFIG_LIMIT)
+        return acc.read(p, CONFIG_LIMIT).decode("utf-8", "replace")
 
     def is_dir(p: str) -> bool:
         if acc is None:

@@ -21,10 +21,10 @@ import re
 import socket
 from typing import Any
 
-from runbook.access import LOCAL, Access, AccessError, is_dir, is_file
+from runbook.access import LOCAL, Access, AccessError, Memo, is_dir, is_file
 from runbook.redis import throwaway
 from runbook.redis.aof import inspect_aof
-from runbook.redis.config import FileConfig, flatten, normalize, split_args
+from runbook.redis.config import CONFIG_LIMIT, FileConfig, flatten, normalize, split_args
 from runbook.redis.info import keyspace
 from runbook.redis.launch import Launch, Unprovable, interpret, unit_start
 from runbook.redis.hostfacts import accepts_on
@@ -106,7 +106,7 @@ def launch_dir(running_cwd: str, conf: str, acc: Access = LOCAL) -> tuple[str, s
     how = "the running server's working directory"
     raw = ""
     try:
-        text = acc.read(conf, 1 << 20).decode("utf-8", "replace") if conf else ""
+        text = acc.read(conf, CONFIG_LIMIT).decode("utf-8", "replace") if conf else ""
     except AccessError:
         return running_cwd, how
     for line in text.splitlines():
@@ -157,6 +157,7 @@ def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] =
 def _preview(out: dict[str, Any], facts: dict[str, Any], acc: Access, *, restart_command: tuple[str, ...],
              restart_unit: str, declared_config: str, restart_cwd: str, load_limit: int, allow_modules: bool,
              credentials: tuple[str | None, str | None], live_secrets: dict[str, str], timeout: float) -> dict[str, Any]:
+    acc = Memo(acc)  # type: ignore[assignment]  # one look: the same path is asked of the host once
     info = facts.get("info") or {}
     live = facts.get("config") or {}
     host = facts.get("host") or {}
@@ -171,6 +172,7 @@ def _preview(out: dict[str, Any], facts: dict[str, Any], acc: Access, *, restart
         return out
     out.update(config_file=launch.config_file, config_source=launch.source, cwd=launch.cwd,
                cwd_source=launch.cwd_source, options=list(launch.options), notes=list(launch.notes))
+    acc.realpath_many([launch.config_file, running_file, str(live.get("dir") or "").removesuffix(" (deleted)")])
     out["reads_other_file"] = bool(launch.config_file and running_file and
                                    acc.realpath(launch.config_file) != acc.realpath(running_file))
     binary = launch.resolved_binary(acc)
@@ -489,7 +491,7 @@ def _compare(out: dict[str, Any], info: dict[str, Any], live: dict[str, Any], ou
     if ours["port"] and not out.get("restart_fails"):
         bind = (sim.get("bind") if sim else "") or ours["bind"] or "* -::*"
         reason = _cannot_listen(bind, ours["port"], live_port, host) if acc.local else \
-            _cannot_listen_there(bind, ours["port"], live_port, acc)
+            _cannot_listen_there(bind, ours["port"], live_port, host, acc)
         if reason:
             out["restart_fails"] = reason
     # auth: digests only, never values
@@ -544,12 +546,13 @@ def _cannot_listen(bind: str, port: int, live_port: int, host: dict[str, Any]) -
     return ""
 
 
-def _cannot_listen_there(bind: str, port: int, live_port: int, acc: Access) -> str:
-    """The same question for a host over ssh, asked of its kernel's tables: the addresses of its interfaces
-    and its listening sockets (no socket can be bound there without running a program)."""
+def _cannot_listen_there(bind: str, port: int, live_port: int, host: dict[str, Any], acc: Access) -> str:
+    """The same question for a host over ssh, asked of its kernel's tables as the host facts read them:
+    the addresses of its interfaces and its listening sockets (nothing is bound there to find out)."""
     import ipaddress
 
-    addrs, listeners = acc.addresses(), acc.listeners()
+    addrs = set(host.get("local_addresses") or []) or acc.addresses()
+    listeners = [tuple(x) for x in host.get("host_listening") or []] or acc.listeners()
     for a in bind.split():
         optional = a.startswith("-")
         ip = {"*": "0.0.0.0", "::*": "::"}.get(a.lstrip("-"), a.lstrip("-"))

@@ -8,15 +8,18 @@ import re
 from typing import Any
 
 
+HOST_FILES = ("/proc/sys/vm/overcommit_memory", "/sys/kernel/mm/transparent_hugepage/enabled", "/proc/meminfo")
+
+
 def host_facts(acc: Any, info: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
     """What the host says of the server, over ssh: is its process there, listening on its port; its
     working directory, the kernel settings a fork depends on, free disk, memory, its swap."""
-    from runbook.access import AccessError
+    from runbook.access import ADDRESS_FILES, AccessError, parse_addresses
 
     out: dict[str, Any] = {"local": False, "remote": acc.name}
     pid, port = info.get("process_id"), info.get("tcp_port")
     try:
-        proc = acc.proc(int(pid)) if isinstance(pid, int) else None
+        proc = acc.proc(int(pid), extra=(*HOST_FILES, *ADDRESS_FILES)) if isinstance(pid, int) else None
     except AccessError as e:
         out["error"] = str(e)
         return out
@@ -29,13 +32,10 @@ def host_facts(acc: Any, info: dict[str, Any], config: dict[str, Any] | None) ->
     out["pid"] = pid
     out["listening"] = [f"{ip}:{p}" for ip, p in listening]
     out["listening_pairs"] = [[ip, p] for ip, p in listening]
-    try:
-        out["local_addresses"] = sorted(acc.addresses())
-    except AccessError:
-        out["local_addresses"] = []
+    out["host_listening"] = [[ip, p] for ip, p in proc["host_listening"]]
+    out["local_addresses"] = sorted(parse_addresses(proc["files"]))
     out["cwd"] = proc.get("cwd")
-    files = {k: (v or b"").decode("utf-8", "replace").strip() for k, v in acc.read_many(
-        ["/proc/sys/vm/overcommit_memory", "/sys/kernel/mm/transparent_hugepage/enabled", "/proc/meminfo"]).items()}
+    files = {k: (proc["files"][k] or b"").decode("utf-8", "replace").strip() for k in HOST_FILES}
     oc = files["/proc/sys/vm/overcommit_memory"]
     out["overcommit_memory"] = int(oc) if oc.isdigit() else None
     thp = files["/sys/kernel/mm/transparent_hugepage/enabled"]

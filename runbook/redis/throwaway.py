@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -70,13 +71,14 @@ def _startup_reason(text: str) -> str:
 class _Here:
     """The throwaway on this machine: a child process in its own process group."""
 
-    def __init__(self) -> None:
+    def __init__(self, acc: Any) -> None:
         self.tmp = tempfile.mkdtemp(prefix="rb-sim-", dir="/tmp" if os.path.isdir("/tmp") else None)
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def prepare(self, data: list[tuple[str, str]], config_file: str, ours: str, ours_lines: list[str]) -> str:
-        """Copy the data (a copy, never a link: an AOF is appended in place) and the main config file
-        with its logfile lines blanked; write our include. Returns the config file to start with."""
+    def launch(self, data: list[tuple[str, str]], config_file: str, main: str, ours_lines: list[str],
+               argv: list[str], cwd: str) -> None:
+        """Copy the data (a copy, never a link: an AOF is appended in place) and the config file to main
+        with its logfile lines blanked; write our include; start redis-server."""
         datadir = os.path.join(self.tmp, "data")
         os.mkdir(datadir)
         for src, name in data:
@@ -84,14 +86,9 @@ class _Here:
                 shutil.copytree(src, os.path.join(datadir, name), symlinks=False)
             else:
                 shutil.copyfile(src, os.path.join(datadir, name))
-        Path(ours).write_text("\n".join(ours_lines) + "\n")
-        if config_file and os.path.isfile(config_file):
-            main = os.path.join(self.tmp, "main.conf")
+        Path(self.tmp, "ours.conf").write_text("\n".join(ours_lines) + "\n")
+        if main != config_file:
             Path(main).write_bytes(_LOGFILE_LINE.sub(b'logfile ""', Path(config_file).read_bytes()))
-            return main
-        return config_file  # none, or one that is not there: redis-server says it cannot open it
-
-    def start(self, argv: list[str], cwd: str) -> None:
         with open(os.path.join(self.tmp, "out.log"), "wb") as log:
             self.proc = procs.popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
 
@@ -120,15 +117,22 @@ class _Here:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-# Over ssh every step is one command in the host's shell; the scripts are constants, every path and word
-# is an argument ("$1"...), never part of the script.
-_COPY = 'd=$1; shift; while [ $# -gt 1 ]; do cp -RL -- "$1" "$d/$2" || exit 1; shift 2; done'
-_CONF = ('out=$1; shift; printf "%s\\n" "$@" >"$out" || exit 1; [ -z "$CONF" ] && exit 0; '
-         'sed -e \'s/^[[:blank:]]*[Ll][Oo][Gg][Ff][Ii][Ll][Ee]\\([[:blank:]].*\\)\\{0,1\\}$/logfile ""/\' '
-         '-- "$CONF" >"$MAIN"')
-_START = 'cd -- "$1" || exit 97; log=$2; shift 2; setsid "$@" </dev/null >"$log" 2>&1 & echo $!'
+# Over ssh the whole launch is one command in the host's shell. The script is a constant; every path and
+# word is an argument: the temp dir, the start's directory, the config file to copy (or ""), the number of
+# (source, name) data pairs and the pairs, the number of lines of our include and the lines, then the argv.
+_LAUNCH = """t=$1 cwd=$2 conf=$3 n=$4; shift 4
+mkdir -m 700 -- "$t" && mkdir -- "$t/data" || exit 95
+while [ "$n" -gt 0 ]; do cp -RL -- "$1" "$t/data/$2" || exit 96; shift 2; n=$((n-1)); done
+n=$1; shift
+while [ "$n" -gt 0 ]; do printf '%s\\n' "$1" >>"$t/ours.conf" || exit 95; shift; n=$((n-1)); done
+if [ -n "$conf" ]; then
+  sed -e 's/^[[:blank:]]*[Ll][Oo][Gg][Ff][Ii][Ll][Ee]\\([[:blank:]].*\\)\\{0,1\\}$/logfile ""/' -- "$conf" >"$t/main.conf" || exit 96
+fi
+cd -- "$cwd" || exit 97
+setsid "$@" </dev/null >"$t/out.log" 2>&1 & echo $!"""
 _WAIT = ('n=0; while kill -0 "$1" 2>/dev/null; do [ -S "$2" ] && { echo socket; exit 0; }; n=$((n+1)); '
          '[ $n -ge 50 ] && { echo starting; exit 0; }; sleep 0.01; done; echo exited')
+_END = 'kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null; rm -rf -- "$2"'
 
 
 class _There:
@@ -137,32 +141,23 @@ class _There:
 
     def __init__(self, acc: Any) -> None:
         self.acc = acc
-        r = acc.run(["mktemp", "-d", "/tmp/rb-sim-XXXXXXXX"])
-        self.tmp = r.text.strip()
-        if r.rc != 0 or not self.tmp.startswith("/tmp/rb-sim-"):
-            raise AccessError(f"mktemp on {acc.host}: {r.stderr.decode('utf-8', 'replace').strip() or 'failed'}")
+        self.tmp = f"/tmp/rb-sim-{secrets.token_hex(8)}"  # made by mkdir, which fails if it is there
+        self.made = False
         self.pid = 0
         self.forwarded = ""
 
-    def prepare(self, data: list[tuple[str, str]], config_file: str, ours: str, ours_lines: list[str]) -> str:
-        datadir = f"{self.tmp}/data"
+    def launch(self, data: list[tuple[str, str]], config_file: str, main: str, ours_lines: list[str],
+               argv: list[str], cwd: str) -> None:
         pairs = [x for src, name in data for x in (src, name)]
-        r = self.acc.run(["mkdir", "--", datadir])
-        if r.rc == 0 and pairs:
-            r = self.acc.run(["sh", "-c", _COPY, "sh", datadir, *pairs], 60 + 0.0)
-        if r.rc != 0:
-            raise AccessError(_last_line(r.stderr) or f"copying the data on {self.acc.host} failed")
-        conf = config_file if config_file and is_file(self.acc.stat(config_file)) else ""
-        main = f"{self.tmp}/main.conf"
-        r = self.acc.run(["env", f"CONF={conf}", f"MAIN={main}", "sh", "-c", _CONF, "sh", ours, *ours_lines])
-        if r.rc != 0:
-            raise AccessError(_last_line(r.stderr) or f"writing the config copy on {self.acc.host} failed")
-        return main if conf else config_file
-
-    def start(self, argv: list[str], cwd: str) -> None:
-        r = self.acc.run(["sh", "-c", _START, "sh", cwd, f"{self.tmp}/out.log", *argv])
+        conf = config_file if main != config_file else ""
+        r = self.acc.run(["sh", "-c", _LAUNCH, "sh", self.tmp, cwd, conf, str(len(data)), *pairs,
+                          str(len(ours_lines)), *ours_lines, *argv], 60)
+        self.made = r.rc != 95
+        said = _last_line(r.stderr)
+        if r.rc in (95, 96):
+            raise AccessError(said or f"copying the data and config on {self.acc.host} failed")
         if r.rc == 97:
-            raise AccessError(f"cannot change to {cwd} on {self.acc.host}")
+            raise AccessError(f"cannot change to {cwd} on {self.acc.host}: {said}")
         self.pid = int(r.text.strip()) if r.rc == 0 and r.text.strip().isdigit() else 0
 
     def wait(self, sock: str) -> str:
@@ -183,13 +178,14 @@ class _There:
 
     def cleanup(self) -> None:
         try:
-            if self.forwarded:
-                self.acc.cancel_forward(self.forwarded)
-            if self.pid and self.acc.run(["kill", "-KILL", f"-{self.pid}"]).rc != 0:  # its process group (setsid)
-                self.acc.run(["kill", "-KILL", str(self.pid)])
-            self.acc.run(["rm", "-rf", "--", self.tmp])
+            if self.pid or self.made:
+                self.acc.run(["sh", "-c", _END, "sh", str(self.pid or 0), self.tmp])
         except AccessError:
             pass  # the host is gone: its /tmp keeps a small directory, nothing runs
+        if self.forwarded:  # off the answer's path: the forward leads nowhere now
+            import threading
+
+            threading.Thread(target=self.acc.cancel_forward, args=(self.forwarded,), daemon=True).start()
 
 
 def _last_line(b: bytes) -> str:
@@ -210,21 +206,25 @@ def run(binary: str, config_file: str, options: list[str], cwd: str, expected_di
     out = Outcome()
     box: Any = None
     try:
-        box = _Here() if acc.local else _There(acc)
+        box = (_Here if acc.local else _There)(acc)
         tmp = box.tmp
         sock, ours = f"{tmp}/s.sock", f"{tmp}/ours.conf"
+        rel = os.path.relpath(ours, acc.realpath(expected_dir)) if confirm_dir else ours
+        # a config file that is there is copied with its logfile lines blanked; one that is not is given
+        # as it is, for redis-server to say it cannot open it
+        main = f"{tmp}/main.conf" if config_file and is_file(acc.stat(config_file)) else config_file
+        argv = [binary, *([main] if main else []), *options, "--include", rel]
+        ours_lines = [
+            "port 0", "tls-port 0", f'unixsocket "{sock}"', "unixsocketperm 700", f'dir "{tmp}/data"',
+            f'logfile "{tmp}/server.log"', f'pidfile "{tmp}/server.pid"', "daemonize no", "supervised no",
+            # port 0 refuses every connection: a replicaof line of the file would otherwise start a SYNC
+            "syslog-enabled no", "replicaof 127.0.0.1 0", f'cluster-config-file "{tmp}/nodes.conf"']
+        t0 = time.monotonic()
         try:
-            main = box.prepare(data, config_file, ours, [
-                "port 0", "tls-port 0", f'unixsocket "{sock}"', "unixsocketperm 700", f'dir "{tmp}/data"',
-                f'logfile "{tmp}/server.log"', f'pidfile "{tmp}/server.pid"', "daemonize no", "supervised no",
-                # port 0 refuses every connection: a replicaof line of the file would otherwise start a SYNC
-                "syslog-enabled no", "replicaof 127.0.0.1 0", f'cluster-config-file "{tmp}/nodes.conf"'])
+            box.launch(data, config_file, main, ours_lines, argv, cwd)
         except (OSError, shutil.Error, AccessError) as e:
             out.cannot_read = f"{getattr(e, 'filename', '') or ''}: {getattr(e, 'strerror', None) or e}".lstrip(": ")
             return out
-        rel = os.path.relpath(ours, acc.realpath(expected_dir)) if confirm_dir else ours
-        t0 = time.monotonic()
-        box.start([binary, *([main] if main else []), *options, "--include", rel], cwd)
         client = None
         deadline = t0 + timeout
         while True:
