@@ -1,7 +1,8 @@
 """Benchmark: the same reads over ssh (a real sshd on loopback, one multiplexed connection) and on this
 machine. Prints the best of --repeat for: the host probes (host.basic, host.disk, host.memory), and a full
-`redis check` of one server (locally with the restart simulation that starts a throwaway copy; over ssh the
-reads it makes there: host facts, log, the files a restart reads). Needs root (sshd) and redis-server.
+`redis check` of one server with 10,000 keys, its restart simulation included: on this machine, and over ssh,
+where the throwaway copy is started on the server's host and read through a forwarded socket. Needs root
+(sshd) and redis-server.
 
     .venv/bin/python benchmarks/remote.py [--repeat 5]
 """
@@ -60,7 +61,7 @@ def main() -> None:
         kw = {"restart_command": ("redis-server", str(redis.conf))}
         a = best(lambda: asyncio.run(look(redis.url, 2.0, 60, **kw)), args.repeat)
         b = best(lambda: asyncio.run(look(redis.url, 2.0, 60, ssh=server.dest, ssh_options=server.options, **kw)), args.repeat)
-        print(f"{'redis check, 10,000 keys (see the docstring)':<44} {a * 1000:>10.1f} ms {b * 1000:>7.1f} ms {b / a:>6.1f}x")
+        print(f"{'redis check, 10,000 keys, with its simulation':<44} {a * 1000:>10.1f} ms {b * 1000:>7.1f} ms {b / a:>6.1f}x")
     finally:
         redis.stop()
         server.stop()
