@@ -40,6 +40,7 @@ class Case:
     url: str = ""  # the URL clients use (default: the server's)
     admin_password: str | None = None
     started: list[subprocess.Popen] = field(default_factory=list)
+    ssh: Any = None  # a real sshd on loopback: the same verdict is also asked over ssh
 
 
 def fingerprint(root: Path, skip: tuple[str, ...] = ("redis.log",)) -> dict[str, str]:
@@ -50,10 +51,11 @@ def fingerprint(root: Path, skip: tuple[str, ...] = ("redis.log",)) -> dict[str,
     return out
 
 
-def verdict(case: Case) -> tuple[bool, dict[str, Any], list[str]]:
+def verdict(case: Case, over_ssh: bool = False) -> tuple[bool, dict[str, Any], list[str]]:
     s = case.server
+    ssh = dict(ssh=case.ssh.dest, ssh_options=case.ssh.options) if over_ssh else {}
     facts = asyncio.run(read_instance(case.url or s.url, 5.0, restart_command=tuple(case.command),
-                                      restart_cwd=case.cwd, shutdown=case.shutdown))
+                                      restart_cwd=case.cwd, shutdown=case.shutdown, **ssh))
     passed, ev, reason = guards.restart_is_safe(facts, {"shutdown": case.shutdown})
     found = [f.id for f in assess(facts) if f.severity == "critical"]
     return passed, facts, found
@@ -126,13 +128,28 @@ def truth(case: Case) -> tuple[bool, str]:
     return True, "same address, master, writable, every key"
 
 
+@pytest.fixture(scope="module")
+def sshd_on_loopback(tmp_path_factory):
+    """One real sshd for the module (root only): each case's verdict is also asked through it, where the
+    simulation runs through the ssh access (its throwaway started by the remote shell, read through a
+    forwarded socket). Same files, same truth: the verdicts must agree."""
+    import sshd
+
+    if not sshd.available():
+        yield None
+        return
+    server = sshd.Sshd(tmp_path_factory.mktemp("sshd")).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def make(tmp_path):
+def make(tmp_path, sshd_on_loopback):
     cases: list[Case] = []
 
     def _make(conf: str = "", keys: int = 1000, name: str = "r", **kw: Any) -> Case:
         s = RedisServer(tmp_path, name, conf=conf, password=kw.pop("password", None))
-        case = Case(server=s, **kw)
+        case = Case(server=s, ssh=sshd_on_loopback, **kw)
         cases.append(case)
         return case
 
@@ -150,6 +167,13 @@ def judge(case: Case, *, dangerous: bool, expect: str | None = None) -> None:
     before = fingerprint(case.server.base)
     passed, facts, found = verdict(case)
     assert fingerprint(case.server.base) == before, "the check changed a file of the server"
+    if case.ssh is not None:
+        passed_ssh, facts_ssh, found_ssh = verdict(case, over_ssh=True)
+        assert fingerprint(case.server.base) == before, "the check over ssh changed a file of the server"
+        assert facts_ssh["restart_preview"]["read_over"].startswith("ssh "), facts_ssh["restart_preview"]
+        assert (passed_ssh, set(found_ssh)) == (passed, set(found)), \
+            f"over ssh: passed={passed_ssh} {found_ssh} {facts_ssh['restart_preview'].get('unproven')}; " \
+            f"here: passed={passed} {found}"
     safe, what = truth(case)
     assert safe is not dangerous, f"the real restart: {what}"
     assert passed is safe, f"guard passed={passed}, the real restart: {what}; critical findings: {found}; " \
