@@ -304,17 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extensions() -> list[Callable[[Any], None]]:
-    """Commands of the domain packages (redis, gc, jvm, rehearse, test, record)."""
-    out = []
-    for mod in ("runbook.redis.cli", "runbook.jvm.cli", "runbook.sandbox.cli"):
-        try:
-            m = __import__(mod, fromlist=["register"])
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
-            continue
-        out.append(m.register)
-    return out
+    """Commands of the kinds (redis, gc and jvm: runbook/KIND/kind.py) and of the sandbox (rehearse, test,
+    record)."""
+    from runbook.kind import kinds
+    from runbook.sandbox import cli as sandbox_cli
+
+    return [k.commands for k in kinds() if k.commands] + [sandbox_cli.register]
 
 
 class Screens:

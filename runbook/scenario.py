@@ -17,12 +17,9 @@ import yaml
 
 from runbook import registry
 from runbook.engine.facts import facts_key
+from runbook.kind import kind
 from runbook.secrets import mask_mapping
 from runbook.targets import Target, to_inventory_entry
-
-PROBES_BY_KIND = {"redis": ["redis.check", "redis.replication"], "host": ["host.basic", "host.disk"],
-                  "jvm": ["jvm.check"]}
-
 
 class ScenarioError(Exception):
     pass
@@ -35,7 +32,7 @@ def record(targets: dict[str, Target], timeout: float = 3.0, params: dict[str, A
     facts: dict[str, dict[str, Any]] = {}
     for name, t in targets.items():
         facts[name] = {}
-        for probe in PROBES_BY_KIND.get(t.kind, []):
+        for probe in getattr(kind(t.kind), "record_probes", ()):
             try:
                 facts[name][probe] = live.read(probe, t, dict(params or {}))
             except ProbeError as e:

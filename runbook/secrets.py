@@ -1,7 +1,8 @@
 """Masking of secrets: passwords in URLs, requirepass/masterauth values, tokens.
 
-Ground floor: imports nothing of ours. Everything that leaves the process (screen,
-journal, JSON, snapshots, exports) goes through these functions.
+Ground floor: imports nothing of ours at load (the kinds' own secret keys are read on first use).
+Everything that leaves the process (screen, journal, JSON, snapshots, exports) goes through these
+functions.
 """
 
 from __future__ import annotations
@@ -13,26 +14,24 @@ from urllib.parse import urlsplit, urlunsplit
 
 MASK = "*****"
 
-# Config keys whose values are secrets, in Redis and in our own inventories.
-SECRET_KEYS = frozenset(
-    {
-        "requirepass",
-        "masterauth",
-        "password",
-        "pass",
-        "token",
-        "secret",
-        "auth",
-        "tls-key-file-pass",
-        "tls-client-key-file-pass",
-        "sentinel-pass",
-        "authorization",
-    }
-)
+# Keys whose values are secrets in any kind and in our own inventories; each kind adds its own config keys
+# (runbook/KIND/kind.py: secret_keys).
+SECRET_KEYS = frozenset({"password", "pass", "token", "secret", "auth", "authorization"})
 
-# Secrets inside config lines quoted back by redis-server (">>> 'requirepass \"x\"'", a `user` line).
-_CONF_SECRET = re.compile(r"(?im)((?:^|['\"]|--)[ \t]*(?:requirepass|masterauth|tls-key-file-pass|tls-client-key-file-pass))"
-                          r"([ \t]+)(\"[^\"]*\"|'[^']*'|[^\s'\"]+)")
+
+@functools.lru_cache(maxsize=1)
+def _of_kinds() -> tuple[frozenset[str], tuple[str, ...], re.Pattern[str]]:
+    """The kinds' secret config keys, the URL schemes where a lone user part is a password, and a pattern
+    for a secret config line quoted back in free text (">>> 'requirepass \"x\"'")."""
+    from runbook.kind import kinds
+
+    keys = frozenset(k for kind in kinds() for k in kind.secret_keys)
+    schemes = tuple(s for kind in kinds() for s in kind.password_user_schemes)
+    words = "|".join(sorted((re.escape(k) for k in keys), key=len, reverse=True)) or "(?!)"
+    pattern = re.compile(rf"(?im)((?:^|['\"]|--)[ \t]*(?:{words}))([ \t]+)(\"[^\"]*\"|'[^']*'|[^\s'\"]+)")
+    return keys, schemes, pattern
+
+
 _USER_LINE = re.compile(r"(?i)\buser[ \t]+\S+[ \t]+[^\n]*")
 _USER_PASS = re.compile(r"(?<=\s)([<>#!])([^\s'\"]+)")
 _URL_CRED = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]+)@")
@@ -45,7 +44,7 @@ def mask_url(url: str) -> str:
     except ValueError:
         return mask_text(url)
     if parts.password is None:
-        if parts.username and "@" in parts.netloc and parts.scheme.startswith("redis"):
+        if parts.username and "@" in parts.netloc and parts.scheme.lower() in _of_kinds()[1]:
             # redis://secret@host: redis-py treats a lone user part as a password.
             host = parts.netloc.rsplit("@", 1)[1]
             return urlunsplit(parts._replace(netloc=f"{MASK}@{host}"))
@@ -60,7 +59,7 @@ def mask_text(text: str, known: set[str] | frozenset[str] = frozenset()) -> str:
     if "@" in text:
         text = _URL_CRED.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
     if "pass" in text or "auth" in text.lower():
-        text = _CONF_SECRET.sub(lambda m: f"{m[1]}{m[2]}{MASK}", text)
+        text = _of_kinds()[2].sub(lambda m: f"{m[1]}{m[2]}{MASK}", text)
     if "user " in text.lower():  # ACL rules of a user line: >password, <password, #hash, !hash
         text = _USER_LINE.sub(lambda m: _USER_PASS.sub(lambda p: f"{p[1]}{MASK}", m[0]), text)
     for secret in sorted(known, key=len, reverse=True) if known else ():
@@ -72,7 +71,7 @@ def mask_text(text: str, known: set[str] | frozenset[str] = frozenset()) -> str:
 @functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     k = key.lower()
-    return k in SECRET_KEYS or k.endswith(("pass", "password", "token", "secret"))
+    return k in SECRET_KEYS or k in _of_kinds()[0] or k.endswith(("pass", "password", "token", "secret"))
 
 
 def mask_mapping(value: Any, known: set[str] | frozenset[str] = frozenset()) -> Any:

@@ -10,12 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
+from runbook.kind import kinds, names
 from runbook.secrets import mask_url
-
-KINDS = ("redis", "jvm", "host")
-
 
 class TargetError(Exception):
     pass
@@ -83,20 +79,15 @@ def to_inventory_entry(t: Target) -> dict[str, Any]:
 
 
 def kind_of(url: str) -> str:
-    if url in ("local", "localhost") or url.startswith(("host:", "ssh://")):
-        return "host"
-    if url.startswith("pid:"):
-        if not url[4:].isdigit():
-            raise TargetError(f"pid:N needs a number, got {url!r}")
-        return "jvm"
-    scheme = urlsplit(url).scheme.lower()
-    if scheme in ("redis", "rediss", "unix", "redis+unix"):
-        return "redis"
-    if scheme in ("http", "https"):
-        return "jvm"
-    raise TargetError(
-        f"cannot tell what {mask_url(url)!r} is: use redis://, rediss://, unix:// (Redis), pid:N or http(s):// (JVM), or local (this host)"
-    )
+    """The kind whose URLs these are (each kind says which are its: runbook/KIND/kind.py)."""
+    for k in kinds():
+        try:
+            if k.claims(url):
+                return k.name
+        except ValueError as e:
+            raise TargetError(str(e)) from None
+    raise TargetError(f"cannot tell what {mask_url(url)!r} is: use "
+                      + ", ".join(k.url_help for k in sorted(kinds(), key=lambda k: k.name == "host")))
 
 
 def parse_binding(text: str) -> Target:
@@ -143,10 +134,13 @@ def from_inventory_entry(name: str, entry: dict[str, Any]) -> Target:
         dest = url[6:].rstrip("/")
     if dest:
         _check_ssh(name, dest, tuple(options))
+    kind = str(entry.get("kind") or kind_of(url))
+    if kind not in names():
+        raise TargetError(f"inventory target {name!r}: kind {kind!r} is not one of {', '.join(names())}")
     return Target(
         name=name,
         url=url,
-        kind=str(entry.get("kind") or kind_of(url)),
+        kind=kind,
         restart_command=tuple(str(c) for c in command),
         restart_unit=str(restart.get("unit") or ""),
         restart_cwd=str(restart.get("cwd") or ""),

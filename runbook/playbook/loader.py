@@ -296,15 +296,15 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
         elif tkind and registry.PROBES[pname].target_kind != tkind:
             c.err(pnode, f"{where}: probe {pname!r} reads a {registry.PROBES[pname].target_kind} target, {target!r} is {tkind}")
         probes.append(pname)
-    if "redis.command" in probes:  # the command must be an allow-listed read, known before anything runs
-        from runbook.redis.command import CommandRefused, check_allowed
-
-        params = spec.get("params") or {}
-        own = params.get("redis.command") if isinstance(params.get("redis.command"), dict) else params
-        try:
-            check_allowed(own.get("command"))
-        except CommandRefused as e:
-            c.err(spec.get("__pos__params") or node, f"{where}: redis.command: {e}")
+    for pname in probes:  # params a probe refuses (redis.command: an allow-listed read) are known before anything runs
+        check = getattr(registry.PROBES.get(pname), "check_params", None)
+        if check is not None:
+            params = spec.get("params") or {}
+            own = params.get(pname) if isinstance(params.get(pname), dict) else params
+            try:
+                check(own)
+            except ValueError as e:
+                c.err(spec.get("__pos__params") or node, f"{where}: {pname}: {e}")
 
     ref_pos = {k: (spec["__pos__" + k].line, spec["__pos__" + k].col) for k in ("next", "default", "on_timeout", "on_failure")
                if "__pos__" + k in spec}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runbook.kind import names
 from runbook.playbook.model import STEP_KINDS
 
 STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -31,7 +32,7 @@ OBJECTS: dict[str, dict[str, Any]] = {
         "doc": "A role of the playbook: master, replicas, app, host...",
         "required": ["kind"],
         "fields": {
-            "kind": (("enum", ["redis", "jvm", "host"]), "What the target is."),
+            "kind": (("enum", list(names())), "What the target is (a kind: runbook/KIND/kind.py)."),
             "description": ("str", "What this role is, shown when asking for a binding."),
             "list": ("bool", "Bound to one target or more (--target NAME=URL repeated): replicas, nodes, Sentinels."),
         },

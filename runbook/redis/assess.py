@@ -247,7 +247,7 @@ def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> 
     base = {"config_file": p.get("config_file") or "(none)", "config_source": p.get("config_source") or ""}
     if p.get("reads_other_file"):
         base["running_config_file"] = p.get("running_config_file")
-    if not p.get("config_file") and not p.get("running_config_file") and p.get("reached"):
+    if not p.get("config_file") and not p.get("running_config_file") and p.get("reached", p.get("local")):
         out.append(make("redis.restart.no_config_file", {"config_file": "", "keys_live": keys_live}))
     if p.get("unproven"):
         out.append(make("redis.restart.unproven", {**base, "not_proven": p["unproven"]}))

@@ -38,7 +38,7 @@ def restart_is_safe(facts: dict[str, Any], params: dict[str, Any]) -> Result:
           "shutdown": mode, "writable": p.get("writable")}
     if not p:
         return False, ev, "no restart simulation was run"
-    if not p.get("reached") and not p.get("unproven"):
+    if not p.get("reached", p.get("local")) and not p.get("unproven"):  # (recordings before ssh: "local")
         return False, ev, "the server's host was not reached: the restart preview is unknown"
     if p.get("unproven"):
         ev["not_proven"] = p["unproven"]

@@ -194,20 +194,13 @@ class HomeScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="discover", exit_on_error=False)
     def discover_targets(self) -> dict[str, Target]:
-        """Local redis-servers and JVMs (read-only: process table and listening sockets)."""
-        import psutil
-
-        from runbook.jvm.live import java_processes
-        from runbook.redis.hostfacts import listening
+        """What each kind finds running on this machine (read-only: process table and listening sockets)."""
+        from runbook.kind import kinds
 
         found: dict[str, Target] = {}
-        for p in psutil.process_iter(["name"]):
-            if (p.info["name"] or "").startswith("redis-server"):
-                for ip, port in listening(p.pid)[:1]:
-                    host = "127.0.0.1" if ip in ("0.0.0.0", "::", "127.0.0.1") else ip
-                    found[f"redis-{port}"] = Target(f"redis-{port}", f"redis://{host}:{port}", "redis")
-        for pid in java_processes():
-            found[f"jvm-{pid}"] = Target(f"jvm-{pid}", f"pid:{pid}", "jvm")
+        for k in kinds():
+            if k.discover:
+                found.update(k.discover())
         return found
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.console import Group
@@ -15,7 +14,7 @@ from textual.widgets import Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from runbook.targets import Target
-from runbook.text import human_bytes, human_value
+from runbook.text import human_value
 
 SEV_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 STATE_ICON = {"pending": "·", "current": "▶", "done": "✓", "blocked": "✗", "skipped": " "}
@@ -51,33 +50,28 @@ class TargetPanel(Vertical):
 
     def __init__(self, target: Target, interval: float = 2.0, timeout: float = 1.5, live: bool = True) -> None:
         super().__init__()
+        from runbook.kind import kind
+
         self.target = target
         self.interval = interval
         self.timeout = timeout
-        self.live = live
-        self.history: list[float] = []
-        self._last_gc: float | None = None
-        self._last_t: float | None = None
+        k = kind(target.kind)
+        self.panel = k.panel() if k and k.panel else None  # what the kind shows of a live target
+        self.live = live and self.panel is not None
         self.border_title = f"{target.name} ({target.kind})"
 
     def compose(self) -> ComposeResult:
         yield Static(Text("not polled yet" if self.live else "replay: no live polling"), id="summary")
-        if self.target.kind == "jvm":
+        if self.panel is not None and self.panel.charted:
             yield Sparkline([0.0], id="spark")
 
     def on_mount(self) -> None:
-        if self.live and self.target.kind in ("redis", "jvm"):
+        if self.live:
             self.poll()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
     def poll(self) -> dict[str, Any]:
-        if self.target.kind == "redis":
-            from runbook.redis.check import live_summary
-
-            return live_summary(self.target.url, self.timeout)
-        from runbook.jvm.live import live_summary as jvm_summary
-
-        return jvm_summary(self.target, self.timeout)
+        return self.panel.poll(self.target, self.timeout)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "poll":
@@ -94,44 +88,18 @@ class TargetPanel(Vertical):
         if not s.get("reachable"):
             summary.update(Text(f"UNKNOWN: {s.get('error')}", style="bold red"))
             return
-        if self.target.kind == "redis":
+        lines = self.panel.lines(s)
+        if any(label for label, _, _ in lines):
             t = Table.grid(padding=(0, 1))
             t.add_column(style="bold")
             t.add_column()
-            t.add_row("role", Text(str(s.get("role"))))
-            t.add_row("ops/s", Text(str(s.get("ops_per_sec"))))
-            t.add_row("memory", Text(str(s.get("used_memory_human"))))
-            t.add_row("clients", Text(str(s.get("clients"))))
-            t.add_row("keys", Text(human_value(s.get("keys"))))
-            persist = f"rdb {s.get('rdb_last_bgsave_status')}, {s.get('rdb_changes_since_last_save')} unsaved, aof {'on' if s.get('aof_enabled') else 'off'}"
-            t.add_row("persistence", Text(persist, style="red" if s.get("rdb_last_bgsave_status") == "err" else ""))
-            if s.get("role") == "slave":
-                t.add_row("link", Text(str(s.get("master_link_status")), style="red" if s.get("master_link_status") != "up" else ""))
-            for r in s.get("replicas", [])[:6]:
-                t.add_row("replica", Text(f"{r['addr']} {r['state']} lag {human_bytes(r['lag_bytes'])}",
-                                          style="" if r["state"] == "online" else "yellow"))
+            for label, text, style in lines:
+                t.add_row(label, Text(text, style=style))
             summary.update(t)
         else:
-            now = time.monotonic()
-            gc = s.get("gc_time_s")
-            if gc is not None and self._last_gc is not None and self._last_t:
-                rate = max(0.0, (gc - self._last_gc) / (now - self._last_t) * 100)
-                self.history = (self.history + [rate])[-60:]
-            self._last_gc, self._last_t = gc, now
-            pauses = s.get("recent_pauses_ms") or []
-            # recent pauses from the JVM's GC log when it has one, else the share of time in GC per poll
-            self.query_one("#spark", Sparkline).data = pauses or self.history or [0.0]
-            bits = []
-            if s.get("old_pct") is not None:
-                bits.append(f"eden {s.get('eden_pct')}%  old {s.get('old_pct')}%")
-            if s.get("heap_used_bytes") is not None:
-                bits.append(f"heap {human_bytes(s['heap_used_bytes'])} of {human_bytes(s.get('heap_max_bytes') or 0)}")
-            if s.get("young_gcs") is not None:
-                bits.append(f"young GCs {s.get('young_gcs'):.0f}  full GCs {s.get('full_gcs'):.0f}")
-            bits.append(f"time in GC: {self.history[-1]:.1f}% of the last poll" if self.history else "time in GC: measuring")
-            if pauses:
-                bits.append(f"last {len(pauses)} pauses (chart): max {max(pauses):.1f} ms, last {pauses[-1]:.1f} ms")
-            summary.update(Text("\n".join(bits)))
+            summary.update(Text("\n".join(text for _, text, _ in lines)))
+        if self.panel.charted:
+            self.query_one("#spark", Sparkline).data = self.panel.chart or [0.0]
 
 
 class StepInfo(Static):

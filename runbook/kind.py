@@ -1,0 +1,158 @@
+"""Target kinds: what a kind of target (Redis, a JVM, a host) brings, declared in one place, its own package.
+
+A kind is a package of runbook with a `kind.py` whose KIND says everything the rest of runbook needs:
+- which target URLs are its (claims) and how to write one (url_help);
+- its probes (read, then assess: facts to findings), its guards (pure, over one probe's facts) and its
+  actions (the only code that changes anything), with real references to the functions;
+- its finding rules (the catalogue's entries: `runbook explain ID`);
+- what `runbook record` reads of it, how it is found on this machine (discovery), the live panel's
+  summary in the TUI (plain lines, no UI code), its secrets (config keys, and URL forms whose user part
+  is a password), and its command-line subcommands.
+
+Adding a kind (say Postgres) is adding runbook/postgres/ with a kind.py, and its docs: kinds() finds it.
+Ground floor: imports nothing of runbook; the kinds import it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A finding id with its default severity, title, why and what to do."""
+
+    id: str
+    severity: str
+    title: str
+    why: str
+    action: str
+    example: str = ""
+    # The one other severity a finding of this rule can have, and when: ("critical", "a pause is 5x the
+    # threshold"). Code asks for it with make(..., escalated=True); nothing else changes a severity.
+    otherwise: tuple[str, str] = ("", "")
+
+    @property
+    def severity_text(self) -> str:
+        """How the page states it: "warning; critical when ..." """
+        sev, when = self.otherwise
+        return f"{self.severity}; {sev} when {when}" if sev else self.severity
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A probe reads (I/O) and returns plain facts; assess turns facts into findings (pure)."""
+
+    name: str
+    read: Callable[..., dict[str, Any]]  # (target, params, timeout) -> facts
+    assess: Callable[..., list[Any]]  # (facts) -> findings
+    doc: str
+    intrusive: str = ""  # why it is not a plain read ("forces a full GC"): never run without consent
+    check_params: Callable[[dict[str, Any]], None] | None = None  # at load: ValueError for params it refuses
+    target_kind: str = ""  # filled in by its Kind
+
+    def read_fn(self) -> Callable[..., dict[str, Any]]:
+        return self.read
+
+    def assess_fn(self) -> Callable[..., list[Any]]:
+        return self.assess
+
+
+@dataclass(frozen=True)
+class GuardSpec:
+    """A guard is a pure function of the facts of one probe, read fresh just before an action."""
+
+    name: str
+    probe: str
+    check: Callable[..., tuple[bool, dict[str, Any], str]]  # (facts, params) -> (passed, evidence, reason)
+    doc: str
+
+    def check_fn(self) -> Callable[..., tuple[bool, dict[str, Any], str]]:
+        return self.check
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """The only code that changes anything: impl has describe(target, params) -> the exact command, and
+    run(target, params, timeout) -> result."""
+
+    name: str
+    impl: Any
+    doc: str
+    guards: tuple[str, ...] = ()  # always evaluated, in addition to the playbook's
+    params: dict[str, str] = field(default_factory=dict)  # name -> "str" | "int" | "list" | "bool"
+    guard_params: tuple[str, ...] = ()  # params of the action its guards' probes read (e.g. the shutdown mode)
+    target_kind: str = ""  # filled in by its Kind
+
+    def impl_obj(self) -> Any:
+        return self.impl
+
+    def probe_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {k: params[k] for k in self.guard_params if k in params}
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    claims: Callable[[str], bool]  # url -> whether a target at that URL is of this kind
+    url_help: str  # how its URLs are written, for an error that names every kind's
+    probes: tuple[ProbeSpec, ...] = ()
+    guards: tuple[GuardSpec, ...] = ()
+    actions: tuple[ActionSpec, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    record_probes: tuple[str, ...] = ()  # what `runbook record` reads of a target of this kind
+    discover: Callable[[], dict[str, Any]] | None = None  # its targets running on this machine, by name
+    panel: Callable[[], Any] | None = None  # a new live panel: poll(target, timeout), lines(summary), chart
+    secret_keys: frozenset[str] = frozenset()  # its config keys whose values are secrets
+    password_user_schemes: tuple[str, ...] = ()  # URL schemes where a lone user part is a password
+    commands: Callable[[Any], None] | None = None  # adds its subcommands to the command line's subparsers
+
+    def __post_init__(self) -> None:
+        for spec in (*self.probes, *self.actions):
+            object.__setattr__(spec, "target_kind", self.name)
+        for spec in (*self.probes, *self.guards, *self.actions):
+            if not spec.name.startswith(self.name + "."):
+                raise ValueError(f"{spec.name}: a {self.name} kind's names start with {self.name}.")
+
+
+class Panel:
+    """The live panel of a target in the TUI, as plain data: the TUI draws it. poll() runs in a worker
+    thread; lines() turns its summary into (label, text, style) rows; chart is a series to draw, or None."""
+
+    charted = False
+
+    def poll(self, target: Any, timeout: float) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def lines(self, summary: dict[str, Any]) -> list[tuple[str, str, str]]:
+        raise NotImplementedError
+
+    @property
+    def chart(self) -> list[float] | None:
+        return None
+
+
+_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+@functools.lru_cache(maxsize=1)
+def kinds() -> tuple[Kind, ...]:
+    """Every kind: the packages of runbook that have a kind.py (found on disk, so no other package is
+    imported to look)."""
+    found = []
+    for entry in sorted(os.listdir(_ROOT)):
+        if os.path.isfile(os.path.join(_ROOT, entry, "kind.py")):
+            found.append(importlib.import_module(f"runbook.{entry}.kind").KIND)
+    return tuple(found)
+
+
+def kind(name: str) -> Kind | None:
+    return next((k for k in kinds() if k.name == name), None)
+
+
+def names() -> tuple[str, ...]:
+    return tuple(k.name for k in kinds())
