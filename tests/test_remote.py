@@ -229,6 +229,22 @@ def test_a_jvm_over_ssh_is_read_with_its_own_jstat(server, tmp_path) -> None:
         assert "O" in f["jstat"] and f["rss_bytes"] > 0
         r = runbook("jvm", "check", "--json", "--ssh", server.dest, *opts, timeout=60)
         assert p.pid in [x["target"] for x in json.loads(r.stdout)]  # the host's java processes, listed there
+        # the memory, the hot thread and a heap dump, each read or done on the JVM's host with its own tools
+        from runbook.jvm import memory, threads
+        from runbook.jvm.live import HeapDump
+        from runbook.targets import Target
+
+        t = Target("app", f"pid:{p.pid}", "jvm", ssh=server.dest, ssh_options=server.options)
+        m = memory.probe(t, {"interval_s": 0.2}, 30)
+        assert m["via"] == f"ssh {server.dest}" and m["heap_max_bytes"] == 64 * 1024 * 1024 and m["rss_bytes"] > 0
+        assert m["threads"] > 5 and "limit" in m["container"]
+        th = threads.probe(t, {"interval_s": 1.0}, 30)
+        hot = th["top"][0]
+        assert hot["cpu_pct"] > 50 and hot["kind"] == "application" and hot["frames"], th["top"][:3]
+        dump = tmp_path / "over-ssh.hprof"
+        assert str(dump) in HeapDump.describe(t, {"path": str(dump)}) and "over ssh" in HeapDump.describe(t, {"path": str(dump)})
+        res = HeapDump.run(t, {"path": str(dump)}, 60)
+        assert res["ok"] and dump.stat().st_size > 0, res
     finally:
         p.kill()
         p.wait(10)

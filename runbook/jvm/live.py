@@ -326,43 +326,50 @@ def guard_disk_for_heap_dump(facts: dict[str, Any], params: dict[str, Any]) -> t
 
 
 class HeapDump:
+    """jcmd GC.heap_dump, run on the JVM's host (over ssh for a JVM there): the dump lands on that host's
+    disk, next to the JVM; proven by the file's size there."""
+
     @staticmethod
     def _argv(target: Target, params: dict[str, Any]) -> list[str]:
         if target.pid is None:
-            raise ValueError("a heap dump needs a local JVM (pid:N)")
-        local_only(target, "a heap dump (and its disk guard)")
+            raise ValueError("a heap dump needs the JVM's pid (pid:N, with ssh: for another host)")
         return ["jcmd", str(target.pid), "GC.heap_dump", HeapDump.path(target, params)]
 
     @staticmethod
     def path(target: Target, params: dict[str, Any]) -> str:
         """Where the dump lands: a relative path is the JVM's (jcmd writes it from the JVM's working
         directory), so it is shown resolved."""
-        import psutil
+        from runbook.access import AccessError, for_target
 
         path = str(params.get("path") or f"heap-{target.pid}.hprof")
         if not os.path.isabs(path):
             try:
-                path = os.path.join(psutil.Process(int(target.pid or 0)).cwd(), path)
-            except (psutil.Error, ValueError):
-                pass
+                cwd = (for_target(target).proc(int(target.pid or 0)) or {}).get("cwd")
+            except (AccessError, ValueError):
+                cwd = None
+            path = os.path.join(cwd, path) if cwd else path
         return path
 
     @staticmethod
     def describe(target: Target, params: dict[str, Any]) -> str:
         import shlex
 
-        return shlex.join(HeapDump._argv(target, params))
+        return shlex.join(HeapDump._argv(target, params)) + (f" on {target.ssh} over ssh" if target.ssh else "")
 
     @staticmethod
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-        try:
-            out = _run(HeapDump._argv(target, params), max(timeout, 300))
-        except JvmError as e:
-            return {"ok": False, "error": str(e)}
+        from runbook.access import AccessError, for_target
+
+        acc = for_target(target)
         path = HeapDump.path(target, params)
-        size = os.path.getsize(path) if os.path.isfile(path) else 0
-        return expect({"ok": True, "output": out.strip()[-500:], "path": path}, f"a heap dump at {path}", size > 0,
-                      f"{size:,} bytes" if size else "no file")
+        try:
+            out = _run(["jcmd", str(target.pid), "GC.heap_dump", path], max(timeout, 300), acc)
+            size = (acc.stat(path) or {}).get("size", 0)
+        except (JvmError, AccessError) as e:
+            return {"ok": False, "error": str(e)}
+        where = "" if acc.local else f" on {acc.host}"
+        return expect({"ok": True, "output": out.strip()[-500:], "path": path}, f"a heap dump at {path}{where}",
+                      size > 0, f"{size:,} bytes" if size else "no file")
 
 
 def thread_dump(pid: int, timeout: float = 10, acc: Any = None) -> str:

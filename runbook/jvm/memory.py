@@ -1,4 +1,4 @@
-"""`jvm.memory`: where a local JVM's memory goes and what limits it. Two jstat -gc samples `interval_s`
+"""`jvm.memory`: where a JVM's memory goes and what limits it, on this machine or over ssh on its host. Two jstat -gc samples `interval_s`
 apart (heap, old generation, metaspace, full GCs and their time), jcmd VM.flags (the limits the JVM runs
 with), jcmd Compiler.codecache, the process's RSS, and the memory limit of its cgroup (v1 or v2). Read-only."""
 
@@ -8,6 +8,7 @@ import re
 import time
 from typing import Any
 
+from runbook.access import LOCAL
 from runbook.catalog import make
 from runbook.findings import Finding
 from runbook.targets import Target
@@ -19,10 +20,10 @@ CODECACHE_PCT = 95.0
 UNLIMITED = 1 << 60  # cgroup v1 writes 9223372036854771712 for "no limit"
 
 
-def _jstat_gc(pid: int, timeout: float) -> dict[str, float]:
+def _jstat_gc(pid: int, timeout: float, acc: Any) -> dict[str, float]:
     from runbook.jvm.live import JvmError, _run
 
-    out = _run(["jstat", "-gc", str(pid)], timeout).strip().splitlines()
+    out = _run(["jstat", "-gc", str(pid)], timeout, acc).strip().splitlines()
     if len(out) < 2:
         raise JvmError("jstat gave no sample")
     res: dict[str, float] = {}
@@ -34,17 +35,17 @@ def _jstat_gc(pid: int, timeout: float) -> dict[str, float]:
     return res
 
 
-def _flags(pid: int, timeout: float) -> dict[str, str]:
+def _flags(pid: int, timeout: float, acc: Any) -> dict[str, str]:
     from runbook.jvm.live import _run
 
-    return dict(re.findall(r"-XX:[+-]?(\w+)=(\S+)", _run(["jcmd", str(pid), "VM.flags"], timeout)))
+    return dict(re.findall(r"-XX:[+-]?(\w+)=(\S+)", _run(["jcmd", str(pid), "VM.flags"], timeout, acc)))
 
 
-def _codecache(pid: int, timeout: float) -> dict[str, Any]:
+def _codecache(pid: int, timeout: float, acc: Any) -> dict[str, Any]:
     """Summed over the code heaps (segmented or not): size, used, max_used in bytes; compilation on or off."""
     from runbook.jvm.live import _run
 
-    text = _run(["jcmd", str(pid), "Compiler.codecache"], timeout)
+    text = _run(["jcmd", str(pid), "Compiler.codecache"], timeout, acc)
     size = used = max_used = 0
     for m in re.finditer(r"size=(\d+)Kb used=(\d+)Kb max_used=(\d+)Kb", text):
         size, used, max_used = size + int(m[1]) * 1024, used + int(m[2]) * 1024, max_used + int(m[3]) * 1024
@@ -53,13 +54,13 @@ def _codecache(pid: int, timeout: float) -> dict[str, Any]:
             "compilation": disabled[0].split(": ", 1)[1] if disabled else "enabled"}
 
 
-def cgroup_limit(pid: int) -> dict[str, Any]:
-    """The memory limit of the process's cgroup and where it was read; limit None when there is none."""
-    try:
-        with open(f"/proc/{pid}/cgroup", encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        return {"error": e.strerror}
+def cgroup_limit(pid: int, acc: Any = LOCAL) -> dict[str, Any]:
+    """The memory limit of the process's cgroup (on the host of acc) and where it was read; limit None
+    when there is none."""
+    raw = acc.read_many([f"/proc/{pid}/cgroup"])[f"/proc/{pid}/cgroup"]
+    if raw is None:
+        return {"error": f"cannot read /proc/{pid}/cgroup on {acc.host}"}
+    lines = raw.decode("utf-8", "replace").splitlines()
     for line in lines:
         parts = line.split(":", 2)
         if len(parts) != 3:
@@ -71,31 +72,31 @@ def cgroup_limit(pid: int) -> dict[str, Any]:
             candidates = [(f"/sys/fs/cgroup{path}/memory.max", "v2"), (f"/sys/fs/cgroup/unified{path}/memory.max", "v2")]
         else:
             continue
+        files = acc.read_many([file for file, _ in candidates])
         for file, version in candidates:
-            try:
-                with open(file, encoding="ascii") as f:
-                    v = f.read().strip()
-            except OSError:
+            if files[file] is None:
                 continue
+            v = files[file].decode("ascii", "replace").strip()
             limit = None if v == "max" or not v.isdigit() or int(v) >= UNLIMITED else int(v)
             return {"limit": limit, "file": file, "cgroup": version}
     return {"limit": None}
 
 
 def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-    import psutil
+    from runbook.access import for_target
 
-    from runbook.jvm.live import local_only
-
-    local_only(target, "jvm.memory")
     if target.pid is None:
-        raise ValueError("the memory of a JVM is read on this machine (pid:N)")
+        raise ValueError("the memory of a JVM is read by its pid (pid:N, with ssh: for another host)")
+    acc = for_target(target)
     pid = target.pid
+    proc = acc.proc(pid, timeout)
+    if proc is None:
+        raise ValueError(f"no process {pid} on {acc.host}")
     interval = float(params.get("interval_s", 2.0))
-    a = _jstat_gc(pid, timeout)
+    a = _jstat_gc(pid, timeout, acc)
     time.sleep(interval)
-    b = _jstat_gc(pid, timeout)
-    flags = _flags(pid, timeout)
+    b = _jstat_gc(pid, timeout, acc)
+    flags = _flags(pid, timeout, acc)
     kb = 1024
     old_cap, old_used = b.get("OC", 0) * kb, b.get("OU", 0) * kb
     facts: dict[str, Any] = {
@@ -109,19 +110,20 @@ def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, A
         "metaspace_used_bytes": int(b.get("MU", 0) * kb),
         "metaspace_max_bytes": int(flags["MaxMetaspaceSize"]) if flags.get("MaxMetaspaceSize", "").isdigit()
         and int(flags["MaxMetaspaceSize"]) < UNLIMITED else None,
-        "codecache": _codecache(pid, timeout),
-        "container": cgroup_limit(pid),
-        "use_container_support": "-XX:-UseContainerSupport" not in " ".join(psutil.Process(pid).cmdline()),
+        "codecache": _codecache(pid, timeout, acc),
+        "container": cgroup_limit(pid, acc),
+        "use_container_support": "-XX:-UseContainerSupport" not in proc["cmdline"],
         "thresholds": {"old_full_pct": float(params.get("old_full_pct", OLD_FULL_PCT)),
                        "metaspace_pct": float(params.get("metaspace_pct", METASPACE_PCT)),
                        "codecache_pct": float(params.get("codecache_pct", CODECACHE_PCT))},
     }
-    try:
-        p = psutil.Process(pid)
-        facts["rss_bytes"] = p.memory_info().rss
-        facts["threads"] = p.num_threads()
-    except psutil.Error:
-        pass
+    if not acc.local:
+        facts["via"] = acc.name
+    status = proc.get("status") or ""
+    for key, field, scale in (("rss_bytes", "VmRSS", 1024), ("threads", "Threads", 1)):
+        m = re.search(rf"^{field}:\s+(\d+)", status, re.MULTILINE)
+        if m:
+            facts[key] = int(m[1]) * scale
     return facts
 
 

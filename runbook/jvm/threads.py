@@ -1,4 +1,4 @@
-"""`jvm.threads`: which threads of a local JVM burn the CPU. Two readings of /proc/PID/task/*/stat
+"""`jvm.threads`: which threads of a JVM burn the CPU, on this machine or over ssh on its host. Two readings of /proc/PID/task/*/stat
 `interval_s` apart give each thread's CPU share; a thread dump (jcmd Thread.print) names each thread by its
 nid (the kernel's thread id) and gives its top frames. GC and JIT compiler threads are told apart from the
 application's. Read-only (a thread dump is a safe diagnostic: a brief safepoint)."""
@@ -23,20 +23,42 @@ GC_NAMES = ("GC Thread", "G1 ", "ZWorker", "ZDriver", "ZDirector", "ZStat", "She
 JIT_NAMES = ("C1 CompilerThre", "C2 CompilerThre", "C1 CompilerThread", "C2 CompilerThread", "Sweeper")
 
 
-def _ticks(pid: int) -> dict[int, int]:
-    out = {}
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError as e:
-        raise ValueError(f"cannot read the threads of {pid}: {e.strerror}") from None
-    for tid in tids:
+# Over ssh: every thread's stat and comm in one read (the glob is the remote shell's; the pid an argument).
+_TASKS = 'cd /proc/"$1"/task || exit 1; exec grep -a -H "" -- */stat */comm'
+
+
+def _ticks(pid: int, acc: Any) -> tuple[dict[int, int], dict[int, str]]:
+    """CPU ticks (utime + stime) and the kernel's name of each thread of pid."""
+    stats: dict[int, str] = {}
+    comms: dict[int, str] = {}
+    if acc.local:
         try:
-            with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii", errors="replace") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            out[int(tid)] = int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15)
-        except (OSError, IndexError, ValueError):
-            continue  # the thread ended between the listing and the read
-    return out
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError as e:
+            raise ValueError(f"cannot read the threads of {pid}: {e.strerror}") from None
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii", errors="replace") as f:
+                    stats[int(tid)] = f.read()
+            except OSError:
+                continue  # the thread ended between the listing and the read
+    else:
+        r = acc.run(["sh", "-c", _TASKS, "sh", str(pid)])
+        if r.rc not in (0, 2) or not r.stdout:  # 2: a thread ended between the glob and the read
+            raise ValueError(f"cannot read the threads of {pid} on {acc.host}")
+        for line in r.text.splitlines():
+            where, _, value = line.partition(":")
+            tid, _, what = where.partition("/")
+            if tid.isdigit():
+                (stats if what == "stat" else comms)[int(tid)] = value
+    out = {}
+    for tid, stat in stats.items():
+        try:
+            fields = stat.rsplit(")", 1)[1].split()
+            out[tid] = int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15)
+        except (IndexError, ValueError):
+            continue
+    return out, comms
 
 
 def kind_of(name: str) -> str:
@@ -71,37 +93,49 @@ def parse_dump(text: str) -> dict[int, dict[str, Any]]:
 
 
 def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    from runbook.access import for_target
     from runbook.jvm.live import thread_dump
 
-    from runbook.jvm.live import local_only
-
-    local_only(target, "jvm.threads")
     if target.pid is None:
-        raise ValueError("per-thread CPU needs a JVM on this machine (pid:N)")
+        raise ValueError("per-thread CPU needs the JVM's pid (pid:N, with ssh: for another host)")
+    acc = for_target(target)
     interval = float(params.get("interval_s", 1.0))
-    hz = os.sysconf("SC_CLK_TCK")
-    a = _ticks(target.pid)
+    hz, cpus = _clock(acc)
+    a, _ = _ticks(target.pid, acc)
     t0 = time.monotonic()
     time.sleep(interval)
-    b = _ticks(target.pid)
+    b, comms = _ticks(target.pid, acc)
     dt = time.monotonic() - t0
-    dump = parse_dump(thread_dump(target.pid, max(timeout, 10)))
+    dump = parse_dump(thread_dump(target.pid, max(timeout, 10), acc))
     rows = []
     for tid, ticks in b.items():
         pct = round(100.0 * (ticks - a.get(tid, ticks)) / hz / dt, 1)
         info = dump.get(tid)
-        name = info["name"] if info else _comm(target.pid, tid)
+        name = info["name"] if info else (comms.get(tid, "").strip() or _comm(target.pid, tid, acc))
         rows.append({"tid": tid, "name": name, "cpu_pct": pct, "kind": kind_of(name),
                      "state": info["state"] if info else None, "frames": info["frames"] if info else []})
     rows.sort(key=lambda r: -r["cpu_pct"])
     by_kind: dict[str, float] = {}
     for r in rows:
         by_kind[r["kind"]] = round(by_kind.get(r["kind"], 0.0) + r["cpu_pct"], 1)
-    return {"pid": target.pid, "interval_s": round(dt, 2), "cpus": os.cpu_count(), "threads": len(rows),
+    return {"pid": target.pid, "interval_s": round(dt, 2), "cpus": cpus, "threads": len(rows),
             "hot_pct": float(params.get("hot_pct", HOT_PCT)), "cpu_pct_by_kind": by_kind, "top": rows[:10]}
 
 
-def _comm(pid: int, tid: int) -> str:
+def _clock(acc: Any) -> tuple[int, int | None]:
+    """The host's clock ticks per second and its CPUs."""
+    if acc.local:
+        return os.sysconf("SC_CLK_TCK"), os.cpu_count()
+    r = acc.run(["sh", "-c", "getconf CLK_TCK; nproc"])
+    words = r.text.split()
+    if r.rc != 0 or len(words) != 2 or not all(w.isdigit() for w in words):
+        raise ValueError(f"cannot read the clock ticks and CPUs of {acc.host}")
+    return int(words[0]), int(words[1])
+
+
+def _comm(pid: int, tid: int, acc: Any) -> str:
+    if not acc.local:
+        return f"tid {tid}"  # its comm came with its stat, or the thread has ended
     try:
         with open(f"/proc/{pid}/task/{tid}/comm", encoding="utf-8", errors="replace") as f:
             return f.read().strip()
