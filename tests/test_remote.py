@@ -245,6 +245,14 @@ def test_a_jvm_over_ssh_is_read_with_its_own_jstat(server, tmp_path) -> None:
         assert str(dump) in HeapDump.describe(t, {"path": str(dump)}) and "over ssh" in HeapDump.describe(t, {"path": str(dump)})
         res = HeapDump.run(t, {"path": str(dump)}, 60)
         assert res["ok"] and dump.stat().st_size > 0, res
+        # a GC log on that host: its files read there, analysed here, the same answer as reading it here
+        from runbook.jvm.live import GC_LOG_OVER_SSH, probe_gc_log
+
+        log = ROOT / "tests" / "data" / "parallel-jdk17.log"
+        here = probe_gc_log(Target("app", f"pid:{p.pid}", "jvm"), {"gc_log": str(log)}, 30)
+        there = probe_gc_log(t, {"gc_log": str(log)}, 30)
+        assert there.pop("read_over") == f"ssh {server.dest}" and "partial" not in there
+        assert log.stat().st_size < GC_LOG_OVER_SSH and there == here
     finally:
         p.kill()
         p.wait(10)

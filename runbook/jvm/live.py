@@ -287,22 +287,73 @@ def assess(facts: dict[str, Any]) -> list[Finding]:
     return sort_findings(out)
 
 
+GC_LOG_OVER_SSH = 32 * 1024 * 1024  # of each file of a GC log on another host, the last this many bytes are read
+
+
 def probe_gc_log(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """The analysis of the JVM's GC log (params.gc_log, else the file its command line names). For a JVM
+    on another host the files are read there over ssh (the last 32 MB of each) and analysed here."""
     from runbook.jvm.gclog.analyze import analyze
     from runbook.jvm.gclog.read import read_logs
 
-    local_only(target, "jvm.gc_log (the log is read from this machine's disk)")
+    acc = access_of(target)
     path = params.get("gc_log")
     if not path:
-        facts = read_local(target.pid, timeout) if target.pid is not None else {}
+        facts = {} if target.pid is None else read_over(acc, target.pid, timeout) if acc else read_local(target.pid, timeout)
         path = facts.get("gc_log_path")
     if not path:
         raise JvmError("the JVM writes no GC log that can be found (no -Xlog:gc*:file= or -Xloggc:)")
-    import glob
+    if acc is None:
+        import glob
 
-    files = sorted(glob.glob(path)) if "*" in path else [path]
-    r = analyze(read_logs(files, workers=1))
+        files = sorted(glob.glob(path)) if "*" in path else [path]
+        r = analyze(read_logs(files, workers=1))
+    else:
+        r = _gc_log_over(acc, path, timeout, lambda files: analyze(read_logs(files, workers=1)))
     r.pop("series", None)
+    return r
+
+
+def _gc_log_over(acc: Any, path: str, timeout: float, analyse: Any) -> dict[str, Any]:
+    """The GC log's files on the JVM's host, brought here (their last GC_LOG_OVER_SSH bytes) and analysed."""
+    import fnmatch
+    import json
+    import shutil
+    import tempfile
+
+    from runbook.access import AccessError, is_file
+
+    try:
+        if "*" in path:
+            parent, pattern = os.path.split(path)
+            names = [os.path.join(parent, f) for f in acc.listdir(parent) if fnmatch.fnmatchcase(f, pattern)]
+        else:
+            names = [path]
+        stats = acc.stat_many(names, timeout)
+        names = [n for n in names if is_file(stats[n])]
+        if not names:
+            raise JvmError(f"no GC log at {path} on {acc.host}")
+        tmp = tempfile.mkdtemp(prefix="rb-gclog-")
+        try:
+            local: dict[str, str] = {}  # the copy here -> the file there
+            for n in sorted(names):
+                dest = os.path.join(tmp, f"{len(local):03d}-{os.path.basename(n)}")
+                with open(dest, "wb") as f:
+                    f.write(acc.tail(n, GC_LOG_OVER_SSH, max(timeout, 60)))
+                local[dest] = n
+            r = analyse(list(local))
+            text = json.dumps(r)  # the answer names the files there, never the copies
+            for dest, n in local.items():
+                text = text.replace(json.dumps(dest)[1:-1], json.dumps(n)[1:-1])
+            r = json.loads(text)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    except AccessError as e:
+        raise JvmError(str(e)) from None
+    r["read_over"] = acc.name
+    cut = [n for n in names if stats[n]["size"] > GC_LOG_OVER_SSH]
+    if cut:
+        r["partial"] = f"only the last {GC_LOG_OVER_SSH >> 20} MB of {', '.join(cut)} were read over ssh"
     return r
 
 
