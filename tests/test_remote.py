@@ -245,6 +245,9 @@ def test_a_jvm_over_ssh_is_read_with_its_own_jstat(server, tmp_path) -> None:
         assert str(dump) in HeapDump.describe(t, {"path": str(dump)}) and "over ssh" in HeapDump.describe(t, {"path": str(dump)})
         res = HeapDump.run(t, {"path": str(dump)}, 60)
         assert res["ok"] and dump.stat().st_size > 0, res
+        saved = tmp_path / "dumps.txt"  # thread dumps taken there, the evidence kept here
+        res = threads.SaveThreadDumps.run(t, {"path": str(saved), "count": 2, "interval_s": 0.2}, 30)
+        assert res["ok"] and saved.read_text().count("Full thread dump") == 2, res
         # a GC log on that host: its files read there, analysed here, the same answer as reading it here
         from runbook.jvm.live import GC_LOG_OVER_SSH, probe_gc_log
 

@@ -442,14 +442,6 @@ def access_of(target: Target) -> Any:
     return for_target(target)
 
 
-def local_only(target: Target, what: str) -> None:
-    """What reads this machine's /proc or files directly is refused for a JVM reached over ssh: a pid on
-    another host is never looked up here."""
-    if target.ssh:
-        raise ValueError(f"{what} reads a JVM on this machine; {target.name} is on {target.ssh} (over ssh): "
-                         "not read here in its place")
-
-
 # ------------------------------------------------------------------ CLI
 def cli_check(args: Any) -> int:
     from runbook.findings import exit_code

@@ -162,26 +162,29 @@ def assess(facts: dict[str, Any]) -> list[Finding]:
 
 class SaveThreadDumps:
     """params.count thread dumps (default 3), params.interval_s apart (default 2), written to params.path
-    (never over an existing file): the evidence of a hot or deadlocked JVM, kept before any restart.
-    Proves the file holds every dump."""
+    on this machine (never over an existing file): the evidence of a hot or deadlocked JVM, kept before
+    any restart. A JVM over ssh is dumped there with its own jcmd; the file is kept here, off the host in
+    trouble. Proves the file holds every dump."""
 
     @staticmethod
     def describe(target: Target, params: dict[str, Any]) -> str:
         if target.pid is None:
-            raise ValueError("thread dumps are taken of a JVM on this machine (pid:N)")
-        from runbook.jvm.live import local_only
-
-        local_only(target, "jvm.save_thread_dumps (it writes the file here)")
+            raise ValueError("thread dumps are taken of a JVM by its pid (pid:N, with ssh: for another host)")
         if not params.get("path"):
             raise ValueError("jvm.save_thread_dumps needs params.path, the file to write")
         n, every = int(params.get("count", 3)), float(params.get("interval_s", 2))
-        return f"jcmd {target.pid} Thread.print, {n} times {every:g} s apart, into {params['path']} (a new file)"
+        there = f" on {target.ssh} over ssh" if target.ssh else ""
+        here = " on this machine" if target.ssh else ""  # the evidence is kept off the host in trouble
+        return (f"jcmd {target.pid} Thread.print{there}, {n} times {every:g} s apart, into {params['path']}{here} "
+                "(a new file)")
 
     @staticmethod
     def run(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+        from runbook.access import for_target
         from runbook.expect import expect
         from runbook.jvm.live import JvmError, thread_dump
 
+        acc = for_target(target)
         path = str(params["path"])
         n, every = int(params.get("count", 3)), float(params.get("interval_s", 2))
         try:
@@ -190,7 +193,7 @@ class SaveThreadDumps:
                     if i:
                         time.sleep(every)
                     f.write(f"=== thread dump {i + 1} of {n}, {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
-                    f.write(thread_dump(target.pid, max(timeout, 10)))
+                    f.write(thread_dump(target.pid, max(timeout, 10), acc))
                     f.write("\n")
         except FileExistsError:
             return {"ok": False, "error": f"{path} exists: choose a new file (the evidence is never overwritten)"}
