@@ -10,6 +10,9 @@
 
 Everything it could not prove is listed in `unproven`; the guard blocks on any of it. Findings are drawn
 from this result by assess.py (pure).
+
+It runs on the server's host, through its host access (runbook.access): this machine, or over ssh, where
+the files, the binary, redis-check-* and the throwaway copy are.
 """
 
 from __future__ import annotations

@@ -3,16 +3,18 @@
 It gets the restart's own binary, config file and options, in the restart's working directory,
 so redis-server itself resolves includes (globs, relative paths, a `dir` that moves what follows).
 One include file of ours comes last and makes it harmless: no TCP port (`port 0`), a unix socket,
-its data dir and log in our temp dir, a master that is a port we hold closed (a replicaof line of the
-file would otherwise start a SYNC), no pidfile, no daemon. It is included by a path relative to the
-data dir we expect, so it starts only when redis-server's reading of `dir` agrees with ours.
+its data dir, log and pidfile in our temp dir, a master at port 0, which refuses every connection (a
+replicaof line of the file would otherwise start a SYNC), no daemon. It is included by a path relative
+to the data dir we expect, so it starts only when redis-server's reading of `dir` agrees with ours.
 
 What it cannot be given without harm:
 - the file's `logfile` lines: redis-server opens that file while it reads the config (and writes its
   errors there). The main file is copied with those lines blanked; an include that sets a log file is
   reported by the caller.
 - module code: the caller starts it only with the engineer's consent when a module file exists.
-Killed by its process group, always; everything it writes is in its temp dir.
+Killed by its process group, always; everything it writes is in its temp dir. It runs on the server's
+host: this machine (a child process), or over ssh (started there by one command under setsid, read
+through its socket forwarded by the ssh connection).
 """
 
 from __future__ import annotations
@@ -121,7 +123,8 @@ class _Here:
 # word is an argument: the temp dir, the start's directory, the config file to copy (or ""), the number of
 # (source, name) data pairs and the pairs, the number of lines of our include and the lines, then the argv.
 _LAUNCH = """t=$1 cwd=$2 conf=$3 n=$4; shift 4
-mkdir -m 700 -- "$t" && mkdir -- "$t/data" || exit 95
+mkdir -m 700 -- "$t" || exit 94
+mkdir -- "$t/data" || exit 95
 while [ "$n" -gt 0 ]; do cp -RL -- "$1" "$t/data/$2" || exit 96; shift 2; n=$((n-1)); done
 n=$1; shift
 while [ "$n" -gt 0 ]; do printf '%s\\n' "$1" >>"$t/ours.conf" || exit 95; shift; n=$((n-1)); done
@@ -152,9 +155,9 @@ class _There:
         conf = config_file if main != config_file else ""
         r = self.acc.run(["sh", "-c", _LAUNCH, "sh", self.tmp, cwd, conf, str(len(data)), *pairs,
                           str(len(ours_lines)), *ours_lines, *argv], 60)
-        self.made = r.rc != 95
+        self.made = r.rc != 94  # 94: the temp dir could not be made (so it is not ours to remove)
         said = _last_line(r.stderr)
-        if r.rc in (95, 96):
+        if r.rc in (94, 95, 96):
             raise AccessError(said or f"copying the data and config on {self.acc.host} failed")
         if r.rc == 97:
             raise AccessError(f"cannot change to {cwd} on {self.acc.host}: {said}")
