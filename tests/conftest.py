@@ -31,3 +31,25 @@ def runbook(*args: str, input: str | None = None, timeout: float = 60, env: dict
     e.update(env or {})
     return subprocess.run([sys.executable, "-m", "runbook.cli", *args], input=input, capture_output=True, text=True,
                           timeout=timeout, env=e, cwd=cwd or ROOT, stdin=None if input is not None else subprocess.DEVNULL)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Every process a test starts is stopped by that test: a redis-server, sshd or java still running
+    from the session's temp dirs fails the run (and is killed, so it cannot outlive it)."""
+    import psutil
+
+    base = str(session.config._tmp_path_factory.getbasetemp().parent)  # type: ignore[attr-defined]
+    left = []
+    for p in psutil.process_iter(["name", "cmdline", "status"]):
+        try:
+            if p.info["status"] == psutil.STATUS_ZOMBIE or p.info["name"] not in ("redis-server", "redis-sentinel",
+                                                                                  "sshd", "java"):
+                continue
+            if p.cwd().startswith(base) or any(base in a for a in p.info["cmdline"] or []):
+                left.append(f"{p.pid} {' '.join(p.info['cmdline'] or [])} (in {p.cwd()})")
+                p.kill()
+        except psutil.Error:
+            continue
+    if left:
+        session.exitstatus = 1
+        print("\nprocesses left running by the tests (killed now):\n  " + "\n  ".join(left))

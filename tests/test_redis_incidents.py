@@ -237,7 +237,8 @@ def test_a_cluster_with_a_failed_node_and_uncovered_slots(tmp_path) -> None:
         assert f["redis.cluster.node_failed"].evidence["slots_on_them"] == 5461
         ev = f["redis.cluster.slots_uncovered"].evidence
         assert ev["cluster_state"] == "fail" and ev["slots_not_served"] == 5461
-        _, f = _probe("cluster", RedisServer(tmp_path, "plain").start().url)
+        nodes.append(RedisServer(tmp_path, "plain").start())  # stopped with the others
+        _, f = _probe("cluster", nodes[-1].url)
         assert f == {}  # not a cluster node: nothing to say
     finally:
         for n in nodes:
