@@ -5,7 +5,8 @@
 
 Prints wall-clock seconds (best of --repeat) for: the shell loop; `runbook redis check --no-preview`
 (the fleet sweep: INFO all, CONFIG GET *, ROLE, DBSIZE and host facts) as a whole command and
-in-process; and the full check with the restart preview (a throwaway redis-server per instance).
+in-process; and the full check with the restart preview (a throwaway redis-server per instance); then
+the full check of one server with a password.
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ def main() -> None:
             t_in = best(lambda: asyncio.run(check_many(urls, 2.0, None, 60, preview=False)), args.repeat)
             t_full = best(lambda: subprocess.run(cmd + urls, stdout=subprocess.DEVNULL), 1)
             print(f"{n:>9} {t_loop:>13.3f} {t_cmd:>21.3f} {t_in:>13.3f} {t_loop / t_cmd:>8.1f}x {t_full:>13.3f}")
+        # a server with a password: the restart simulation's copy asks for it too (AUTH, then the reads)
+        pw = RedisServer(tmp, "pw", conf="save 3600 1\n", password="bench-secret").start()
+        servers.append(pw)
+        pw.fill(100)
+        t_pw = best(lambda: subprocess.run(cmd + [pw.url], stdout=subprocess.DEVNULL), args.repeat)
+        print(f"full check of one server with requirepass: {t_pw:.3f} s")
     finally:
         for s in servers:
             s.stop()

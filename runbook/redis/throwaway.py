@@ -33,6 +33,7 @@ from typing import Any
 
 from runbook import procs
 from runbook.access import LOCAL, AccessError, is_file
+from runbook.redis.connect import no_retry
 from runbook.redis.info import keyspace, pairs_to_dict, parse_info
 
 _LOGFILE_LINE = re.compile(rb"^[ \t]*logfile([ \t].*)?$", re.IGNORECASE | re.MULTILINE)
@@ -280,7 +281,7 @@ def _client(sock: str, user: str | None, password: str | None, timeout: float) -
     import redis as redis_py
 
     c = redis_py.Redis(unix_socket_path=str(sock), username=user, password=password, socket_timeout=timeout,
-                       socket_connect_timeout=timeout, driver_info=None, protocol=2)
+                       socket_connect_timeout=timeout, driver_info=None, protocol=2, retry=no_retry())
     c.set_response_callback("INFO", lambda r, **kw: r)
     return c
 
