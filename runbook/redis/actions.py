@@ -181,15 +181,20 @@ class _Started:
         self.acc, self.pid, self.returncode = acc, pid, None
 
     def poll(self) -> Any:
-        from runbook.access import AccessError
-
-        try:
-            stat = self.acc.read_many([f"/proc/{self.pid}/stat"], 5)[f"/proc/{self.pid}/stat"]
-        except AccessError:
-            return None  # not known: keep waiting for the address
-        if stat is None or b") Z " in stat:
+        if _alive(self.acc, self.pid) is False:  # None (not known): keep waiting for the address
             self.returncode = "unknown"
         return self.returncode
+
+
+def _alive(acc: Any, pid: int) -> bool | None:
+    """Whether pid runs on the host of acc (not gone, not a zombie); None when the host does not answer."""
+    from runbook.access import AccessError
+
+    try:
+        stat = acc.read_many([f"/proc/{pid}/stat"], 5)[f"/proc/{pid}/stat"]
+    except AccessError:
+        return None
+    return stat is not None and b") Z " not in stat
 
 
 def _start_there(acc: Any, target: Target, argv: list[str], cwd: str, out: dict[str, Any]) -> _Started:
@@ -200,7 +205,7 @@ def _start_there(acc: Any, target: Target, argv: list[str], cwd: str, out: dict[
     log = r.text.strip()
     if r.rc != 0 or not log:
         raise AccessError(f"mktemp on {acc.host}: {r.stderr.decode('utf-8', 'replace').strip() or 'failed'}")
-    out["start_output"] = f"{acc.host}:{log}"
+    out["start_output"], out["start_output_host"] = log, acc.host
     r = acc.run(["sh", "-c", _START_THERE, "sh", cwd, log, *argv])
     if r.rc == 97:
         raise AccessError(f"{cwd} does not exist on {acc.host}")
@@ -221,11 +226,10 @@ def _restart_log(target: Target) -> Any:
     return d / f"{target.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
 
 
-def _tail(acc: Any, where: str | None, n: int = 6) -> str:
-    """The last lines of the start's output (on its host: "host:path" over ssh)."""
-    if not where:
+def _tail(acc: Any, path: str | None, n: int = 6) -> str:
+    """The last lines of the start's output, on its host."""
+    if not path:
         return ""
-    path = where if acc.local else where.split(":", 1)[1]
     try:
         text = acc.tail(path, 8192).decode("utf-8", "replace")
     except Exception:  # noqa: BLE001 - the output is a courtesy: its absence loses nothing
@@ -239,13 +243,7 @@ def _wait_exit(pid: Any, target: Target, wait_s: float, acc: Any) -> str:
     no longer answers."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        alive = False
-        if pid is not None:
-            try:
-                stat = acc.read_many([f"/proc/{int(pid)}/stat"], 5)[f"/proc/{int(pid)}/stat"]
-                alive = stat is not None and b") Z " not in stat
-            except Exception:  # noqa: BLE001 - the host did not answer: not known to be gone
-                alive = True
+        alive = pid is not None and _alive(acc, int(pid)) is not False  # unknown counts as alive
         if not alive and not _answers(target):
             return ""
         time.sleep(0.1)
