@@ -61,7 +61,8 @@ class TargetPanel(Vertical):
         self.border_title = f"{target.name} ({target.kind})"
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("not polled yet" if self.live else "replay: no live polling"), id="summary")
+        idle = "replay: no live polling" if self.panel is not None else f"no live panel for a {self.target.kind} target"
+        yield Static(Text("not polled yet" if self.live else idle), id="summary")
         if self.panel is not None and self.panel.charted:
             yield Sparkline([0.0], id="spark")
 
