@@ -176,15 +176,31 @@ class Access:
 
     def listeners(self, timeout: float = DEFAULT_TIMEOUT) -> list[tuple[str, int]]:
         """(address, port) of every listening TCP socket on the host."""
+        return sorted(set(self.listen_table(timeout).values()))
+
+    def listen_table(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, tuple[str, int]]:
+        """inode -> (address, port) of every listening TCP socket on the host: from `ss -ltne` (netlink),
+        else from /proc/net/tcp and tcp6 (which some kernels, and sandboxes, are slow to write)."""
+        r = self.run(["ss", "-H", "-l", "-t", "-n", "-e"], timeout)
+        if r.rc == 0:
+            out = {}
+            for line in r.text.splitlines():
+                f = line.split()
+                ino = next((w[4:] for w in f if w.startswith("ino:")), "")
+                if len(f) >= 4 and f[0] == "LISTEN" and ino.isdigit() and ":" in f[3]:
+                    addr, _, port = f[3].rpartition(":")
+                    addr = addr.strip("[]").split("%")[0]
+                    if port.isdigit():
+                        out[ino] = ({"*": "0.0.0.0"}.get(addr, addr), int(port))
+            return out
         files = self.read_many(["/proc/net/tcp", "/proc/net/tcp6"], timeout)
-        return sorted(set(self._listen_inodes(files["/proc/net/tcp"], files["/proc/net/tcp6"]).values()))
+        return self._listen_inodes(files["/proc/net/tcp"], files["/proc/net/tcp6"])
 
     def proc(self, pid: int, timeout: float = DEFAULT_TIMEOUT, extra: tuple[str, ...] = ()) -> dict[str, Any] | None:
         """A process's facts from /proc: cmdline, cwd, its listening TCP ports (and the host's, in
         host_listening), its cgroup; None when there is no such process. A value it may not read
         (another user's cwd) is left out. The files of `extra` are read in the same call (in "files")."""
-        files = self.read_many([f"/proc/{pid}/cmdline", f"/proc/{pid}/cgroup", f"/proc/{pid}/status",
-                                "/proc/net/tcp", "/proc/net/tcp6", *extra], timeout)
+        files = self.read_many([f"/proc/{pid}/cmdline", f"/proc/{pid}/cgroup", f"/proc/{pid}/status", *extra], timeout)
         cmdline = files[f"/proc/{pid}/cmdline"]
         if cmdline is None:
             return None
@@ -202,7 +218,7 @@ class Access:
                 out["cwd"] = link
             elif link.startswith("socket:["):
                 inodes.add(link[8:-1])
-        listen = self._listen_inodes(files["/proc/net/tcp"], files["/proc/net/tcp6"])
+        listen = self.listen_table(timeout)
         out["listening"] = sorted(p for inode, p in listen.items() if inode in inodes)
         out["host_listening"] = sorted(set(listen.values()))
         out["files"] = {p: files[p] for p in extra}
@@ -631,6 +647,17 @@ class Memo:
 
     def which(self, word: str, timeout: float = DEFAULT_TIMEOUT) -> str | None:
         return self._once(("which", word), lambda: self.acc.which(word, timeout))
+
+    def which_many(self, words: list[str], timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Look up several command words in one call (a host over ssh), ready for which()."""
+        missing = [w for w in dict.fromkeys(words) if w and "/" not in w and "\n" not in w
+                   and ("which", w) not in self._seen]
+        if len(missing) < 2 or self.acc.local:
+            return
+        r = self.acc.run(["sh", "-c", 'for w; do command -v -- "$w" || echo; done', "sh", *missing], timeout)
+        lines = r.text.split("\n")[:-1]
+        if len(lines) == len(missing):
+            self._seen.update({("which", w): (p if p.startswith("/") else None) for w, p in zip(missing, lines)})
 
     def resolve(self, name: str, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
         return self._once(("resolve", name), lambda: self.acc.resolve(name, timeout))

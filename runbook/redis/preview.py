@@ -178,6 +178,7 @@ def _preview(out: dict[str, Any], facts: dict[str, Any], acc: Access, *, restart
     acc.realpath_many([launch.config_file, running_file, str(live.get("dir") or "").removesuffix(" (deleted)")])
     out["reads_other_file"] = bool(launch.config_file and running_file and
                                    acc.realpath(launch.config_file) != acc.realpath(running_file))
+    acc.which_many([launch.binary, "redis-check-rdb", "redis-check-aof"])
     binary = launch.resolved_binary(acc)
     if not binary:
         out["restart_fails"] = f"{launch.binary}: no such executable"

@@ -149,9 +149,21 @@ class _There:
         self.made = False
         self.pid = 0
         self.forwarded = ""
+        self._forward: Any = None  # the forward is set up while the copy starts (ssh connects on use)
+        self._forward_error: Exception | None = None
+
+    def _open_forward(self) -> None:
+        try:
+            self.forwarded = self.acc.forward_unix(f"{self.tmp}/s.sock")
+        except AccessError as e:
+            self._forward_error = e
 
     def launch(self, data: list[tuple[str, str]], config_file: str, main: str, ours_lines: list[str],
                argv: list[str], cwd: str) -> None:
+        import threading
+
+        self._forward = threading.Thread(target=self._open_forward, daemon=True)
+        self._forward.start()
         pairs = [x for src, name in data for x in (src, name)]
         conf = config_file if main != config_file else ""
         r = self.acc.run(["sh", "-c", _LAUNCH, "sh", self.tmp, cwd, conf, str(len(data)), *pairs,
@@ -170,8 +182,10 @@ class _There:
         return self.acc.run(["sh", "-c", _WAIT, "sh", str(self.pid), sock]).text.strip() or "starting"
 
     def client_path(self, sock: str) -> str:
-        if not self.forwarded:
-            self.forwarded = self.acc.forward_unix(sock)
+        if self._forward is not None:
+            self._forward.join()
+        if self._forward_error is not None:
+            raise self._forward_error
         return self.forwarded
 
     def read(self, name: str) -> str:
@@ -186,6 +200,8 @@ class _There:
                 self.acc.run(["sh", "-c", _END, "sh", str(self.pid or 0), self.tmp])
         except AccessError:
             pass  # the host is gone: its /tmp keeps a small directory, nothing runs
+        if self._forward is not None:
+            self._forward.join()
         if self.forwarded:  # off the answer's path: the forward leads nowhere now
             import threading
 
