@@ -55,12 +55,6 @@ class ProbeSpec:
     check_params: Callable[[dict[str, Any]], None] | None = None  # at load: ValueError for params it refuses
     target_kind: str = ""  # filled in by its Kind
 
-    def read_fn(self) -> Callable[..., dict[str, Any]]:
-        return self.read
-
-    def assess_fn(self) -> Callable[..., list[Any]]:
-        return self.assess
-
 
 @dataclass(frozen=True)
 class GuardSpec:
@@ -70,9 +64,6 @@ class GuardSpec:
     probe: str
     check: Callable[..., tuple[bool, dict[str, Any], str]]  # (facts, params) -> (passed, evidence, reason)
     doc: str
-
-    def check_fn(self) -> Callable[..., tuple[bool, dict[str, Any], str]]:
-        return self.check
 
 
 @dataclass(frozen=True)
@@ -87,9 +78,6 @@ class ActionSpec:
     params: dict[str, str] = field(default_factory=dict)  # name -> "str" | "int" | "list" | "bool"
     guard_params: tuple[str, ...] = ()  # params of the action its guards' probes read (e.g. the shutdown mode)
     target_kind: str = ""  # filled in by its Kind
-
-    def impl_obj(self) -> Any:
-        return self.impl
 
     def probe_params(self, params: dict[str, Any]) -> dict[str, Any]:
         return {k: params[k] for k in self.guard_params if k in params}

@@ -16,11 +16,11 @@ gc.log.overwritten_on_restart""".split()
 
 def test_registry_references_resolve() -> None:
     for p in registry.PROBES.values():
-        assert callable(p.read_fn()) and callable(p.assess_fn())
+        assert callable(p.read) and callable(p.assess)
     for g in registry.GUARDS.values():
-        assert callable(g.check_fn()) and g.probe in registry.PROBES
+        assert callable(g.check) and g.probe in registry.PROBES
     for a in registry.ACTIONS.values():
-        impl = a.impl_obj()
+        impl = a.impl
         assert callable(impl.describe) and callable(impl.run)
         assert all(g in registry.GUARDS for g in a.guards)
 

@@ -55,9 +55,9 @@ class LiveFacts:
         if spec.target_kind != target.kind:
             raise ProbeError(f"probe {probe} reads a {spec.target_kind} target; {target.name} is {target.kind}")
         if timeout:  # the step's own timeout_s: the whole read, network included
-            return call_with_timeout(spec.read_fn(), timeout, target, params, min(self.timeout, timeout))
+            return call_with_timeout(spec.read, timeout, target, params, min(self.timeout, timeout))
         # The wall-clock limit is a little above the probe's own network timeout.
-        return call_with_timeout(spec.read_fn(), self.timeout * 3 + 1, target, params, self.timeout)
+        return call_with_timeout(spec.read, self.timeout * 3 + 1, target, params, self.timeout)
 
 
 def facts_key(probe: str, params: dict[str, Any]) -> str:

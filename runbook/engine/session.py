@@ -292,7 +292,7 @@ class Session:
         except Exception as e:  # noqa: BLE001 - a probe must never crash the session
             return None, [], f"{type(e).__name__}: {e}"
         try:
-            findings = list(spec.assess_fn()(facts))
+            findings = list(spec.assess(facts))
         except Exception as e:  # noqa: BLE001
             return facts, [], f"assessment failed: {type(e).__name__}: {e}"
         return facts, findings, ""
@@ -439,7 +439,7 @@ class Session:
                 continue
             try:
                 if ref.name:
-                    passed, evidence, reason = registry.GUARDS[ref.name].check_fn()(facts, probe_args)
+                    passed, evidence, reason = registry.GUARDS[ref.name].check(facts, probe_args)
                 else:
                     env = {
                         "facts": {step.target: facts},
@@ -460,7 +460,7 @@ class Session:
         return results
 
     def describe(self, step: Step) -> str:
-        impl = registry.ACTIONS[step.action].impl_obj()
+        impl = registry.ACTIONS[step.action].impl
         secrets = getattr(impl, "secrets", None)
         if secrets:  # masked in every event from now on (the journal's own mask)
             self.journal.secrets.update(v for v in secrets(step.params) if v)
@@ -563,7 +563,7 @@ class Session:
         self.emit("action_intent", step.id, command=command, action=step.action, target=step.target)
         spec = registry.ACTIONS[step.action]
         try:
-            result = spec.impl_obj().run(self.targets[step.target], step.params, step.timeout_s or 30.0)
+            result = spec.impl.run(self.targets[step.target], step.params, step.timeout_s or 30.0)
         except Exception as e:  # noqa: BLE001
             result = {"ok": False, "error": f"{type(e).__name__}: {e}"}
         self.emit("action_result", step.id, **mask_mapping(result))
