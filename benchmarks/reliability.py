@@ -60,7 +60,7 @@ def guards_x_faults(tmp: Path) -> tuple[int, int]:
             facts = LiveFacts(0.5).read(spec.probe, target, {"interval": 0.2})
         except ProbeError:
             return False
-        return bool(spec.check_fn()(facts, {})[0])
+        return bool(spec.check(facts, {})[0])
 
     redis_guards = [g for g in registry.GUARDS if g.startswith("redis.")]
     faults = {
