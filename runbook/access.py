@@ -170,14 +170,6 @@ class Access:
         m = re.search(rb"MemAvailable:\s+(\d+) kB", self.read_many(["/proc/meminfo"], timeout)["/proc/meminfo"] or b"")
         return int(m[1]) * 1024 if m else None
 
-    def addresses(self, timeout: float = DEFAULT_TIMEOUT) -> set[str]:
-        """The IP addresses of the host's interfaces (the kernel's local routes and IPv6 addresses)."""
-        return parse_addresses(self.read_many(list(ADDRESS_FILES), timeout))
-
-    def listeners(self, timeout: float = DEFAULT_TIMEOUT) -> list[tuple[str, int]]:
-        """(address, port) of every listening TCP socket on the host."""
-        return sorted(set(self.listen_table(timeout).values()))
-
     def listen_table(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, tuple[str, int]]:
         """inode -> (address, port) of every listening TCP socket on the host: from `ss -ltne` (netlink),
         else from /proc/net/tcp and tcp6 (which some kernels, and sandboxes, are slow to write)."""
@@ -195,7 +187,7 @@ class Access:
             if out:  # none at all is a netlink view that shows nothing (a restricted container): ask /proc
                 return out
         files = self.read_many(["/proc/net/tcp", "/proc/net/tcp6"], timeout)
-        return self._listen_inodes(files["/proc/net/tcp"], files["/proc/net/tcp6"])
+        return parse_listen_tables(files["/proc/net/tcp"], files["/proc/net/tcp6"])
 
     def proc(self, pid: int, timeout: float = DEFAULT_TIMEOUT, extra: tuple[str, ...] = ()) -> dict[str, Any] | None:
         """A process's facts from /proc: cmdline, cwd, its listening TCP ports (and the host's, in
@@ -225,20 +217,6 @@ class Access:
         out["files"] = {p: files[p] for p in extra}
         return out
 
-    @staticmethod
-    def _listen_inodes(tcp: bytes | None, tcp6: bytes | None) -> dict[str, tuple[str, int]]:
-        """inode -> (address, port) of every listening TCP socket, from /proc/net/tcp and tcp6."""
-        out = {}
-        for raw, v6 in ((tcp, False), (tcp6, True)):
-            if raw is None:
-                continue
-            for line in raw.decode("ascii", "replace").splitlines()[1:]:
-                f = line.split()
-                if len(f) > 9 and f[3] == "0A":  # LISTEN
-                    addr, port = f[1].split(":")
-                    out[f[9]] = (_addr(addr, v6), int(port, 16))
-        return out
-
     def forward_unix(self, remote: str, timeout: float = DEFAULT_TIMEOUT) -> str:
         """A path on this machine that reaches the unix socket `remote` of the host."""
         return remote
@@ -260,6 +238,20 @@ def _addr(hexaddr: str, v6: bool, kernel_order: bool = True) -> str:
         return str(ipaddress.IPv4Address(raw[::-1]))
     words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)) if kernel_order else raw
     return str(ipaddress.IPv6Address(words))
+
+
+def parse_listen_tables(tcp: bytes | None, tcp6: bytes | None) -> dict[str, tuple[str, int]]:
+    """inode -> (address, port) of every listening TCP socket, from the text of /proc/net/tcp and tcp6."""
+    out = {}
+    for raw, v6 in ((tcp, False), (tcp6, True)):
+        if raw is None:
+            continue
+        for line in raw.decode("ascii", "replace").splitlines()[1:]:
+            f = line.split()
+            if len(f) > 9 and f[3] == "0A":  # LISTEN
+                addr, port = f[1].split(":")
+                out[f[9]] = (_addr(addr, v6), int(port, 16))
+    return out
 
 
 ADDRESS_FILES = ("/proc/net/fib_trie", "/proc/net/if_inet6")

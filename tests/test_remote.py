@@ -12,7 +12,7 @@ import pytest
 
 import sshd
 from conftest import runbook
-from runbook.access import LOCAL, Access, AccessError, Ssh
+from runbook.access import LOCAL, AccessError, Ssh, parse_listen_tables
 
 pytestmark = pytest.mark.skipif(not sshd.available(), reason="needs root, ssh and openssh-server (sshd)")
 
@@ -44,7 +44,7 @@ def test_reads_over_ssh_match_this_machine_word_for_word(server, tmp_path) -> No
         assert remote.proc(999999999) is None
         # the listening sockets from ss (netlink) are the kernel's /proc tables, socket for socket
         tables = LOCAL.read_many(["/proc/net/tcp", "/proc/net/tcp6"])
-        assert remote.listen_table() == Access._listen_inodes(tables["/proc/net/tcp"], tables["/proc/net/tcp6"])
+        assert remote.listen_table() == parse_listen_tables(tables["/proc/net/tcp"], tables["/proc/net/tcp6"])
     finally:
         remote.close()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from runbook.findings import Finding, sort_findings
 from runbook.redis import assess as _assess
-from runbook.redis.probe import SECRETS, read_instance, read_server
+from runbook.redis.probe import SECRETS, host_and_log, read_instance, read_server
 from runbook.targets import Target
 
 DEFAULT_INTERVAL_S = 3.0
@@ -65,20 +65,8 @@ async def read_window(url: str, timeout: float, interval: float, outage: float, 
     t0 = time.monotonic()
     if not first.get("reachable"):
         return first
-    if kw.get("ssh"):  # the log is on the server's host
-        from runbook import access
-        from runbook.redis import remote
-
-        acc = access.ssh(kw["ssh"], tuple(kw.get("ssh_options") or ()))
-        host0 = await asyncio.to_thread(remote.host_facts, acc, first["info"], first.get("config"))
-        log0 = await asyncio.to_thread(remote.log_facts, acc, first.get("config"), host0.get("cwd")) \
-            if host0.get("on_host") else {}
-    else:
-        from runbook.redis.hostfacts import host_facts
-        from runbook.redis.logfile import log_facts
-
-        host0 = host_facts(first["info"], first.get("config"))
-        log0 = log_facts(first.get("config"), host0.get("cwd")) if host0.get("local") else {}
+    _, _, log0 = await host_and_log(first["info"], first.get("config"), kw.get("ssh") or "",
+                                    tuple(kw.get("ssh_options") or ()))
     await asyncio.sleep(interval)
     second = await read_instance(url, timeout, **kw)
     if not second.get("reachable"):

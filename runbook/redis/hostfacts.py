@@ -10,6 +10,9 @@ import threading
 import time
 from typing import Any
 
+from runbook.access import LOCAL, parse_listen_tables
+
+
 def _read_first_line(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as f:
@@ -59,35 +62,10 @@ def is_local_ip(ip: str, local: set[str]) -> bool:
     return a.is_loopback or ip in local
 
 
-def resolve(host: str) -> list[str]:
-    try:
-        return sorted({ai[4][0] for ai in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
-    except OSError:
-        return []
-
-
 def _proc_listen_table() -> dict[int, tuple[str, int]]:
     """inode -> (ip, port) of every listening TCP socket, from /proc/net/tcp{,6} (Linux)."""
-    out: dict[int, tuple[str, int]] = {}
-    for name, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
-        try:
-            with open(name, encoding="ascii") as f:
-                next(f, None)
-                for line in f:
-                    parts = line.split()
-                    if len(parts) < 10 or parts[3] != "0A":  # 0A = LISTEN
-                        continue
-                    hexip, hexport = parts[1].split(":")
-                    raw = bytes.fromhex(hexip)
-                    if v6:
-                        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
-                        ip = str(ipaddress.IPv6Address(raw))
-                    else:
-                        ip = str(ipaddress.IPv4Address(raw[::-1]))
-                    out[int(parts[9])] = (ip, int(hexport, 16))
-        except OSError:
-            continue
-    return out
+    files = LOCAL.read_many(["/proc/net/tcp", "/proc/net/tcp6"])
+    return {int(k): v for k, v in parse_listen_tables(files["/proc/net/tcp"], files["/proc/net/tcp6"]).items()}
 
 
 def listening(pid: int) -> list[tuple[str, int]]:

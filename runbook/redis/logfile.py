@@ -1,5 +1,5 @@
 """The lines of a Redis log that matter (full resyncs, output-buffer disconnects, failed saves...),
-counted from the tail of the log: on this machine here, on another host through runbook.redis.remote."""
+counted from the tail of the log, on the server's host (runbook.access)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import time
 from typing import Any
 
+from runbook.access import LOCAL, AccessError
 from runbook.secrets import mask_text
 
 LOG_PATTERNS = {
@@ -25,20 +26,18 @@ LOG_PATTERNS = {
 LOG_TAIL_BYTES = 512 * 1024
 
 
-def log_facts(config: dict[str, Any] | None, cwd: str | None) -> dict[str, Any]:
-    """Counts and samples of the log lines that matter, from the tail of a readable log file."""
+def log_facts(config: dict[str, Any] | None, cwd: str | None, acc: Any = LOCAL) -> dict[str, Any]:
+    """Counts and samples of the log lines that matter, from the tail of a readable log file on the
+    server's host (acc: this machine, or its host over ssh)."""
     logfile = (config or {}).get("logfile") or ""
     if not logfile:
         return {"readable": False, "reason": "logs go to stdout or syslog"}
     path = logfile if os.path.isabs(logfile) else os.path.join(cwd or "/", logfile)
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            f.seek(max(0, size - LOG_TAIL_BYTES))
-            tail = f.read().decode("utf-8", "replace").splitlines()
-    except OSError as e:
-        return {"readable": False, "path": path, "reason": e.strerror}
-    return {"readable": True, "path": path, **count_log_lines(tail)}
+        tail = acc.tail(path, LOG_TAIL_BYTES).decode("utf-8", "replace").splitlines()
+    except AccessError as e:
+        return {"readable": False, "path": path, "reason": str(e)}
+    return {"readable": True, "path": path, **({} if acc.local else {"via": acc.name}), **count_log_lines(tail)}
 
 
 def count_log_lines(tail: list[str]) -> dict[str, Any]:

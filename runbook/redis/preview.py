@@ -555,8 +555,8 @@ def _cannot_listen_there(bind: str, port: int, live_port: int, host: dict[str, A
     the addresses of its interfaces and its listening sockets (nothing is bound there to find out)."""
     import ipaddress
 
-    addrs = set(host.get("local_addresses") or []) or acc.addresses()
-    listeners = [tuple(x) for x in host.get("host_listening") or []] or acc.listeners()
+    addrs = set(host.get("local_addresses") or [])
+    listeners = [tuple(x) for x in host.get("host_listening") or []]
     for a in bind.split():
         optional = a.startswith("-")
         ip = {"*": "0.0.0.0", "::*": "::"}.get(a.lstrip("-"), a.lstrip("-"))

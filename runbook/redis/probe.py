@@ -108,6 +108,23 @@ async def read_instance(url: str, timeout: float, *, restart_command: tuple[str,
                                    f"({os.path.basename(where.filename)}:{where.lineno})")}
 
 
+async def host_and_log(info: dict[str, Any], config: dict[str, Any] | None, ssh: str = "",
+                       ssh_options: tuple[str, ...] = ()) -> tuple[Any, dict[str, Any], dict[str, Any] | None]:
+    """The facts of the server's host and its log: over ssh when the engineer says where it runs (its
+    access, else None), else on this machine if its process is here. The log is None when the host is not
+    the server's."""
+    if ssh:
+        from runbook import access
+        from runbook.redis import remote
+
+        acc = access.ssh(ssh, tuple(ssh_options))
+        host = await asyncio.to_thread(remote.host_facts, acc, info, config)
+        log = await asyncio.to_thread(log_facts, config, host.get("cwd"), acc) if host.get("on_host") else None
+        return acc, host, log
+    host = host_facts(info, config)  # local /proc and statvfs reads: quicker inline than through a thread
+    return None, host, log_facts(config, host.get("cwd")) if host.get("local") else None
+
+
 async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str, ...], restart_unit: str,
                          declared_config: str, preview: bool, ssh: str = "", ssh_options: tuple[str, ...] = (),
                          **simulation: Any) -> dict[str, Any]:
@@ -120,21 +137,10 @@ async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str
     config = facts.get("config")
     raw_secrets = facts.pop(SECRETS, {})
     secrets = set(raw_secrets.values())
-    acc = None
-    if ssh:  # the engineer says where the server runs: its host is read there, over ssh
-        from runbook import access
-        from runbook.redis import remote
-
-        acc = access.ssh(ssh, tuple(ssh_options))
-        host = await asyncio.to_thread(remote.host_facts, acc, info, config)
-        facts["host"] = host
-        if host.get("on_host"):
-            facts["log"] = await asyncio.to_thread(remote.log_facts, acc, config, host.get("cwd"))
-    else:
-        host = host_facts(info, config)  # local /proc and statvfs reads: quicker inline than through a thread
-        facts["host"] = host
-        if host.get("local"):
-            facts["log"] = log_facts(config, host.get("cwd"))
+    acc, host, log = await host_and_log(info, config, ssh, ssh_options)
+    facts["host"] = host
+    if log is not None:
+        facts["log"] = log
     # Is the server (live) a replica of itself? Compare run ids through the address it replicates from.
     if info.get("role") == "slave" and info.get("master_host"):
         from runbook.redis.connect import password_of

@@ -1,9 +1,8 @@
-"""A Redis whose host runbook reaches over ssh (runbook.access): the host facts and the log, read there.
-The restart simulation runs there too (preview.py, given the same access)."""
+"""A Redis whose host runbook reaches over ssh (runbook.access): the host facts, read there. The log
+(logfile.py) and the restart simulation (preview.py) are read there too, given the same access."""
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -52,17 +51,3 @@ def host_facts(acc: Any, info: dict[str, Any], config: dict[str, Any] | None) ->
     m = re.search(r"VmSwap:\s+(\d+) kB", proc.get("status") or "")
     out["swap_bytes"] = int(m[1]) * 1024 if m else None
     return out
-
-
-def log_facts(acc: Any, config: dict[str, Any] | None, cwd: str | None) -> dict[str, Any]:
-    from runbook.redis.logfile import LOG_TAIL_BYTES, count_log_lines
-
-    logfile = (config or {}).get("logfile") or ""
-    if not logfile:
-        return {"readable": False, "reason": "logs go to stdout or syslog"}
-    path = logfile if os.path.isabs(logfile) else os.path.join(cwd or "/", logfile)
-    try:
-        tail = acc.tail(path, LOG_TAIL_BYTES).decode("utf-8", "replace").splitlines()
-    except Exception as e:  # noqa: BLE001 - an AccessError
-        return {"readable": False, "path": path, "reason": str(e)}
-    return {"readable": True, "path": path, "via": acc.name, **count_log_lines(tail)}
