@@ -167,8 +167,8 @@ class Access:
 
     def mem_available(self, timeout: float = DEFAULT_TIMEOUT) -> int | None:
         """MemAvailable of the host in bytes (None when unknown)."""
-        m = re.search(rb"MemAvailable:\s+(\d+) kB", self.read_many(["/proc/meminfo"], timeout)["/proc/meminfo"] or b"")
-        return int(m[1]) * 1024 if m else None
+        text = (self.read_many(["/proc/meminfo"], timeout)["/proc/meminfo"] or b"").decode("ascii", "replace")
+        return parse_meminfo(text).get("MemAvailable")
 
     def listen_table(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, tuple[str, int]]:
         """inode -> (address, port) of every listening TCP socket on the host: from `ss -ltne` (netlink),
@@ -251,6 +251,17 @@ def parse_listen_tables(tcp: bytes | None, tcp6: bytes | None) -> dict[str, tupl
             if len(f) > 9 and f[3] == "0A":  # LISTEN
                 addr, port = f[1].split(":")
                 out[f[9]] = (_addr(addr, v6), int(port, 16))
+    return out
+
+
+def parse_meminfo(text: str) -> dict[str, int]:
+    """/proc/meminfo's values, in bytes where it counts in kB."""
+    out = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        parts = v.split()
+        if parts and parts[0].isdigit():
+            out[k] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
     return out
 
 

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from runbook import catalog
+from runbook.access import parse_meminfo
 from runbook.findings import Finding
 from runbook.targets import Target
 
@@ -44,16 +45,6 @@ def _text(acc: Any, path: str, timeout: float) -> str:
     return acc.read(path, 1 << 20, timeout).decode("utf-8", "replace")
 
 
-def _meminfo_of(acc: Any, timeout: float, text: str | None = None) -> dict[str, int]:
-    out = {}
-    for line in (text if text is not None else _text(acc, "/proc/meminfo", timeout)).splitlines():
-        k, _, v = line.partition(":")
-        parts = v.split()
-        if parts and parts[0].isdigit():
-            out[k] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
-    return out
-
-
 def basic(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     acc = host_access(target)
     f = {k: (v or b"").decode("utf-8", "replace") for k, v in acc.read_many(
@@ -61,7 +52,7 @@ def basic(target: Target, params: dict[str, Any], timeout: float) -> dict[str, A
     if not f["/proc/loadavg"] or not f["/proc/meminfo"]:
         raise ValueError(f"cannot read /proc on {acc.name}")
     load1, load5, load15 = (float(x) for x in f["/proc/loadavg"].split()[:3])
-    mi = _meminfo_of(acc, timeout, f["/proc/meminfo"])
+    mi = parse_meminfo(f["/proc/meminfo"])
     cpus = sum(1 for line in f["/proc/cpuinfo"].splitlines() if line.startswith("processor"))
     total, avail = mi.get("MemTotal", 0), mi.get("MemAvailable", 0)
     return {
@@ -162,7 +153,7 @@ def memory(target: Target, params: dict[str, Any], timeout: float) -> dict[str, 
         ["/proc/vmstat", "/proc/meminfo", "/proc/pressure/memory"], timeout).items()}
     b = _vmstat(acc, timeout, "pswpin", "pswpout", text=now["/proc/vmstat"])
     dt = time.monotonic() - t0
-    mi = _meminfo_of(acc, timeout, now["/proc/meminfo"])
+    mi = parse_meminfo(now["/proc/meminfo"])
     pg = acc.run(["getconf", "PAGESIZE"], timeout).text.strip()  # pswpin/pswpout count pages
     page = int(pg) if pg.isdigit() else 4096
     top = []

@@ -13,7 +13,7 @@ HOST_FILES = ("/proc/sys/vm/overcommit_memory", "/sys/kernel/mm/transparent_huge
 def host_facts(acc: Any, info: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
     """What the host says of the server, over ssh: is its process there, listening on its port; its
     working directory, the kernel settings a fork depends on, free disk, memory, its swap."""
-    from runbook.access import ADDRESS_FILES, AccessError, parse_addresses
+    from runbook.access import ADDRESS_FILES, AccessError, parse_addresses, parse_meminfo
 
     out: dict[str, Any] = {"local": False, "remote": acc.name}
     pid, port = info.get("process_id"), info.get("tcp_port")
@@ -46,8 +46,7 @@ def host_facts(acc: Any, info: dict[str, Any], config: dict[str, Any] | None) ->
             out["disk_total_bytes"], out["disk_free_bytes"] = acc.disk(data_dir)
         except AccessError as e:
             out["disk_error"] = str(e)
-    m = re.search(r"MemTotal:\s+(\d+) kB", files["/proc/meminfo"])
-    out["mem_total_bytes"] = int(m[1]) * 1024 if m else None
+    out["mem_total_bytes"] = parse_meminfo(files["/proc/meminfo"]).get("MemTotal")
     m = re.search(r"VmSwap:\s+(\d+) kB", proc.get("status") or "")
     out["swap_bytes"] = int(m[1]) * 1024 if m else None
     return out
