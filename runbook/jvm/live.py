@@ -147,12 +147,8 @@ def read_over(acc: Any, pid: int, timeout: float) -> dict[str, Any]:
         return {"pid": pid, "reachable": False, "error": f"process {pid} on {acc.name} is not a java process", "via": acc.name}
     facts: dict[str, Any] = {"pid": pid, "reachable": True, "cwd": cwd, "via": acc.name,
                              "main": next((a for a in cmd[1:] if not a.startswith("-")), ""), **parse_cmdline(cmd, cwd)}
-    try:
-        status = acc.read(f"/proc/{pid}/status", 65536, timeout).decode("utf-8", "replace")
-        m = re.search(r"VmRSS:\s+(\d+) kB", status)
-        facts["rss_bytes"] = int(m[1]) * 1024 if m else None
-    except AccessError:
-        pass
+    m = re.search(r"VmRSS:\s+(\d+) kB", proc.get("status") or "")  # read with the process's other facts
+    facts["rss_bytes"] = int(m[1]) * 1024 if m else None
     try:
         facts["jstat"] = jstat(pid, timeout, acc)
     except JvmError as e:
@@ -309,17 +305,20 @@ def probe_gc_log(target: Target, params: dict[str, Any], timeout: float) -> dict
         files = sorted(glob.glob(path)) if "*" in path else [path]
         r = analyze(read_logs(files, workers=1))
     else:
-        r = _gc_log_over(acc, path, timeout, lambda files: analyze(read_logs(files, workers=1)))
+        r = _gc_log_over(acc, path, timeout)
     r.pop("series", None)
     return r
 
 
-def _gc_log_over(acc: Any, path: str, timeout: float, analyse: Any) -> dict[str, Any]:
+def _gc_log_over(acc: Any, path: str, timeout: float) -> dict[str, Any]:
     """The GC log's files on the JVM's host, brought here (their last GC_LOG_OVER_SSH bytes) and analysed."""
     import fnmatch
     import json
     import shutil
     import tempfile
+
+    from runbook.jvm.gclog.analyze import analyze
+    from runbook.jvm.gclog.read import read_logs
 
     from runbook.access import AccessError, is_file
 
@@ -341,7 +340,7 @@ def _gc_log_over(acc: Any, path: str, timeout: float, analyse: Any) -> dict[str,
                 with open(dest, "wb") as f:
                     f.write(acc.tail(n, GC_LOG_OVER_SSH, max(timeout, 60)))
                 local[dest] = n
-            r = analyse(list(local))
+            r = analyze(read_logs(list(local), workers=1))
             text = json.dumps(r)  # the answer names the files there, never the copies
             for dest, n in local.items():
                 text = text.replace(json.dumps(dest)[1:-1], json.dumps(n)[1:-1])
