@@ -46,6 +46,9 @@ def scan_incr(path: str, size: int, acc: Any = None) -> tuple[int, bool]:
     i, n, count = 0, len(data), 0
     try:
         while i < n:
+            if data[i : i + 1] == b"#":  # an annotation (aof-timestamp-enabled writes #TS:...): skipped at load
+                i = data.index(b"\n", i) + 1
+                continue
             if data[i : i + 1] != b"*":
                 return count, False
             j = data.index(b"\r\n", i)
@@ -82,6 +85,8 @@ def inspect_aof(dir_: str, appenddirname: str, appendfilename: str, acc: Any = N
     if problem:
         out["problems"].append(problem)
         out["fatal"] = "exits" in problem or "no base" in problem
+    # history files (type h) are what a rewrite left to delete: redis-server never reads them
+    entries = [e for e in entries if e["type"] != "h"]
     files = acc.stat_many([os.path.join(aof_dir, e["name"]) for e in entries])
     for e in entries:
         p = os.path.join(aof_dir, e["name"])

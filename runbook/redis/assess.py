@@ -290,6 +290,17 @@ def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> 
         out.append(make("redis.restart.auth_changes", {**base, **p["auth_changes"]}))
     if p.get("read_only"):
         out.append(make("redis.restart.read_only", {**base, **p["read_only"]}))
+    if p.get("role_changes"):
+        out.append(make("redis.restart.role_changes", {**base, **p["role_changes"]}))
+    if p.get("clients_break"):
+        out.append(make("redis.restart.clients_break", {**base, **p["clients_break"]}))
+    if p.get("sentinel_failover"):
+        sf = p["sentinel_failover"]
+        out.append(make("redis.restart.sentinel_failover", {**base, **sf},
+                        action=f"Fail over first: SENTINEL FAILOVER {sf.get('master_name')} on a Sentinel (the "
+                               "Sentinel playbook), then restart the old master as a replica."))
+    if p.get("cluster_forgets"):
+        out.append(make("redis.restart.cluster_forgets", {**base, **p["cluster_forgets"]}))
     fr = p.get("file_replicaof") or {}
     if fr and not p.get("resyncs_from_current_master"):
         self_by_id = bool(fr.get("run_id")) and str(fr.get("run_id")) == str(info.get("run_id"))

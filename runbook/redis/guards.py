@@ -25,8 +25,6 @@ def restart_is_safe(facts: dict[str, Any], params: dict[str, Any]) -> Result:
     bad = _unreadable(facts)
     if bad:
         return bad
-    if facts.get("config") is None:
-        return False, {"config_error": facts.get("config_error")}, "CONFIG GET is refused or renamed: the running config cannot be compared with the file"
     p = facts.get("restart_preview") or {}
     mode = params.get("shutdown") or p.get("shutdown") or "default"
     if isinstance(params.get("save"), bool):  # redis.shutdown's own param

@@ -31,6 +31,7 @@ from runbook.redis.config import CONFIG_LIMIT, FileConfig, flatten, normalize, s
 from runbook.redis.info import keyspace
 from runbook.redis.launch import Launch, Unprovable, interpret, unit_start
 from runbook.redis.hostfacts import accepts_on
+from runbook.redis.proofs import called_commands, check_paths, max_db, nodes_myself, resolve, run_as
 from runbook.redis.rdb import RdbError, read_header
 from runbook.text import human_bytes
 
@@ -220,12 +221,15 @@ def _preview(out: dict[str, Any], facts: dict[str, Any], acc: Access, *, restart
     # ---- tiers 1 and 4: the throwaway
     data, load_note = _data_to_copy(out, aof, rdb, load_limit, acc)
     out["tiers"]["load"] = {"said": load_note}
+    called = sorted(called_commands(info))
     blockers = _before_start(fc, ours, allow_modules, acc)
     if blockers:
         unproven += blockers
         out["tiers"]["config"] = {"said": "redis-server was not started: " + "; ".join(blockers)}
     else:
-        _simulate(out, launch, binary, fc, ours, data, credentials, live_secrets, timeout, acc)
+        _simulate(out, launch, binary, fc, ours, data, credentials, live_secrets, timeout, acc,
+                  commands=tuple(sorted(set(called) | {v for k, v in ours["renames"].items() if k in called and v})))
+    _prove_copy_changes(out, facts, fc, ours, launch, acc)
     if "keys_loaded" not in out and not out.get("restart_fails"):
         # not loaded here: what the checkers found is the evidence
         if aof.get("fatal"):
@@ -253,6 +257,16 @@ def _our_reading(fc: FileConfig, s: dict[str, str], acc: Access) -> dict[str, An
         "replicaof": "" if rep.lower() in ("", "no one") else rep,
         "modules": [d.args[0] for d in fc.directives if d.name == "loadmodule" and d.args],
         "renames": fc.renames(),
+        # a rename of CONFIG in the main file is dropped in the copy's copy of it (throwaway.copy_main)
+        "config_command": next((d.args[1] for d in reversed(fc.directives) if d.name == "rename-command"
+                                and len(d.args) == 2 and d.args[0].lower() == "config" and d.file != fc.path),
+                               "CONFIG"),
+        "cluster": get("cluster-enabled", "no").lower() == "yes",
+        "cluster_config_file": s.get("cluster-config-file", "nodes.conf"),
+        "tls_port": _int(get("tls-port", "0"), 0),
+        "tls": _int(get("tls-port", "0"), 0) != 0 or get("tls-replication", "no").lower() == "yes"
+        or get("tls-cluster", "no").lower() == "yes",
+        "logfile": s.get("logfile", ""), "databases": _int(get("databases", "16"), 16),
         "include_logfiles": [(d.file, " ".join(d.args)) for d in fc.directives
                              if d.name == "logfile" and d.file not in (fc.path, "<command line>") and d.args
                              and d.args[0]],
@@ -279,7 +293,9 @@ def _stop(info: dict[str, Any], live: dict[str, Any], ours: dict[str, Any], mode
         writes = {"default": save_points, "save": True, "nosave": False}
         out["current"] = {m: same_file and writes[m] for m in SHUTDOWN_MODES}
         if not live:
-            out["said"] = "the running dir and dbfilename are unknown (CONFIG GET refused)"
+            out["unknown"] = True
+            out["said"] = ("the running dir, dbfilename and save points are unknown (CONFIG GET refused): the start "
+                           "is judged on what is on disk now")
         elif same_file:
             out["said"] = (f"SHUTDOWN writes {os.path.join(live_dir, str(live.get('dbfilename')))}"
                            f"{'' if save_points else ' only with SAVE (no save points)'}, and the start reads it")
@@ -406,12 +422,13 @@ def _before_start(fc: FileConfig, ours: dict[str, Any], allow_modules: bool, acc
 
 def _simulate(out: dict[str, Any], launch: Launch, binary: str, fc: FileConfig, ours: dict[str, Any],
               data: list[tuple[str, str]], credentials: tuple[str | None, str | None], live_secrets: dict[str, str],
-              timeout: float, acc: Access) -> None:
+              timeout: float, acc: Access, commands: tuple[str, ...] = ()) -> None:
     user, password = credentials
-    config_cmd = ours["renames"].get("config", "CONFIG")
+    config_cmd = ours["config_command"]
     size = sum(st["size"] for st in acc.stat_many([p for p, _ in data]).values() if is_file(st))
     kw = dict(password=password, username=user, config_command=config_cmd, timeout=timeout,
-              load_timeout=timeout + size / (50 * 1024 * 1024), admin_password=live_secrets.get("requirepass"), acc=acc)
+              load_timeout=timeout + size / (50 * 1024 * 1024), admin_password=live_secrets.get("requirepass"), acc=acc,
+              commands=commands, cluster=ours["cluster"], tls=ours["tls"])
     res = throwaway.run(binary, launch.config_file, launch.options, launch.cwd, ours["dir"], data, **kw)
     said = [f"redis-server ({binary}{'' if acc.local else ' on ' + acc.host}) read {launch.config_file or 'no config file'}"
             f"{' with ' + ' '.join(launch.options) if launch.options else ''} from {launch.cwd} ({launch.cwd_source})"]
@@ -455,6 +472,7 @@ def _simulate(out: dict[str, Any], launch: Launch, binary: str, fc: FileConfig, 
                         + (", accepts writes" if res.write == "ok" else f", a write got: {res.write}" if res.write else ""),
                 "keys": sum(res.keys.values()), "dbs": res.keys}
             out["keys_loaded"] = sum(res.keys.values())
+        out["copy_commands"] = res.commands
         out["write"] = res.write
         out["keys_after_write"] = res.keys_after_write
         out["keys_started"] = sum(res.keys.values())
@@ -491,13 +509,16 @@ def _compare(out: dict[str, Any], info: dict[str, Any], live: dict[str, Any], ou
         moves["unixsocket"] = {"running": live.get("unixsocket") or "", "file": ours["unixsocket"]}
     if live and sim and _norm("bind", live.get("bind", "")) != _norm("bind", sim.get("bind", "")):
         moves["bind"] = {"running": live.get("bind"), "file": sim.get("bind")}
+    if not live:
+        _moves_from_the_kernel(out, moves, host, sim, ours, acc)
     out["moves"] = moves
-    if ours["port"] and not out.get("restart_fails"):
-        bind = (sim.get("bind") if sim else "") or ours["bind"] or "* -::*"
-        reason = _cannot_listen(bind, ours["port"], live_port, host) if acc.local else \
-            _cannot_listen_there(bind, ours["port"], live_port, host, acc)
-        if reason:
-            out["restart_fails"] = reason
+    bind = (sim.get("bind") if sim else "") or ours["bind"] or "* -::*"
+    for port, now in ((ours["port"], live_port), (ours["tls_port"], _int(live.get("tls-port"), 0))):
+        if port and not out.get("restart_fails"):
+            reason = _cannot_listen(bind, port, now, host) if acc.local else \
+                _cannot_listen_there(bind, port, now, host, acc)
+            if reason:
+                out["restart_fails"] = reason
     # auth: digests only, never values
     auth: dict[str, Any] = {}
     if sim and live:
@@ -519,6 +540,71 @@ def _compare(out: dict[str, Any], info: dict[str, Any], live: dict[str, Any], ou
         ips = acc.resolve(mhost)
         self_addr = mport == ours["port"] and any(accepts_on(ip, host) for ip in ips)
         out["file_replicaof"] = {"host": mhost, "port": mport, "addresses": ips, "self_by_address": self_addr}
+    _role(out, info, ours, self_replica)
+
+
+def _role(out: dict[str, Any], info: dict[str, Any], ours: dict[str, Any], self_replica: bool) -> None:
+    """A role given at runtime (REPLICAOF, a Sentinel's reconfiguration not rewritten) is lost by a restart
+    that reads a file which says otherwise. A cluster node's role comes from its nodes file instead."""
+    if info.get("cluster_enabled") == 1 or ours["cluster"] or self_replica:
+        return
+    role = info.get("role")
+    if role == "slave":
+        now = f"a replica of {info.get('master_host')}:{info.get('master_port')}"
+        if not ours["replicaof"]:
+            out["role_changes"] = {"role_now": now, "after_restart": "a writable master: the file names no master"}
+        elif not out.get("resyncs_from_current_master"):
+            out["role_changes"] = {"role_now": now, "after_restart": f"a replica of {ours['replicaof']}"}
+    elif role == "master" and ours["replicaof"]:
+        out["role_changes"] = {"role_now": "a master", "after_restart": f"a replica of {ours['replicaof']}"}
+
+
+def _moves_from_the_kernel(out: dict[str, Any], moves: dict[str, Any], host: dict[str, Any], sim: dict[str, Any],
+                           ours: dict[str, Any], acc: Access) -> None:
+    """The running config cannot be read: where the server listens now is asked of the kernel (its pid's
+    listening sockets) and compared with where the restarted one would."""
+    bind = (sim.get("bind") or ours["bind"] or "* -::*").split()
+    wild = {"*", "-*", "::*", "-::*", "0.0.0.0", "::"}
+    now = [ip for ip, _ in host.get("listening_pairs") or []]
+    if not now:
+        out["unproven"].append("where the server listens now: CONFIG GET is refused and its listening sockets could "
+                               "not be read")
+        return
+    if not any(b in wild for b in bind):
+        missing = sorted({ip for ip in now if ip not in {b.lstrip("-") for b in bind}})
+        if missing:
+            moves["bind"] = {"running": " ".join(sorted(set(now))), "file": " ".join(bind)}
+    paths = _unix_listeners(host.get("pid"), acc)
+    if paths is None:
+        out["unproven"].append("the server's unix sockets (CONFIG GET is refused and they could not be read)")
+        return
+    want = resolve(ours["unixsocket"], ours["dir"]) if ours["unixsocket"] else ""
+    if paths != ([want] if want else []):
+        moves["unixsocket"] = {"running": " ".join(paths), "file": want}
+
+
+_UNIX = 'for f in /proc/"$1"/fd/*; do readlink "$f"; done; echo --; cat /proc/net/unix'
+
+
+def _unix_listeners(pid: Any, acc: Access) -> list[str] | None:
+    """The paths of the unix sockets a process listens on, from the kernel: its fds' socket inodes
+    against /proc/net/unix (flag __SO_ACCEPTCON). None when they could not be read."""
+    if not isinstance(pid, int):
+        return None
+    try:
+        r = acc.run(["sh", "-c", _UNIX, "sh", str(pid)], 5)
+    except AccessError:
+        return None
+    fds, _, table = r.text.partition("\n--\n")
+    inodes = {x[8:-1] for x in fds.split() if x.startswith("socket:[")}
+    if not table.strip():
+        return None
+    out = []
+    for line in table.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 8 and parts[6] in inodes and int(parts[3], 16) & 0x10000:
+            out.append(parts[7])
+    return sorted(set(out))
 
 
 def _cannot_listen(bind: str, port: int, live_port: int, host: dict[str, Any]) -> str:
@@ -589,6 +675,10 @@ def _outcomes(out: dict[str, Any], info: dict[str, Any], keys_live: int) -> None
         else:
             outcomes[m] = {"keys_after": on_disk, "from": "what is on disk now"}
     out["outcomes"] = outcomes
+    changes = _int(info.get("rdb_changes_since_last_save"), 0)
+    if stop.get("unknown") and changes and out["loads"] != "aof":
+        out["unproven"].append(f"what the stop writes: the running config cannot be read (CONFIG GET is refused or "
+                               f"renamed), and {changes:,} changes since the last save are only in memory")
     mode = out["shutdown"]
     after = outcomes[mode]["keys_after"]
     out["keys_after"] = after
@@ -654,3 +744,165 @@ def _loss_why(out: dict[str, Any], info: dict[str, Any]) -> str:
     if out["shutdown"] == "nosave":
         return "SHUTDOWN NOSAVE writes nothing: the start reads an older snapshot"
     return "the file the start loads holds fewer keys than the running server"
+
+
+def _prove_copy_changes(out: dict[str, Any], facts: dict[str, Any], fc: FileConfig, ours: dict[str, Any],
+                        launch: Launch, acc: Access) -> None:
+    """The real values of what the copy does not take as it is (proofs.COPY_CHANGES), proven another way:
+    paths asked of the host as the restart's user, the databases in use against the file's count, the
+    cluster nodes file read for the node it names as itself."""
+    if out.get("restart_fails"):
+        return
+    info = facts.get("info") or {}
+    host = facts.get("host") or {}
+    said: dict[str, str] = {}
+    items: list[tuple[str, str, str]] = []  # (directive, kind, path)
+    if ours["unixsocket"]:
+        sock = resolve(ours["unixsocket"], ours["dir"])
+        items.append(("unixsocket", "dir", os.path.dirname(sock) or "/"))
+    if ours["logfile"]:
+        items.append(("logfile", "file", resolve(ours["logfile"], ours["dir"])))
+        if not os.path.isabs(ours["logfile"]) and acc.realpath(launch.cwd) != acc.realpath(ours["dir"]):
+            items.append(("logfile", "file", resolve(ours["logfile"], launch.cwd)))
+    nodes = resolve(ours["cluster_config_file"], ours["dir"]) if ours["cluster"] else ""
+    if nodes:
+        items.append(("cluster-config-file", "rw", nodes))
+    status = ""
+    if items and host.get("pid"):
+        try:
+            status = acc.read(f"/proc/{host['pid']}/status", 65536).decode("utf-8", "replace")
+        except AccessError:
+            status = ""
+    who = run_as(status, launch.user)
+    answers = check_paths([(k, p) for _, k, p in items], who, acc)
+    user = who[3] or (f"uid {who[0]}" if who[0] else "the restart's user")
+    for (directive, kind, path), answer in zip(items, answers):
+        if answer == "ok":
+            said[directive] = f"{path}: {'writable' if kind != 'dir' else 'a writable directory'} for {user}"
+        elif directive == "cluster-config-file" and answer == "missing":
+            said[directive] = f"{path}: missing (the node would start as a new node)"
+            out["nodes_file"] = {"path": path, "state": "missing"}
+        elif answer == "unknown":
+            out["unproven"].append(f"whether {path} ({directive}) is writable by {user}: the host could not be "
+                                   "asked as that user (runbook is not root there, or runuser/setpriv is missing)")
+        else:
+            what = {"missing": "does not exist", "notwritable": f"is not writable by {user}"}[answer]
+            where = path if kind != "file" or answer != "missing" else os.path.dirname(path)
+            out["restart_fails"] = (f"{directive} {ours.get(directive.replace('-', '_'), '') or path}: {where} {what}"
+                                    ": redis-server exits at start")
+            said[directive] = out["restart_fails"]
+            break
+    if nodes and "nodes_file" not in out and not out.get("restart_fails"):
+        try:
+            text = acc.read(nodes, 4 * 1024 * 1024).decode("utf-8", "replace")
+            out["nodes_file"] = {"path": nodes, "state": "present", "myself": nodes_myself(text)}
+        except AccessError as e:
+            out["unproven"].append(f"the cluster nodes file {nodes} could not be read ({e})")
+    # databases: the copy proves it when it loads the data; when it loads none, the live keyspace decides
+    top = max_db(info)
+    sim = out.get("sim_config") or {}
+    databases = _int(sim.get("databases"), ours["databases"])
+    if "keys_loaded" not in out and top >= databases and not out.get("restart_fails"):
+        out["restart_fails"] = (f"the file sets databases {databases} but db{top} holds keys: redis-server refuses "
+                                "to load the data (it exits at start)")
+    said["databases"] = f"{databases} in the file; the highest database holding keys is db{top}" if top >= 0 else \
+        f"{databases} in the file; no database holds keys"
+    if ours["tls"]:
+        said["tls-port"] = "the copy loaded the certificate and key itself" if (out.get("throwaway") or {}).get(
+            "started") else "the copy did not start"
+    out["copy_changes"] = said
+
+
+def estimate_outage_s(info: dict[str, Any], out: dict[str, Any]) -> float:
+    """How long the server is away during a restart, generously: the stop's save (as long as the last
+    background save took, or the dataset at 300 MB/s), then the start and the load (the copy's own load
+    time when it loaded, else the dataset at 200 MB/s)."""
+    used = _int(info.get("used_memory"), 0)
+    save = _int(info.get("rdb_last_bgsave_time_sec"), -1)
+    save_s = float(save) if save >= 0 else used / (300 * 1024 * 1024)
+    load = (out.get("throwaway") or {}).get("load_s") if "keys_loaded" in out else None
+    load_s = float(load) if load else used / (200 * 1024 * 1024)
+    return round(save_s + load_s + 0.5, 2)
+
+
+def after_reads(out: dict[str, Any], reads: dict[str, Any], info: dict[str, Any]) -> None:
+    """What the restart does to clients and peers, from the server's own answers (probe.read_restart_reads)
+    beside the simulation's: commands clients call that would change name, maxclients below the clients
+    connected, Sentinels that would fail over during the stop, a cluster node that would forget itself."""
+    if not out.get("reached") or "file" not in out:
+        return
+    unproven: list[str] = out["unproven"]
+    if reads.get("error"):
+        unproven.append(f"the server's commands, Sentinels and cluster id could not be read ({reads['error']})")
+        return
+    breaks: dict[str, Any] = {}
+    sim = out.get("sim_config") or {}
+    maxclients = _int(sim.get("maxclients"), 0)
+    connected = _int(info.get("connected_clients"), 0) - 1  # less this check's own connection
+    if maxclients and connected > maxclients:
+        breaks["maxclients"] = {"file": maxclients, "clients_connected_now": connected}
+    called = reads.get("commands_called") or {}
+    live, copy = reads.get("commands"), out.get("copy_commands")
+    renames = (out.get("file") or {}).get("renames") or {}
+    if called and live is None:
+        unproven.append("which names the commands clients call answer to: "
+                        f"{reads.get('commands_error') or 'COMMAND INFO was refused'} (allow +command|info)")
+    elif called and copy is None and (out.get("throwaway") or {}).get("started"):
+        unproven.append("which names the commands clients call answer to after the restart (COMMAND INFO on the "
+                        "copy failed)")
+    elif called and copy is not None:
+        changed = {}
+        for name, calls in sorted(called.items()):
+            after = ("" if "config" in renames else "config") if name == "config" else copy.get(name, "")
+            now = live.get(name, "")
+            if now == name and after != name:
+                changed[name] = {"calls": calls, "after_restart": f"renamed to {renames[name]!r}"
+                                 if renames.get(name) else "disabled by the file (rename-command to \"\")"}
+            elif now != name:
+                alias = renames.get(name, "")
+                if not alias or live.get(alias.lower()) != name:
+                    changed[name] = {"calls": calls, "now": "called by another name (rename-command)",
+                                     "after_restart": f"renamed to {alias!r}" if alias else
+                                     ("disabled" if name in renames else "its own name again")}
+        if changed:
+            breaks["commands"] = changed
+    out["clients_break"] = breaks
+    # Sentinels
+    sen = reads.get("sentinels") or {}
+    if sen.get("subscribed") is None:
+        unproven.append("whether Sentinels watch this server: "
+                        f"{sen.get('error') or 'PUBSUB NUMSUB was refused'} (allow +pubsub|numsub)")
+    elif sen["subscribed"]:
+        found = [s for s in sen.get("found") or [] if s.get("down_after_ms")]
+        est = estimate_outage_s(info, out)
+        if not found:
+            why = sen.get("error") or "; ".join(f"{s['addr']}: {s.get('error')}" for s in sen.get("found") or []) \
+                or "no hello message came in time"
+            unproven.append(f"{sen['subscribed']} Sentinel connection(s) watch this server, but their down-after "
+                            f"could not be read ({why})")
+        else:
+            short = min(s["down_after_ms"] for s in found)
+            out["sentinels"] = {"sentinels": [s["addr"] for s in found], "master_name": found[0]["master_name"],
+                                "down_after_ms": short, "quorum": found[0].get("quorum"),
+                                "restart_estimate_s": est}
+            if short / 1000.0 < 2 * est + 1:
+                out["sentinel_failover"] = out["sentinels"]
+    # cluster membership and identity
+    live_cluster = info.get("cluster_enabled") == 1
+    file_cluster = bool((out.get("file") or {}).get("cluster"))
+    if live_cluster != file_cluster:
+        out["cluster_forgets"] = {"cluster_now": live_cluster, "cluster_after_restart": file_cluster,
+                                  "why": "the file turns cluster mode " + ("off" if live_cluster else "on")}
+    elif live_cluster:
+        nf = out.get("nodes_file") or {}
+        myid = reads.get("cluster_myid")
+        if nf.get("state") == "missing":
+            out["cluster_forgets"] = {"nodes_file": nf["path"], "node_id_now": myid,
+                                      "why": "the nodes file is missing: it would start as a new node with no slots"}
+        elif not myid:
+            unproven.append(f"this node's cluster id ({reads.get('cluster_error') or 'CLUSTER MYID refused'}; "
+                            "allow +cluster|myid)")
+        elif nf.get("state") == "present" and nf.get("myself") != myid:
+            out["cluster_forgets"] = {"nodes_file": nf["path"], "node_id_now": myid,
+                                      "node_id_in_file": nf.get("myself") or "(none)",
+                                      "why": "the nodes file names another node as itself"}

@@ -86,6 +86,110 @@ async def read_peer(host: str, port: int, password: str | None, timeout: float) 
             await w.close()
 
 
+HELLO = "__sentinel__:hello"
+HELLO_WAIT_S = 2.5  # Sentinels publish their hello to each instance they watch every 2 s
+
+
+async def read_restart_reads(url: str, timeout: float, info: dict[str, Any],
+                             aliases: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What only a restart needs from the running server, beyond the look: the names the commands that
+    clients call answer to (COMMAND INFO), the Sentinels subscribed to it (PUBSUB NUMSUB of their hello
+    channel; then their hello messages and each Sentinel's down-after and quorum), its cluster node id."""
+    from runbook.redis.connect import connection_kwargs
+    from runbook.redis.proofs import called_commands
+    from runbook.redis.throwaway import commands_from_reply
+    from runbook.redis.wire import Wire, WireError
+
+    out: dict[str, Any] = {}
+    called = sorted(set(called_commands(info)) | {a.lower() for a in aliases if a})
+    cluster = info.get("cluster_enabled") == 1
+    cmds = [["PUBSUB", "NUMSUB", HELLO]] + ([["COMMAND", "INFO", *called]] if called else []) + \
+        ([["CLUSTER", "MYID"]] if cluster else [])
+    w = None
+    try:
+        w = await Wire.open(connection_kwargs(url, timeout), timeout)
+        replies = await w.call(cmds)
+        numsub = replies[0]
+        out["sentinels"] = {"subscribed": int(numsub[1]) if isinstance(numsub, list) and len(numsub) == 2 else None}
+        if isinstance(numsub, Exception):
+            out["sentinels"]["error"] = f"PUBSUB NUMSUB {HELLO}: {numsub}"
+        if called:
+            reply = replies[1]
+            out["commands"] = None if isinstance(reply, Exception) else commands_from_reply(called, reply)
+            out["commands_called"] = called_commands(info)
+            if isinstance(reply, Exception):
+                out["commands_error"] = f"COMMAND INFO: {reply}"
+        if cluster:
+            myid = replies[-1]
+            out["cluster_myid"] = None if isinstance(myid, Exception) else _s(myid)
+            if isinstance(myid, Exception):
+                out["cluster_error"] = f"CLUSTER MYID: {myid}"
+        if out["sentinels"].get("subscribed"):
+            out["sentinels"].update(await _sentinels(w, url, timeout))
+    except WireError as e:
+        out["error"] = str(e)
+    finally:
+        if w is not None:
+            await w.close()
+    return out
+
+
+async def _sentinels(w: Any, url: str, timeout: float) -> dict[str, Any]:
+    """The Sentinels' own hello messages on the server (ip,port,runid,epoch,master name,...), then each
+    Sentinel's view of this master: down-after-milliseconds and quorum."""
+    from runbook.redis.connect import password_of
+    from runbook.redis.info import pairs_to_dict
+    from runbook.redis.wire import WireError
+
+    seen: dict[str, tuple[str, int, str]] = {}
+    try:
+        replies: list[Any] = []
+        w.writer.write(b"*2\r\n$9\r\nSUBSCRIBE\r\n$%d\r\n%s\r\n" % (len(HELLO), HELLO.encode()))
+        deadline = time.monotonic() + HELLO_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                await asyncio.wait_for(w._drain_and_read(replies, len(replies) + 1), deadline - time.monotonic())
+            except asyncio.TimeoutError:
+                break
+            msg = replies[-1]
+            if isinstance(msg, list) and len(msg) == 3 and _s(msg[0]) == "message":
+                parts = _s(msg[2]).split(",")
+                if len(parts) >= 5 and parts[1].isdigit():
+                    seen[parts[2]] = (parts[0], int(parts[1]), parts[4])
+            elif isinstance(msg, Exception):
+                return {"error": f"SUBSCRIBE {HELLO}: {msg}"}
+    except (WireError, OSError) as e:
+        return {"error": f"reading the Sentinels' hello: {e}"}
+    found = []
+    for runid, (ip, port, name) in sorted(seen.items()):
+        entry: dict[str, Any] = {"addr": f"{ip}:{port}", "master_name": name}
+        try:
+            reply = await _sentinel_master(ip, port, name, None, timeout)
+            if isinstance(reply, Exception) and "NOAUTH" in str(reply) and password_of(url):
+                reply = await _sentinel_master(ip, port, name, password_of(url), timeout)
+            if isinstance(reply, Exception):
+                entry["error"] = str(reply)
+            else:
+                m = pairs_to_dict(reply)
+                entry["down_after_ms"] = int(m.get("down-after-milliseconds") or 0) or None
+                entry["quorum"] = int(m.get("quorum") or 0) or None
+        except (WireError, ValueError) as e:
+            entry["error"] = str(e)
+        found.append(entry)
+    return {"found": found}
+
+
+async def _sentinel_master(ip: str, port: int, name: str, password: str | None, timeout: float) -> Any:
+    from runbook.redis.wire import Wire
+
+    s = await Wire.open({"host": ip, "port": port, "password": password}, timeout)
+    try:
+        (reply,) = await s.call([["SENTINEL", "MASTER", name]])
+        return reply
+    finally:
+        await s.close()
+
+
 async def read_run_id(host: str, port: int, password: str | None, timeout: float) -> str | None:
     peer = await read_peer(host, port, password, timeout)
     return peer["run_id"] if peer else None
@@ -151,7 +255,7 @@ async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str
             (host.get("on_host") if acc else host.get("local")) and info.get("master_port") == info.get("tcp_port")
             and any(accepts_on(ip, host) for ip in (acc or LOCAL).resolve(str(info["master_host"]))))
     if preview:
-        from runbook.redis.preview import restart_preview
+        from runbook.redis.preview import after_reads, restart_preview
 
         from runbook.redis.connect import connection_kwargs, password_of
 
@@ -161,6 +265,9 @@ async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str
             declared_config=declared_config, credentials=(kw.get("username"), kw.get("password")),
             live_secrets=raw_secrets, timeout=max(timeout, 5.0), acc=acc or LOCAL, **simulation)
         facts["restart_preview"] = pv
+        renames = (pv.get("file") or {}).get("renames") or {}
+        facts["restart_reads"] = await read_restart_reads(url, timeout, info, aliases=tuple(renames.values()))
+        after_reads(pv, facts["restart_reads"], info)
         sim = pv.get("sim_config") or {}
         secrets |= {sim[k] for k in ("requirepass", "masterauth") if sim.get(k)}
         fp = pv.get("file_replicaof")

@@ -65,6 +65,31 @@ RULES = (
          "min-replicas-to-write, or a save error. The application would see errors on every write.",
          "Fix the setting named in the evidence in the file the restart reads (maxmemory, min-replicas-to-write) "
          "before restarting."),
+    Rule("redis.restart.role_changes", "critical", "After a restart the server would have another role",
+         "The role was given at runtime (REPLICAOF, or a failover that was not written back) and the file a restart "
+         "reads says otherwise: a replica comes back a writable master beside the real one (two masters, "
+         "diverging data), or replicates from another master, or a master becomes a replica.",
+         "CONFIG REWRITE on the running server writes its role to the file (or fix the replicaof line), then "
+         "check again."),
+    Rule("redis.restart.clients_break", "critical", "After a restart clients that work now would fail",
+         "The file a restart reads renames or disables a command that clients call now (INFO commandstats counts "
+         "their calls), or sets maxclients below the clients connected now: those calls fail with 'unknown "
+         "command', or those connections are refused.",
+         "Make the file's rename-command and maxclients match the running server (or change the clients first), "
+         "then check again."),
+    Rule("redis.restart.sentinel_failover", "critical", "Sentinels would fail this master over during the restart",
+         "Sentinels subscribed to this master call it down after down-after-milliseconds without an answer; a stop "
+         "and a start take longer than that, so they promote a replica, and the old master comes back as its "
+         "replica: clients that still write to it get READONLY.",
+         "Fail over first (SENTINEL FAILOVER <master>, as the Sentinel playbook does), then restart the old master "
+         "as a replica; or, if it must stay master, raise down-after-milliseconds on every Sentinel for the "
+         "restart."),
+    Rule("redis.restart.cluster_forgets", "critical", "After a restart this cluster node would forget who it is",
+         "A cluster node's identity, slots and peers are in its cluster-config-file. A restart that reads another "
+         "nodes file, finds none, or turns cluster mode off or on comes back as a new, empty-handed node: the "
+         "cluster loses the slots it served.",
+         "Point cluster-config-file at the node's own nodes file (and keep cluster-enabled as it is), then "
+         "check again."),
     Rule("redis.restart.unproven", "critical", "The restart could not be proven safe",
          "The restart simulation could not check everything a restart depends on: a guard passes only what it "
          "has proven, so it blocks and names what is missing.",

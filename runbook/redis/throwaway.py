@@ -37,6 +37,13 @@ from runbook.redis.connect import no_retry
 from runbook.redis.info import keyspace, pairs_to_dict, parse_info
 
 _LOGFILE_LINE = re.compile(rb"^[ \t]*logfile([ \t].*)?$", re.IGNORECASE | re.MULTILINE)
+# a rename of CONFIG in the main file would hide the copy's settings: its copy keeps CONFIG (proofs.py)
+_RENAME_CONFIG = re.compile(rb"^[ \t]*rename-command[ \t]+[\"']?config[\"']?([ \t].*)?$", re.IGNORECASE | re.MULTILINE)
+
+
+def copy_main(text: bytes) -> bytes:
+    """The main config file as the copy reads it: logfile lines blanked, a rename of CONFIG dropped."""
+    return _RENAME_CONFIG.sub(b"", _LOGFILE_LINE.sub(b'logfile ""', text))
 PROBE_KEY = "runbook:restart-simulation:write-probe"
 
 
@@ -56,6 +63,7 @@ class Outcome:
     load_s: float = 0.0
     timed_out: bool = False
     cannot_read: str = ""  # a file the throwaway needed could not be read or copied by us
+    commands: dict[str, str] | None = None  # name asked -> the command it runs there ("" when none)
 
 
 def _startup_reason(text: str) -> str:
@@ -91,7 +99,7 @@ class _Here:
                 shutil.copyfile(src, os.path.join(datadir, name))
         Path(self.tmp, "ours.conf").write_text("\n".join(ours_lines) + "\n")
         if main != config_file:
-            Path(main).write_bytes(_LOGFILE_LINE.sub(b'logfile ""', Path(config_file).read_bytes()))
+            Path(main).write_bytes(copy_main(Path(config_file).read_bytes()))
         with open(os.path.join(self.tmp, "out.log"), "wb") as log:
             self.proc = procs.popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
 
@@ -130,7 +138,9 @@ while [ "$n" -gt 0 ]; do cp -RL -- "$1" "$t/data/$2" || exit 96; shift 2; n=$((n
 n=$1; shift
 while [ "$n" -gt 0 ]; do printf '%s\\n' "$1" >>"$t/ours.conf" || exit 95; shift; n=$((n-1)); done
 if [ -n "$conf" ]; then
-  sed -e 's/^[[:blank:]]*[Ll][Oo][Gg][Ff][Ii][Ll][Ee]\\([[:blank:]].*\\)\\{0,1\\}$/logfile ""/' -- "$conf" >"$t/main.conf" || exit 96
+  sed -e 's/^[[:blank:]]*[Ll][Oo][Gg][Ff][Ii][Ll][Ee]\\([[:blank:]].*\\)\\{0,1\\}$/logfile ""/' \\
+      -e '/^[[:blank:]]*[Rr][Ee][Nn][Aa][Mm][Ee]-[Cc][Oo][Mm][Mm][Aa][Nn][Dd][[:blank:]][[:blank:]]*["'"'"']\\{0,1\\}[Cc][Oo][Nn][Ff][Ii][Gg]["'"'"']\\{0,1\\}\\([[:blank:]].*\\)\\{0,1\\}$/d' \\
+      -- "$conf" >"$t/main.conf" || exit 96
 fi
 cd -- "$cwd" || exit 97
 setsid "$@" </dev/null >"$t/out.log" 2>&1 & echo $!"""
@@ -216,10 +226,13 @@ def _last_line(b: bytes) -> str:
 def run(binary: str, config_file: str, options: list[str], cwd: str, expected_dir: str, data: list[tuple[str, str]],
         *, password: str | None, username: str | None, config_command: str = "CONFIG", timeout: float = 10.0,
         load_timeout: float = 30.0, confirm_dir: bool = True, admin_password: str | None = None,
-        acc: Any = None) -> Outcome:
+        acc: Any = None, commands: tuple[str, ...] = (), cluster: bool = False, tls: bool = False) -> Outcome:
     """Start the throwaway on the host of acc (this machine by default) and read it. data: (source path,
     name under the data dir) to copy first. With confirm_dir, our include is named relative to
-    expected_dir: redis-server finds it only from there, and dir_confirmed says whether it did."""
+    expected_dir: redis-server finds it only from there, and dir_confirmed says whether it did.
+    commands: names to look up in the copy (COMMAND INFO). cluster: the file turns cluster mode on (the
+    copy runs without it: no cluster bus, no gossip). tls: the file uses TLS (the copy loads the
+    certificates through tls-replication, with no TLS port)."""
     import redis as redis_py
 
     acc = acc or LOCAL
@@ -238,7 +251,8 @@ def run(binary: str, config_file: str, options: list[str], cwd: str, expected_di
             "port 0", "tls-port 0", f'unixsocket "{sock}"', "unixsocketperm 700", f'dir "{tmp}/data"',
             f'logfile "{tmp}/server.log"', f'pidfile "{tmp}/server.pid"', "daemonize no", "supervised no",
             # port 0 refuses every connection: a replicaof line of the file would otherwise start a SYNC
-            "syslog-enabled no", "replicaof 127.0.0.1 0", f'cluster-config-file "{tmp}/nodes.conf"']
+            "syslog-enabled no", *(["cluster-enabled no"] if cluster else []), "replicaof 127.0.0.1 0",
+            f'cluster-config-file "{tmp}/nodes.conf"', *(["tls-replication yes"] if tls else [])]
         t0 = time.monotonic()
         try:
             box.launch(data, config_file, main, ours_lines, argv, cwd)
@@ -281,7 +295,7 @@ def run(binary: str, config_file: str, options: list[str], cwd: str, expected_di
         out.load_s = round(time.monotonic() - t0, 3)
         if client is not None:
             client.close()
-        _read_it(out, box.client_path(sock), password, username, config_command, timeout, admin_password)
+        _read_it(out, box.client_path(sock), password, username, config_command, timeout, admin_password, commands)
         out.log = box.read("server.log").splitlines()[-40:]
         return out
     except AccessError as e:
@@ -310,7 +324,7 @@ def _read(path: Path) -> str:
 
 
 def _read_it(out: Outcome, sock: str, password: str | None, username: str | None, config_command: str,
-             timeout: float, admin_password: str | None) -> None:
+             timeout: float, admin_password: str | None, commands: tuple[str, ...] = ()) -> None:
     """Read the started throwaway: as the default user without a password first; with ours when it asks."""
     import redis as redis_py
 
@@ -336,7 +350,34 @@ def _read_it(out: Outcome, sock: str, password: str | None, username: str | None
         out.config_error = out.config_error or f"reading the throwaway failed: {e}"
     finally:
         c.close()
+    if commands:
+        out.commands = command_names(sock, admin_password, timeout, commands)
     _write(out, sock, admin_password, timeout)
+
+
+def command_names(sock: str, password: str | None, timeout: float, names: tuple[str, ...]) -> dict[str, str] | None:
+    """COMMAND INFO on the copy, as its default user: name -> the command that name runs ("" for none)."""
+    import redis as redis_py
+
+    c = _client(sock, None, password or None, timeout)
+    c.set_response_callback("COMMAND", lambda r, **kw: r)
+    try:
+        return commands_from_reply(names, c.execute_command("COMMAND", "INFO", *names))
+    except redis_py.exceptions.RedisError:
+        return None
+    finally:
+        c.close()
+
+
+def commands_from_reply(names: tuple[str, ...] | list[str], reply: Any) -> dict[str, str] | None:
+    """COMMAND INFO's reply (one entry or nil per name asked) -> name -> the command's own name."""
+    if not isinstance(reply, list) or len(reply) != len(names):
+        return None
+    out = {}
+    for name, entry in zip(names, reply):
+        first = entry[0] if isinstance(entry, list) and entry else b""
+        out[name] = (first.decode("utf-8", "replace") if isinstance(first, bytes) else str(first or "")).lower()
+    return out
 
 
 def _write(out: Outcome, sock: str, admin_password: str | None, timeout: float) -> None:

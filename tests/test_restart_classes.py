@@ -1,0 +1,367 @@
+"""The restart guard against the truth, by class (issue 19): what the copy changes proven another way,
+"safe" meaning the server comes back the same as clients and peers see it, safe restarts never blocked
+for the simulation's own reasons. Each case really restarts the server (or, where only the real topology
+shows it, lets the real Sentinels act) and compares with the guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_py
+
+from redis_server import RedisServer, free_port
+from runbook.redis import guards
+from runbook.redis.check import assess
+from runbook.redis.probe import read_instance
+from test_restart_truth import Case, append, fill, judge, make, running, sshd_on_loopback, truth, verdict  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
+
+
+def wait_for(cond, what: str, timeout: float = 20.0, every: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def restart_same_way(case: Case) -> subprocess.Popen:
+    """SHUTDOWN, wait for the pid, start the way the restart would; the new process (not yet ready)."""
+    s = case.server
+    c = s.client()
+    try:
+        c.execute_command("SHUTDOWN")
+    except redis_py.exceptions.ConnectionError:
+        pass
+    s.proc.wait(15)
+    proc = subprocess.Popen(case.command or ["redis-server", str(s.conf)], cwd=case.cwd or str(s.base),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    case.started.append(proc)
+    return proc
+
+
+def up(case: Case, proc: subprocess.Popen) -> redis_py.Redis:
+    c = case.server.client()
+
+    def ready():
+        assert proc.poll() is None, f"it did not come up (exit {proc.returncode})"
+        try:
+            return not c.info("persistence").get("loading")
+        except (redis_py.exceptions.ConnectionError, redis_py.exceptions.BusyLoadingError):
+            return False
+    wait_for(ready, "the restarted server to answer")
+    return c
+
+
+# ------------------------------------------------------------------ 1. what the copy changes, proven another way
+def test_log_file_whose_directory_was_removed(make) -> None:
+    c = make(conf="save 3600 1\n")
+    logs = c.server.base / "logs"
+    logs.mkdir()
+    c.server.conf.write_text(c.server.conf.read_text().replace(f"logfile {c.server.log}", f"logfile {logs}/r.log"))
+    c.server.start()
+    fill(c)
+    shutil.rmtree(logs)
+    judge(c, dangerous=True, expect="redis.restart.would_fail")
+
+
+def test_log_file_in_a_directory_that_is_there(make) -> None:
+    c = make(conf="save 3600 1\n")
+    logs = c.server.base / "logs"
+    logs.mkdir()
+    c.server.conf.write_text(c.server.conf.read_text().replace(f"logfile {c.server.log}", f"logfile {logs}/r.log"))
+    c.server.start()
+    fill(c)
+    judge(c, dangerous=False)
+
+
+def test_unix_socket_whose_directory_is_gone(make) -> None:
+    c = make(conf="save 3600 1\n")
+    run = c.server.base / "run"
+    run.mkdir()
+    append(c, f"unixsocket {run}/redis.sock\nunixsocketperm 700\n")
+    c.server.start()
+    fill(c)
+    shutil.rmtree(run)
+    judge(c, dangerous=True, expect="redis.restart.would_fail")
+
+
+def test_unix_socket_in_a_directory_that_is_there(make) -> None:
+    c = make(conf="save 3600 1\n")
+    run = c.server.base / "run"
+    run.mkdir()
+    append(c, f"unixsocket {run}/redis.sock\nunixsocketperm 700\n")
+    c.server.start()
+    fill(c)
+    judge(c, dangerous=False)
+
+
+def _certs(d: Path) -> None:
+    d.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")], check=True, capture_output=True)
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
+@pytest.mark.parametrize("remove", [True, False])
+def test_tls_certificate_files(make, remove) -> None:
+    c = make(conf="save 3600 1\n")
+    tls = c.server.base / "tls"
+    _certs(tls)
+    append(c, f"tls-port {free_port()}\ntls-cert-file {tls}/cert.pem\ntls-key-file {tls}/key.pem\n"
+              f"tls-ca-cert-file {tls}/cert.pem\ntls-auth-clients no\n")
+    c.server.start()
+    fill(c)
+    if remove:
+        shutil.rmtree(tls)
+        judge(c, dangerous=True, expect="redis.restart.would_fail")
+    else:
+        judge(c, dangerous=False)
+
+
+def test_fewer_databases_in_the_file_with_save_points(make) -> None:
+    """The stop writes what the start loads, so the copy loads nothing: the databases in use are proven
+    against the file's count from the live keyspace."""
+    c = running(make)
+    r = c.server.client()
+    r.execute_command("SELECT", 9)
+    r.set("in-db9", 1)
+    append(c, "databases 4\n")
+    judge(c, dangerous=True, expect="redis.restart.would_fail")
+
+
+# ------------------------------------------------------------------ 2. it comes back the same, as clients and peers see it
+def test_replica_made_at_runtime_comes_back_a_master(make) -> None:
+    m = running(make, name="m")
+    c = running(make, name="rep")
+    c.server.client().execute_command("REPLICAOF", "127.0.0.1", m.server.port)
+    wait_for(lambda: c.server.client().info("replication")["master_link_status"] == "up", "the replica's link")
+    passed, facts, found = verdict(c)
+    assert not passed and "redis.restart.role_changes" in found, found
+    proc = restart_same_way(c)
+    after = up(c, proc)
+    time.sleep(0.5)
+    assert after.info("replication")["role"] == "master"  # the truth: two masters
+
+
+def test_replica_whose_file_names_the_same_master(make) -> None:
+    m = running(make, name="m")
+    c = make(conf=f"save 3600 1\nreplicaof 127.0.0.1 {m.server.port}\n", name="rep")
+    c.server.start()
+    wait_for(lambda: c.server.client().info("replication")["master_link_status"] == "up", "the replica's link")
+    passed, facts, found = verdict(c)
+    assert "redis.restart.role_changes" not in found, found
+    proc = restart_same_way(c)
+    after = up(c, proc)
+    wait_for(lambda: after.info("replication")["master_link_status"] == "up", "the link after the restart")
+    assert passed, (found, facts["restart_preview"].get("unproven"))
+
+
+def test_master_whose_file_makes_it_a_replica(make) -> None:
+    peer = running(make, name="peer")
+    c = running(make)
+    append(c, f"replicaof 127.0.0.1 {peer.server.port}\n")
+    passed, facts, found = verdict(c)
+    assert not passed and {"redis.restart.role_changes", "redis.restart.becomes_replica"} <= set(found), found
+
+
+def test_renamed_command_that_clients_call(make) -> None:
+    c = running(make)  # fill() called SET
+    append(c, 'rename-command SET ""\n')
+    judge(c, dangerous=True, expect="redis.restart.clients_break")
+
+
+def test_renamed_command_nobody_calls(make) -> None:
+    c = running(make)
+    append(c, 'rename-command FLUSHALL ""\nrename-command DEBUG ""\n')
+    judge(c, dangerous=False)
+
+
+def test_maxclients_below_the_clients_connected(make) -> None:
+    c = running(make)
+    held = [c.server.client() for _ in range(30)]
+    for h in held:
+        h.ping()
+    append(c, "maxclients 10\n")
+    passed, facts, found = verdict(c)
+    assert not passed and "redis.restart.clients_break" in found, found
+    proc = restart_same_way(c)
+    up(c, proc)
+    refused = 0
+    again = [c.server.client() for _ in range(30)]
+    for h in again:
+        try:
+            h.ping()
+        except redis_py.exceptions.ConnectionError:
+            refused += 1
+    assert refused > 0  # the truth: clients are turned away
+
+
+def _sentinel(base: Path, name: str, master_port: int, down_after: int) -> RedisServer:
+    s = RedisServer(base, name)
+    s.conf = s.base / "sentinel.conf"
+    s.conf.write_text(f"port {s.port}\nbind 127.0.0.1\ndir {s.base}\nlogfile {s.base}/sentinel.log\n"
+                      f"sentinel monitor main 127.0.0.1 {master_port} 1\n"
+                      f"sentinel down-after-milliseconds main {down_after}\nsentinel failover-timeout main 2000\n")
+    s.extra_args = ["--sentinel"]
+    return s.start()
+
+
+@pytest.mark.skipif(not shutil.which("redis-sentinel"), reason="redis-sentinel is not installed")
+def test_a_master_sentinels_would_fail_over(make, tmp_path) -> None:
+    c = make(conf="save 3600 1\n", name="m")
+    c.server.start()
+    c.server.fill(200_000)  # a stop and a start take longer than down-after
+    r = make(conf=f"replicaof 127.0.0.1 {c.server.port}\n", name="rep")
+    r.server.start()
+    wait_for(lambda: r.server.client().info("replication")["master_link_status"] == "up", "the replica's link")
+    s = _sentinel(tmp_path, "s1", c.server.port, 100)
+    try:
+        wait_for(lambda: c.server.client().execute_command("PUBSUB", "NUMSUB", "__sentinel__:hello")[1] >= 1,
+                 "the Sentinel to subscribe to the master")
+        passed, facts, found = verdict(c)
+        assert not passed and "redis.restart.sentinel_failover" in found, found
+        ev = next(f for f in assess(facts) if f.id == "redis.restart.sentinel_failover").evidence
+        assert ev["down_after_ms"] == 100 and "SENTINEL FAILOVER" in str(ev) + str(
+            next(f for f in assess(facts) if f.id == "redis.restart.sentinel_failover").action)
+        proc = restart_same_way(c)
+        after = up(c, proc)
+        # the truth, from the real Sentinel: the old master comes back as a replica
+        wait_for(lambda: after.info("replication")["role"] == "slave", "the Sentinel to demote the old master",
+                 timeout=30)
+    finally:
+        s.stop()
+
+
+@pytest.mark.skipif(not shutil.which("redis-sentinel"), reason="redis-sentinel is not installed")
+def test_sentinels_with_a_long_down_after_do_not_block(make, tmp_path) -> None:
+    c = running(make, name="m")
+    s = _sentinel(tmp_path, "s1", c.server.port, 60000)
+    try:
+        wait_for(lambda: c.server.client().execute_command("PUBSUB", "NUMSUB", "__sentinel__:hello")[1] >= 1,
+                 "the Sentinel to subscribe to the master")
+        judge(c, dangerous=False)
+    finally:
+        s.stop()
+
+
+def _cluster_node(make, extra: str = "") -> Case:
+    conf = f"save 3600 1\ncluster-enabled yes\ncluster-config-file nodes.conf\n{extra}"
+    c = make(conf=conf)
+    while c.server.port > 55535:  # its cluster bus listens 10,000 ports higher
+        c.server.port = free_port()
+        c.server.write_conf(conf)
+    c.server.start()
+    r = c.server.client()
+    r.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+    wait_for(lambda: r.execute_command("CLUSTER", "INFO").find("cluster_state:ok") >= 0, "the cluster to be ok")
+    pipe = r.pipeline(transaction=False)
+    for i in range(500):
+        pipe.set(f"k{i}", i)
+    pipe.execute()
+    return c
+
+
+def test_a_cluster_node(make) -> None:
+    c = _cluster_node(make)
+    myid = c.server.client().execute_command("CLUSTER", "MYID")
+    passed, facts, found = verdict(c)
+    assert passed, (found, facts["restart_preview"].get("unproven"))
+    if c.ssh is not None:
+        assert verdict(c, over_ssh=True)[0]
+    proc = restart_same_way(c)
+    after = up(c, proc)
+    wait_for(lambda: "cluster_state:ok" in after.execute_command("CLUSTER", "INFO"), "the cluster to be ok again")
+    assert after.execute_command("CLUSTER", "MYID") == myid and after.dbsize() == 500
+
+
+def test_a_cluster_node_whose_file_points_at_another_nodes_file(make) -> None:
+    c = _cluster_node(make)
+    myid = c.server.client().execute_command("CLUSTER", "MYID")
+    append(c, "cluster-config-file other-nodes.conf\n")
+    passed, facts, found = verdict(c)
+    assert not passed and "redis.restart.cluster_forgets" in found, found
+    proc = restart_same_way(c)
+    after = up(c, proc)
+    # the truth: a new node, which claims only the slots of the keys it loaded, and no cluster
+    assert after.execute_command("CLUSTER", "MYID") != myid
+    assert "cluster_slots_assigned:16384" not in after.execute_command("CLUSTER", "INFO")
+
+
+# ------------------------------------------------------------------ 3. never blocked for the simulation's own reasons
+def test_aof_with_timestamps(make) -> None:
+    c = make(conf="aof-timestamp-enabled yes\n")
+    c.server.conf.write_text(c.server.conf.read_text().replace("appendonly no", "appendonly yes"))
+    c.server.start()
+    fill(c)
+    time.sleep(1.2)
+    judge(c, dangerous=False)
+
+
+def test_aof_manifest_whose_history_files_were_removed(make) -> None:
+    c = make(conf="")
+    c.server.conf.write_text(c.server.conf.read_text().replace("appendonly no", "appendonly yes"))
+    c.server.start()
+    fill(c)
+    r = c.server.client()
+    r.bgrewriteaof()
+    wait_for(lambda: not r.info("persistence")["aof_rewrite_in_progress"], "the AOF rewrite")
+    time.sleep(1.2)
+    manifest = c.server.base / "appendonlydir" / "appendonly.aof.manifest"
+    assert "seq 2 type b" in manifest.read_text()
+    # what a rewrite leaves until its cleanup runs: the previous base named as history, its file gone
+    manifest.write_text("file appendonly.aof.1.base.rdb seq 1 type h\n" + manifest.read_text())
+    judge(c, dangerous=False)
+
+
+def test_fresh_rdb_with_config_renamed_away(make) -> None:
+    c = make(conf='save 3600 1\nrename-command CONFIG ""\n')
+    c.server.start()
+    fill(c)
+    c.server.client().save()
+    judge(c, dangerous=False)
+
+
+def test_fresh_rdb_with_config_renamed_away_then_written(make) -> None:
+    c = make(conf='rename-command CONFIG ""\n')  # no save points
+    c.server.start()
+    fill(c)
+    c.server.client().save()
+    fill(c, 10, "after")
+    judge(c, dangerous=True)
+
+
+PROBE = ("on >probe-pw resetkeys resetchannels -@all +ping +info +role +dbsize +lastsave +time +config|get "
+         "+client|list +client|info +slowlog|get +latency|latest +memory|stats +acl|whoami +command|info "
+         "+pubsub|numsub +cluster|myid")
+
+
+def test_read_only_user_from_an_aclfile(make) -> None:
+    c = make(conf="save 3600 1\n")
+    (c.server.base / "users.acl").write_text(f"user default on nopass ~* &* +@all\nuser probe {PROBE}\n")
+    append(c, f"aclfile {c.server.base}/users.acl\n")
+    c.server.start()
+    fill(c)
+    c.url = f"redis://probe:probe-pw@127.0.0.1:{c.server.port}"
+    judge(c, dangerous=False)
+
+
+def test_read_only_user_beside_a_requirepass(make) -> None:
+    c = make(conf=f"save 3600 1\nuser probe {PROBE}\n", password="admin-secret")
+    c.server.start()
+    fill(c)
+    c.url = f"redis://probe:probe-pw@127.0.0.1:{c.server.port}"
+    c.admin_password = "admin-secret"
+    judge(c, dangerous=False)
