@@ -9,13 +9,12 @@ import pytest
 
 from conftest import runbook
 from redis_server import RedisServer
+from runbook.redis.command import PROBE_COMMANDS, probe_acl
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
 
-ALLOWED = {"auth", "ping", "info", "role", "dbsize", "lastsave", "time", "config|get", "client|list", "client|info",
-           "slowlog|get", "latency|latest", "memory|stats", "acl|whoami"}
-PROBE_ACL = ("probe on >probe-pw resetkeys resetchannels -@all +ping +info +role +dbsize +lastsave +time +config|get "
-             "+client|list +client|info +slowlog|get +latency|latest +memory|stats +acl|whoami")
+ALLOWED = set(PROBE_COMMANDS)
+PROBE_ACL = probe_acl("probe", "probe-pw")
 
 
 def test_check_through_read_only_user_sends_only_allowed_commands(tmp_path) -> None:

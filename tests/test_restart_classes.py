@@ -19,6 +19,7 @@ import redis as redis_py
 from redis_server import RedisServer, free_port
 from runbook.redis import guards
 from runbook.redis.check import assess
+from runbook.redis.command import probe_acl
 from runbook.redis.probe import read_instance
 from test_restart_truth import Case, append, fill, judge, make, running, sshd_on_loopback, truth, verdict  # noqa: F401
 
@@ -343,9 +344,7 @@ def test_fresh_rdb_with_config_renamed_away_then_written(make) -> None:
     judge(c, dangerous=True)
 
 
-PROBE = ("on >probe-pw resetkeys resetchannels -@all +ping +info +role +dbsize +lastsave +time +config|get "
-         "+client|list +client|info +slowlog|get +latency|latest +memory|stats +acl|whoami +command|info "
-         "+pubsub|numsub +cluster|myid")
+PROBE = probe_acl("probe", "probe-pw").removeprefix("probe ")
 
 
 def test_read_only_user_from_an_aclfile(make) -> None:

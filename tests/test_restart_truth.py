@@ -443,8 +443,9 @@ def test_password(make) -> None:
 
 
 def test_read_only_acl_user(make) -> None:
-    rules = ("on >probe-pw resetkeys resetchannels -@all +ping +info +role +dbsize +lastsave +time +config|get "
-             "+client|list +client|info +slowlog|get +latency|latest +memory|stats +acl|whoami")
+    from runbook.redis.command import probe_acl
+
+    rules = probe_acl("probe", "probe-pw").removeprefix("probe ")
     c = make(conf=f"save 3600 1\nuser probe {rules}\n")
     c.server.start()
     fill(c)

@@ -22,6 +22,23 @@ ALLOWED = frozenset({
 })
 
 
+# Every command runbook's Redis probes send to a server, by ACL name, and the channel they subscribe to:
+# the look (INFO, CONFIG GET, ROLE, DBSIZE), the replication, latency, memory, client, Cluster and Sentinel
+# probes, and what only a restart needs (COMMAND INFO of the commands clients call, the Sentinels'
+# hello channel, CLUSTER MYID). The README prints it and a test runs every probe through a user that is
+# allowed exactly this.
+PROBE_COMMANDS = ("auth", "ping", "info", "role", "dbsize", "lastsave", "time", "config|get", "client|list",
+                  "client|info", "slowlog|get", "latency|latest", "memory|stats", "acl|whoami", "cluster|info",
+                  "cluster|nodes", "cluster|myid", "command|info", "pubsub|numsub", "subscribe")
+PROBE_CHANNELS = ("__sentinel__:hello",)
+
+
+def probe_acl(user: str = "probe", password: str = "pw") -> str:
+    """The ACL SETUSER rules of a user that can run every probe and nothing else."""
+    return " ".join([user, "on", f">{password}", "resetkeys", "resetchannels",
+                     *(f"&{c}" for c in PROBE_CHANNELS), "-@all", *(f"+{c}" for c in PROBE_COMMANDS if c != "auth")])
+
+
 class CommandRefused(ValueError):
     pass
 
