@@ -30,6 +30,7 @@ class Target:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     ssh: str = ""  # [user@]host[:port]: the host is read and acted on over the engineer's own ssh
     ssh_options: tuple[str, ...] = ()  # Key=Value, given to ssh as -o
+    data: str = ""  # "store" or "cache": whether a restart that empties it is an incident ("" = judged from it)
 
     @property
     def display(self) -> str:
@@ -57,6 +58,8 @@ class Target:
             d["ssh"] = self.ssh
         if self.ssh_options:
             d["ssh_options"] = list(self.ssh_options)
+        if self.data:
+            d["data"] = self.data
         return d
 
 
@@ -75,6 +78,8 @@ def to_inventory_entry(t: Target) -> dict[str, Any]:
         d["ssh"] = t.ssh
     if t.ssh_options:
         d["ssh_options"] = list(t.ssh_options)
+    if t.data:
+        d["data"] = t.data
     return d
 
 
@@ -134,6 +139,9 @@ def from_inventory_entry(name: str, entry: dict[str, Any]) -> Target:
         dest = url[6:].rstrip("/")
     if dest:
         _check_ssh(name, dest, tuple(options))
+    data = str(entry.get("data") or "")
+    if data not in ("", "store", "cache"):
+        raise TargetError(f"inventory target {name!r}: data is store or cache, not {data!r}")
     kind = str(entry.get("kind") or kind_of(url))
     if kind not in names():
         raise TargetError(f"inventory target {name!r}: kind {kind!r} is not one of {', '.join(names())}")
@@ -148,6 +156,7 @@ def from_inventory_entry(name: str, entry: dict[str, Any]) -> Target:
         logs=tuple(str(x) for x in logs),
         ssh=dest,
         ssh_options=tuple(options),
+        data=data,
     )
 
 

@@ -364,3 +364,40 @@ def test_read_only_user_beside_a_requirepass(make) -> None:
     c.url = f"redis://probe:probe-pw@127.0.0.1:{c.server.port}"
     c.admin_password = "admin-secret"
     judge(c, dangerous=False)
+
+
+# ------------------------------------------------------------------ 4. a cache is not an incident
+def _cache(make, policy: str = "allkeys-lru", **kw) -> Case:
+    c = make(conf=f"maxmemory 64mb\nmaxmemory-policy {policy}\n", **kw)  # save "" and appendonly no
+    c.server.start()
+    fill(c, 3000)
+    return c
+
+
+def test_a_cache_is_information_in_a_check_and_acknowledged_before_a_restart(make) -> None:
+    from conftest import runbook
+
+    c = _cache(make)
+    r = runbook("redis", "check", c.server.url)
+    assert r.returncode in (0, 1) and "CRITICAL" not in r.stdout, r.stdout  # (1: this host's own warnings)
+    assert "INFO     redis.restart.empties_cache: A restart empties this cache: 3,000 keys" in r.stdout
+    assert "redis.restart.data_loss:" not in r.stdout
+    passed, ev, reason = guards.restart_is_safe(asyncio.run(read_instance(c.server.url, 5.0)), {})
+    assert passed and "a restart empties this cache" in ev["empties_cache"], (ev, reason)
+    # the truth: it comes back empty, as the evidence the confirmation is bound to says
+    after = up(c, restart_same_way(c))
+    assert after.dbsize() == 0
+
+
+@pytest.mark.parametrize("why", ["noeviction", "replica", "inventory"])
+def test_what_says_the_data_matters(make, tmp_path, why) -> None:
+    c = _cache(make, policy="noeviction" if why == "noeviction" else "allkeys-lru")
+    if why == "replica":
+        rep = make(conf=f"replicaof 127.0.0.1 {c.server.port}\n", name="rep")
+        rep.server.start()
+        wait_for(lambda: c.server.client().info("replication")["connected_slaves"] == 1, "the replica")
+    data = "store" if why == "inventory" else ""
+    facts = asyncio.run(read_instance(c.server.url, 5.0, data=data))
+    passed, ev, reason = guards.restart_is_safe(facts, {})
+    found = [f.id for f in assess(facts)]
+    assert not passed and "redis.restart.data_loss" in found and "redis.restart.empties_cache" not in found

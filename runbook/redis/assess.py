@@ -249,7 +249,7 @@ def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> 
         base["running_config_file"] = p.get("running_config_file")
     if not p.get("config_file") and not p.get("running_config_file") and p.get("reached", p.get("local")):
         out.append(make("redis.restart.no_config_file", {"config_file": "", "keys_live": keys_live}))
-    if p.get("unproven"):
+    if p.get("unproven") and p.get("simulated", True):  # a look that did not simulate proves nothing either way
         out.append(make("redis.restart.unproven", {**base, "not_proven": p["unproven"]}))
     if p.get("restart_fails"):
         out.append(make("redis.restart.would_fail", {**base, "reason": p["restart_fails"]}))
@@ -266,7 +266,12 @@ def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> 
         out.append(make("redis.restart.aof_damaged", {**base, "aof_dir": aof.get("dir"), "problems": aof["problems"],
                                                       "exits_at_start": bool(aof.get("fatal"))}))
     loss = p.get("data_loss")
-    if loss:
+    cache = is_cache(facts) if loss else {}
+    if loss and cache:
+        out.append(make("redis.restart.empties_cache", {
+            **base, "keys_live": loss["keys_live"], "keys_after_restart": loss["keys_after"], **cache},
+            title=f"A restart empties this cache: {loss['keys_live']:,} keys, by design"))
+    elif loss:
         ev = {**base, "keys_after_restart": loss["keys_after"], "keys_live": loss["keys_live"], "lost": loss["lost"],
               "why": loss["why"], "shutdown": loss.get("shutdown"), "loads": p.get("loads"), "path": p.get("path")}
         if loss.get("safe_modes"):
@@ -318,6 +323,26 @@ def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> 
                 ev["peer"] = "not reachable: the replica would wait, read-only, with no data from it"
             out.append(make("redis.restart.becomes_replica", ev, escalated=info.get("role") != "master"))
     return out
+
+
+def is_cache(facts: dict[str, Any]) -> dict[str, Any]:
+    """Why this server is a cache, whose data a restart may empty by design ({} when it is not, or when
+    anything says its data matters): no persistence at all, an eviction policy, no replica that would
+    sync the empty dataset over its own copy; or the inventory says `data: cache`. `data: store` wins."""
+    p = facts.get("restart_preview") or {}
+    declared = p.get("declared_data") or ""
+    if declared == "store":
+        return {}
+    if declared == "cache":
+        return {"cache": "the inventory says data: cache"}
+    info, live = facts.get("info") or {}, facts.get("config") or {}
+    policy = str(live.get("maxmemory-policy") or info.get("maxmemory_policy") or "")
+    if (not live or str(live.get("save", "x")).strip() or str(live.get("appendonly")) != "no"
+            or policy in ("", "noeviction") or int(info.get("connected_slaves") or 0) or info.get("role") != "master"
+            or (p.get("file") or {}).get("appendonly") == "yes"):
+        return {}
+    return {"cache": "no persistence by design (save \"\", appendonly no) and keys are evicted "
+                     f"({policy}); no replica", "maxmemory-policy": policy}
 
 
 def parse_output_buffer_limit(v: str) -> dict[str, tuple[int, int, int]]:

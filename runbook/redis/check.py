@@ -42,6 +42,8 @@ def simulation_params(target: Target, params: dict[str, Any]) -> dict[str, Any]:
                            "declared_config": target.config, "restart_cwd": target.restart_cwd}
     if target.ssh:
         out["ssh"], out["ssh_options"] = target.ssh, tuple(target.ssh_options)
+    if target.data:
+        out["data"] = target.data
     if "save" in params and isinstance(params["save"], bool):  # redis.shutdown's own param
         out["shutdown"] = "save" if params["save"] else "nosave"
     if params.get("shutdown") in ("default", "save", "nosave"):

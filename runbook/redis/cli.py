@@ -27,6 +27,10 @@ def register(sub: Any) -> None:
     c.add_argument("--no-discover", action="store_true", help="do not expand Sentinels and cluster nodes")
     c.add_argument("--no-preview", action="store_true",
                    help="skip the restart preview (files and a throwaway redis-server): a fast sweep of many servers")
+    c.add_argument("--restart", action="store_true",
+                   help="simulate a restart: start a copy of it (the config, the data, the commands clients call, "
+                        "Sentinels and cluster identity), as the restart guard does; without it the preview is "
+                        "runbook's own reading of the files")
     c.add_argument("--shutdown", choices=("default", "save", "nosave"), default="default",
                    help="the stop the restart preview assumes: SHUTDOWN (default, as SIGTERM and systemctl restart do), "
                         "SHUTDOWN SAVE or SHUTDOWN NOSAVE")
@@ -97,7 +101,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from runbook.redis.check import simulation_params
     from runbook.targets import TargetError, load_inventory
 
-    sim = {"shutdown": args.shutdown, "load_limit": int(args.load_limit * 1048576), "allow_modules": args.allow_modules}
+    sim = {"shutdown": args.shutdown, "load_limit": int(args.load_limit * 1048576), "allow_modules": args.allow_modules,
+           "simulate": args.restart}
     per_url: dict[str, dict[str, Any]] = {}  # what each URL's own target says (inventory): restart, config, ssh
     try:
         if args.inventory:
@@ -187,8 +192,11 @@ def render(r: dict[str, Any]) -> str:
         for tier, said in (pv.get("tiers") or {}).items():
             if said:
                 lines.append(f"  proved ({tier:6}) {p(said)}")
-        for u in pv.get("unproven") or []:
-            lines.append(f"  NOT PROVEN      {p(u)}")
+        if pv.get("simulated") is False:
+            lines.append("  simulation      not run: a look reads the files; --restart starts a copy of the restart")
+        else:
+            for u in pv.get("unproven") or []:
+                lines.append(f"  NOT PROVEN      {p(u)}")
     for f in r["findings"]:
         lines.append(f"  {f['severity'].upper():8} {f['id']}: {p(f['title'])}")
         for k, v in f["evidence"].items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook.redis.assess import assess
+from runbook.redis.assess import assess, is_cache
 from runbook.redis.info import replicas
 
 Result = tuple[bool, dict[str, Any], str]
@@ -34,7 +34,7 @@ def restart_is_safe(facts: dict[str, Any], params: dict[str, Any]) -> Result:
     # with every read, and a confirmation bound to them would be voided again and again
     ev = {"config_file": p.get("config_file") or "", "loads": p.get("loads"), "path": p.get("path"),
           "shutdown": mode, "writable": p.get("writable")}
-    if not p:
+    if not p or not p.get("simulated", True):
         return False, ev, "no restart simulation was run"
     if not p.get("reached", p.get("local")) and not p.get("unproven"):  # (recordings before ssh: "local")
         return False, ev, "the server's host was not reached: the restart preview is unknown"
@@ -50,6 +50,11 @@ def restart_is_safe(facts: dict[str, Any], params: dict[str, Any]) -> Result:
             critical.remove("redis.restart.data_loss")
     keys_live = int(p.get("keys_live") or 0)
     after = outcome.get("keys_after")
+    cache = is_cache(facts) if isinstance(after, int) and after < keys_live else {}
+    if cache:  # lost by design: the confirmation is bound to this line, so the loss is acknowledged, not missed
+        # (no key count: under a writer it changes with every read, and would void the confirmation)
+        ev["empties_cache"] = f"a restart empties this cache: its keys are lost ({cache['cache']})"
+        after = keys_live
     if after is None and not p.get("restart_fails"):
         critical.append("keys after the restart unknown")
     elif isinstance(after, int) and after < keys_live and "redis.restart.data_loss" not in critical:
@@ -57,7 +62,7 @@ def restart_is_safe(facts: dict[str, Any], params: dict[str, Any]) -> Result:
     ev["critical_findings"] = critical
     if critical:
         return False, ev, "the restart simulation has critical findings: " + ", ".join(critical)
-    ev["keys_after"] = "as many as are live"
+    ev["keys_after"] = "none: the cache starts empty" if cache else "as many as are live"
     return True, ev, ""
 
 

@@ -130,15 +130,18 @@ def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] =
                     load_limit: int = DEFAULT_LOAD_LIMIT, allow_modules: bool = False,
                     credentials: tuple[str | None, str | None] = (None, None),
                     live_secrets: dict[str, str] | None = None, timeout: float = 10.0,
-                    acc: Access = LOCAL) -> dict[str, Any]:
+                    acc: Access = LOCAL, simulate: bool = True, data: str = "") -> dict[str, Any]:
     """The restart simulation of the server of facts, on the host of acc: this machine, or the host
-    runbook reaches over ssh (where the files, the binary and the throwaway copy are)."""
+    runbook reaches over ssh (where the files, the binary and the throwaway copy are).
+    simulate=False is a look, not a simulation: runbook's own reading of the files and the RDB header,
+    no copy started, no checker run (fast enough for a fleet; the guard always simulates)."""
     info = facts.get("info") or {}
     host = facts.get("host") or {}
     keys_live = sum(keyspace(info).values())
     running_file = str(info.get("config_file") or "")
     out: dict[str, Any] = {"keys_live": keys_live, "running_config_file": running_file, "unproven": [],
-                           "shutdown": shutdown, "tiers": {}, "loads": "unknown", "writable": None}
+                           "shutdown": shutdown, "tiers": {}, "loads": "unknown", "writable": None,
+                           "simulated": simulate, "declared_data": data}
     unproven: list[str] = out["unproven"]
     out["local"], out["read_over"] = acc.local, acc.name
     out["reached"] = bool(host.get("local") if acc.local else host.get("on_host"))  # the server's own host
@@ -152,7 +155,7 @@ def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] =
         return _preview(out, facts, acc, restart_command=restart_command, restart_unit=restart_unit,
                         declared_config=declared_config, restart_cwd=restart_cwd, load_limit=load_limit,
                         allow_modules=allow_modules, credentials=credentials, live_secrets=live_secrets or {},
-                        timeout=timeout)
+                        timeout=timeout, simulate=simulate)
     except AccessError as e:  # the host stopped answering halfway: what is not proven blocks
         unproven.append(f"the host did not answer every read ({e})")
         return out
@@ -160,7 +163,8 @@ def restart_preview(facts: dict[str, Any], *, restart_command: tuple[str, ...] =
 
 def _preview(out: dict[str, Any], facts: dict[str, Any], acc: Access, *, restart_command: tuple[str, ...],
              restart_unit: str, declared_config: str, restart_cwd: str, load_limit: int, allow_modules: bool,
-             credentials: tuple[str | None, str | None], live_secrets: dict[str, str], timeout: float) -> dict[str, Any]:
+             credentials: tuple[str | None, str | None], live_secrets: dict[str, str], timeout: float,
+             simulate: bool = True) -> dict[str, Any]:
     acc = Memo(acc)  # type: ignore[assignment]  # one look: the same path is asked of the host once
     info = facts.get("info") or {}
     live = facts.get("config") or {}
@@ -215,10 +219,21 @@ def _preview(out: dict[str, Any], facts: dict[str, Any], acc: Access, *, restart
     else:
         out["loads"], out["path"] = ("rdb", rdb_path) if rdb["exists"] else ("nothing", rdb_path)
         out["starts_empty"] = not rdb["exists"]
-    checked = _check_files(out, rdb, aof, acc) if out["loads"] != "nothing" else {}
+    if out["loads"] == "nothing":
+        checked = {}
+    elif simulate:
+        checked = _check_files(out, rdb, aof, acc)
+    else:
+        checked = _headers_only(out, rdb, aof)
     out["tiers"]["files"] = checked or {"said": "no file to check: the start loads nothing"}
     out["keys_on_disk"] = checked.get("keys") if out["loads"] != "nothing" else 0
     # ---- tiers 1 and 4: the throwaway
+    if not simulate:
+        out["tiers"]["config"] = {"said": "not simulated: runbook's own reading of the config files (redis check "
+                                          "--restart, and every guard, start a copy of the restart)"}
+        _compare(out, info, live, ours, live_secrets, host, _self_replica(facts, info), acc)
+        _outcomes(out, info, keys_live)
+        return out
     data, load_note = _data_to_copy(out, aof, rdb, load_limit, acc)
     out["tiers"]["load"] = {"said": load_note}
     called = sorted(called_commands(info))
@@ -236,11 +251,24 @@ def _preview(out: dict[str, Any], facts: dict[str, Any], acc: Access, *, restart
             out["restart_fails"] = "; ".join(aof["problems"])
         elif checked.get("ok") is False:
             out["restart_fails"] = checked["said"]
-    self_replica = bool(facts.get("master_is_self_by_address")) or (
-        bool(facts.get("master_run_id")) and str(facts.get("master_run_id")) == str(info.get("run_id")))
-    _compare(out, info, live, ours, live_secrets, host, self_replica, acc)
+    _compare(out, info, live, ours, live_secrets, host, _self_replica(facts, info), acc)
     _outcomes(out, info, keys_live)
     return out
+
+
+def _self_replica(facts: dict[str, Any], info: dict[str, Any]) -> bool:
+    return bool(facts.get("master_is_self_by_address")) or (
+        bool(facts.get("master_run_id")) and str(facts.get("master_run_id")) == str(info.get("run_id")))
+
+
+def _headers_only(out: dict[str, Any], rdb: dict[str, Any], aof: dict[str, Any]) -> dict[str, Any]:
+    """A look's reading of the files: the key count the RDB header (or the AOF base's) declares."""
+    said = "not checked: the key count is the file header's (redis check --restart runs redis-check-rdb/aof)"
+    if out["loads"] == "rdb" and rdb.get("has_resizedb") and not rdb.get("header_error"):
+        return {"said": said, "keys": rdb.get("keys")}
+    if out["loads"] == "aof" and aof.get("base_keys") is not None and not aof.get("incr_commands"):
+        return {"said": said, "keys": aof["base_keys"]}
+    return {"said": said}
 
 
 def _our_reading(fc: FileConfig, s: dict[str, str], acc: Access) -> dict[str, Any]:

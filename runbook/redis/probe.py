@@ -265,9 +265,10 @@ async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str
             declared_config=declared_config, credentials=(kw.get("username"), kw.get("password")),
             live_secrets=raw_secrets, timeout=max(timeout, 5.0), acc=acc or LOCAL, **simulation)
         facts["restart_preview"] = pv
-        renames = (pv.get("file") or {}).get("renames") or {}
-        facts["restart_reads"] = await read_restart_reads(url, timeout, info, aliases=tuple(renames.values()))
-        after_reads(pv, facts["restart_reads"], info)
+        if pv.get("simulated"):
+            renames = (pv.get("file") or {}).get("renames") or {}
+            facts["restart_reads"] = await read_restart_reads(url, timeout, info, aliases=tuple(renames.values()))
+            after_reads(pv, facts["restart_reads"], info)
         sim = pv.get("sim_config") or {}
         secrets |= {sim[k] for k in ("requirepass", "masterauth") if sim.get(k)}
         fp = pv.get("file_replicaof")

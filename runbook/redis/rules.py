@@ -90,6 +90,13 @@ RULES = (
          "cluster loses the slots it served.",
          "Point cluster-config-file at the node's own nodes file (and keep cluster-enabled as it is), then "
          "check again."),
+    Rule("redis.restart.empties_cache", "info", "A restart empties this cache",
+         "The server keeps nothing on disk by design (save \"\", appendonly no), evicts keys under a memory "
+         "policy, and has no replica: it is a cache, and a restart starts it empty. That is information, not an "
+         "incident; the application refills it, with more load on what is behind it for a while.",
+         "Before a restart, confirm the loss: the restart guard passes a cache with the number of keys lost in its "
+         "evidence, and the confirmation is bound to it. If the data matters, say `data: store` in the inventory "
+         "(then a restart that empties it is blocked as redis.restart.data_loss)."),
     Rule("redis.restart.unproven", "critical", "The restart could not be proven safe",
          "The restart simulation could not check everything a restart depends on: a guard passes only what it "
          "has proven, so it blocks and names what is missing.",
