@@ -11,26 +11,24 @@ from typing import Any
 from runbook.findings import Finding
 from runbook.targets import Target
 
-# (command, subcommand or None): what a probe may send. Nothing that writes, forks, blocks or scans keys.
-ALLOWED = frozenset({
-    ("INFO", None), ("ROLE", None), ("DBSIZE", None), ("LASTSAVE", None), ("TIME", None), ("PING", None),
-    ("CONFIG", "GET"), ("SLOWLOG", "GET"), ("SLOWLOG", "LEN"), ("LATENCY", "LATEST"), ("LATENCY", "HISTORY"),
-    ("LATENCY", "DOCTOR"), ("CLIENT", "LIST"), ("CLIENT", "INFO"), ("MEMORY", "STATS"), ("MEMORY", "DOCTOR"),
-    ("CLUSTER", "INFO"), ("CLUSTER", "NODES"), ("CLUSTER", "SHARDS"), ("SENTINEL", "MASTERS"),
-    ("SENTINEL", "MASTER"), ("SENTINEL", "REPLICAS"), ("SENTINEL", "SENTINELS"), ("SENTINEL", "CKQUORUM"),
-    ("SENTINEL", "GET-MASTER-ADDR-BY-NAME"), ("ACL", "WHOAMI"), ("COMMAND", "COUNT"), ("MODULE", "LIST"),
-})
-
-
-# Every command runbook's Redis probes send to a server, by ACL name, and the channel they subscribe to:
-# the look (INFO, CONFIG GET, ROLE, DBSIZE), the replication, latency, memory, client, Cluster and Sentinel
-# probes, and what only a restart needs (COMMAND INFO of the commands clients call, the Sentinels'
-# hello channel, CLUSTER MYID). The README prints it and a test runs every probe through a user that is
-# allowed exactly this.
-PROBE_COMMANDS = ("auth", "ping", "info", "role", "dbsize", "lastsave", "time", "config|get", "client|list",
-                  "client|info", "slowlog|get", "latency|latest", "memory|stats", "acl|whoami", "cluster|info",
-                  "cluster|nodes", "cluster|myid", "command|info", "pubsub|numsub", "subscribe")
+# Every command runbook's Redis probes may send to a server, by ACL name, and the channel they subscribe
+# to: the look (INFO, CONFIG GET, ROLE, DBSIZE), the replication, latency, memory, client, Cluster and
+# Sentinel probes, a playbook's `redis.command` step, and what only a restart needs (COMMAND INFO of the
+# commands clients call, the Sentinels' hello channel, CLUSTER MYID). Nothing that writes, forks, blocks
+# or scans keys. The README prints it; a test runs the probes through a user allowed exactly this.
+PROBE_COMMANDS = (
+    "auth", "ping", "info", "role", "dbsize", "lastsave", "time", "config|get", "client|list", "client|info",
+    "slowlog|get", "slowlog|len", "latency|latest", "latency|history", "latency|doctor", "memory|stats",
+    "memory|doctor", "acl|whoami", "command|count", "command|info", "module|list", "pubsub|numsub", "subscribe",
+    "cluster|info", "cluster|nodes", "cluster|shards", "cluster|myid")
 PROBE_CHANNELS = ("__sentinel__:hello",)
+# ... and to a Sentinel (a server does not know these commands; a Sentinel has its own users)
+SENTINEL_PROBE_COMMANDS = ("auth", "ping", "info", "sentinel|masters", "sentinel|master", "sentinel|replicas",
+                           "sentinel|sentinels", "sentinel|ckquorum", "sentinel|get-master-addr-by-name")
+# (command, subcommand or None): what a playbook's redis.command step may send (SUBSCRIBE would hold the
+# connection; AUTH is the connection's own)
+ALLOWED = frozenset((c.partition("|")[0].upper(), c.partition("|")[2].upper() or None)
+                    for c in PROBE_COMMANDS + SENTINEL_PROBE_COMMANDS if c not in ("auth", "subscribe"))
 
 
 def probe_acl(user: str = "probe", password: str = "pw") -> str:
