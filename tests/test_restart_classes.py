@@ -258,12 +258,14 @@ def test_sentinels_with_a_long_down_after_do_not_block(make, tmp_path) -> None:
         s.stop()
 
 
-def _cluster_node(make, extra: str = "") -> Case:
+def _cluster_node(make, extra: str = "", old_files: bool = False) -> Case:
     conf = f"save 3600 1\ncluster-enabled yes\ncluster-config-file nodes.conf\n{extra}"
     c = make(conf=conf)
     while c.server.port > 55535:  # its cluster bus listens 10,000 ports higher
         c.server.port = free_port()
         c.server.write_conf(conf)
+    if old_files:
+        os.utime(c.server.conf, (time.time() - 60, time.time() - 60))
     c.server.start()
     r = c.server.client()
     r.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
@@ -401,3 +403,33 @@ def test_what_says_the_data_matters(make, tmp_path, why) -> None:
     passed, ev, reason = guards.restart_is_safe(facts, {})
     found = [f.id for f in assess(facts)]
     assert not passed and "redis.restart.data_loss" in found and "redis.restart.empties_cache" not in found
+
+
+# the read-only user of knowledge/redis.md, made before the restart simulation needed COMMAND INFO,
+# PUBSUB NUMSUB and CLUSTER MYID: what it cannot ask is proven another way where that is possible
+OLDER_PROBE = ("on >probe-pw resetkeys resetchannels -@all +ping +info +role +dbsize +lastsave +time +config|get "
+               "+client|list +client|info +slowlog|get +latency|latest +memory|stats +acl|whoami")
+
+
+@pytest.mark.parametrize("kind", ["plain", "cluster"])
+def test_an_older_read_only_user_still_passes_a_safe_restart(make, kind) -> None:
+    if kind == "cluster":
+        c = _cluster_node(make, extra=f"user probe {OLDER_PROBE}\n", old_files=True)
+    else:
+        c = make(conf=f"save 3600 1\nuser probe {OLDER_PROBE}\n")
+        os.utime(c.server.conf, (time.time() - 60, time.time() - 60))  # written well before the start
+        c.server.start()
+        fill(c)
+    c.url = f"redis://probe:probe-pw@127.0.0.1:{c.server.port}"
+    passed, facts, found = verdict(c)
+    assert passed, (found, facts["restart_preview"].get("unproven"))
+
+
+def test_an_older_read_only_user_and_a_file_changed_since_start(make) -> None:
+    c = make(conf=f"save 3600 1\nuser probe {OLDER_PROBE}\n")
+    c.server.start()
+    fill(c)
+    c.url = f"redis://probe:probe-pw@127.0.0.1:{c.server.port}"
+    append(c, 'rename-command SET ""\n')
+    passed, facts, found = verdict(c)
+    assert not passed and "+command|info" in str(facts["restart_preview"]["unproven"]), found

@@ -193,6 +193,7 @@ def _preview(out: dict[str, Any], facts: dict[str, Any], acc: Access, *, restart
         return out
     fc = flatten(launch.config_file, launch.cwd, launch.overrides(), acc=None if acc.local else acc)
     out["files"] = fc.files
+    out["files_unchanged_since_start"] = _unchanged_since_start(fc.files, info, acc)
     s = fc.settings()
     ours = _our_reading(fc, s, acc)
     out["file"] = ours
@@ -254,6 +255,18 @@ def _preview(out: dict[str, Any], facts: dict[str, Any], acc: Access, *, restart
     _compare(out, info, live, ours, live_secrets, host, _self_replica(facts, info), acc)
     _outcomes(out, info, keys_live)
     return out
+
+
+def _unchanged_since_start(files: list[str], info: dict[str, Any], acc: Access) -> bool:
+    """Whether no config file the restart reads changed since the server started (then what cannot change
+    at runtime, such as rename-command, is the same in the running server as in the files)."""
+    now = _int(info.get("server_time_usec"), 0) / 1e6
+    up = _int(info.get("uptime_in_seconds"), -1)
+    paths = [f for f in files if f and not f.startswith("<")]
+    if not now or up < 0 or not paths:
+        return False
+    st = acc.stat_many(paths)
+    return all(st[f] is not None and st[f]["mtime"] < now - up - 1 for f in paths)
 
 
 def _self_replica(facts: dict[str, Any], info: dict[str, Any]) -> bool:
@@ -820,6 +833,12 @@ def _prove_copy_changes(out: dict[str, Any], facts: dict[str, Any], fc: FileConf
                                     ": redis-server exits at start")
             said[directive] = out["restart_fails"]
             break
+    live = facts.get("config") or {}
+    if nodes and live.get("cluster-config-file") and live.get("dir"):
+        running = resolve(str(live["cluster-config-file"]), str(live["dir"]).removesuffix(" (deleted)"))
+        acc.realpath_many([running, nodes])
+        out["running_nodes_file"] = acc.realpath(running)
+        nodes = acc.realpath(nodes)
     if nodes and "nodes_file" not in out and not out.get("restart_fails"):
         try:
             text = acc.read(nodes, 4 * 1024 * 1024).decode("utf-8", "replace")
@@ -872,9 +891,15 @@ def after_reads(out: dict[str, Any], reads: dict[str, Any], info: dict[str, Any]
     called = reads.get("commands_called") or {}
     live, copy = reads.get("commands"), out.get("copy_commands")
     renames = (out.get("file") or {}).get("renames") or {}
+    if called and live is None and out.get("files_unchanged_since_start") and not out.get("options"):
+        # rename-command cannot change at runtime: with the files as they were at start (and no options
+        # on the start's command line), the running server's names are the files' names
+        live = {name: ("" if name in renames else name) for name in called}
+        live.update({v.lower(): k for k, v in renames.items() if v})
     if called and live is None:
         unproven.append("which names the commands clients call answer to: "
-                        f"{reads.get('commands_error') or 'COMMAND INFO was refused'} (allow +command|info)")
+                        f"{reads.get('commands_error') or 'COMMAND INFO was refused'} (allow +command|info), and "
+                        "the config files changed since the server started")
     elif called and copy is None and (out.get("throwaway") or {}).get("started"):
         unproven.append("which names the commands clients call answer to after the restart (COMMAND INFO on the "
                         "copy failed)")
@@ -927,9 +952,11 @@ def after_reads(out: dict[str, Any], reads: dict[str, Any], info: dict[str, Any]
         if nf.get("state") == "missing":
             out["cluster_forgets"] = {"nodes_file": nf["path"], "node_id_now": myid,
                                       "why": "the nodes file is missing: it would start as a new node with no slots"}
+        elif not myid and nf.get("path") and nf.get("path") == out.get("running_nodes_file"):
+            pass  # the very file the running node keeps up to date: it starts as itself
         elif not myid:
             unproven.append(f"this node's cluster id ({reads.get('cluster_error') or 'CLUSTER MYID refused'}; "
-                            "allow +cluster|myid)")
+                            "allow +cluster|myid), and the restart reads another nodes file than the running node")
         elif nf.get("state") == "present" and nf.get("myself") != myid:
             out["cluster_forgets"] = {"nodes_file": nf["path"], "node_id_now": myid,
                                       "node_id_in_file": nf.get("myself") or "(none)",

@@ -124,6 +124,10 @@ async def read_restart_reads(url: str, timeout: float, info: dict[str, Any],
             out["cluster_myid"] = None if isinstance(myid, Exception) else _s(myid)
             if isinstance(myid, Exception):
                 out["cluster_error"] = f"CLUSTER MYID: {myid}"
+        if out["sentinels"]["subscribed"] is None:  # NUMSUB refused: the Sentinels' own connections, by name
+            (clients,) = await w.call([["CLIENT", "LIST"]])
+            if not isinstance(clients, Exception):
+                out["sentinels"] = {"subscribed": sentinel_links(_s(clients)), "by": "CLIENT LIST"}
         if out["sentinels"].get("subscribed"):
             out["sentinels"].update(await _sentinels(w, url, timeout))
     except WireError as e:
@@ -132,6 +136,17 @@ async def read_restart_reads(url: str, timeout: float, info: dict[str, Any],
         if w is not None:
             await w.close()
     return out
+
+
+def sentinel_links(client_list: str) -> int:
+    """How many Sentinels hold a subscription on this server: their pub/sub links are named
+    sentinel-<id>-pubsub in CLIENT LIST."""
+    n = 0
+    for line in client_list.splitlines():
+        f = dict(x.partition("=")[::2] for x in line.split())
+        if f.get("name", "").startswith("sentinel-") and f.get("name", "").endswith("-pubsub"):
+            n += 1
+    return n
 
 
 async def _sentinels(w: Any, url: str, timeout: float) -> dict[str, Any]:
