@@ -433,3 +433,89 @@ def test_an_older_read_only_user_and_a_file_changed_since_start(make) -> None:
     append(c, 'rename-command SET ""\n')
     passed, facts, found = verdict(c)
     assert not passed and "+command|info" in str(facts["restart_preview"]["unproven"]), found
+
+
+# ------------------------------------------------------------------ the copy reads with the restart's rights
+USER = "rb-test-redis"
+
+
+def _user() -> tuple[int, int]:
+    import pwd
+
+    try:
+        pw = pwd.getpwnam(USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
+                       check=True, capture_output=True)
+        pw = pwd.getpwnam(USER)
+    return pw.pw_uid, pw.pw_gid
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("useradd"),
+                    reason="needs root, setpriv and useradd")
+@pytest.mark.parametrize("what", ["include", "tls-key", "readable"])
+def test_what_the_restarts_user_cannot_read(make, what) -> None:
+    """The server runs as another user than runbook (root): the copy runs as that user, so a file only
+    root may read fails the copy as it fails the real restart."""
+    uid, gid = _user()
+    c = make(conf="save 3600 1\n")
+    base = c.server.base
+    secret = base / "secret"
+    secret.mkdir()
+    if what == "include":
+        (secret / "extra.conf").write_text("hz 10\n")
+        append(c, f"include {secret}/extra.conf\n")
+    else:
+        _certs(secret / "tls")
+        append(c, f"tls-port {free_port()}\ntls-cert-file {secret}/tls/cert.pem\ntls-key-file {secret}/tls/key.pem\n"
+                  f"tls-ca-cert-file {secret}/tls/cert.pem\ntls-auth-clients no\n")
+    for p in [base, *base.rglob("*")]:
+        os.chown(p, uid, gid)
+    for up_dir in base.parents:  # the user may pass through pytest's own (root-only) temp dirs, no more
+        if str(up_dir) in ("/", "/tmp"):
+            break
+        os.chmod(up_dir, os.stat(up_dir).st_mode | 0o011)
+    argv = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "redis-server", str(c.server.conf)]
+    c.server.proc = subprocess.Popen(argv, cwd=base, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+    c.server.wait_ready()
+    fill(c)
+    if what != "readable":  # now only root may read it: the running server read it at its start
+        os.chown(secret, 0, 0)
+        os.chmod(secret, 0o700)
+    passed, facts, found = verdict(c)
+    assert facts["restart_preview"]["runs_as"][0] == str(uid)
+    if c.ssh is not None:  # the copy started by the host's shell, through setpriv
+        passed_ssh, _, found_ssh = verdict(c, over_ssh=True)
+        assert (passed_ssh, set(found_ssh)) == (passed, set(found))
+    proc = restart_same_way_as(c, argv)
+    came_up = wait_up_or_exit(c, proc)
+    assert passed is came_up, (found, facts["restart_preview"].get("unproven"), came_up)
+    if what != "readable":
+        assert "redis.restart.would_fail" in found
+
+
+def restart_same_way_as(case: Case, argv: list[str]) -> subprocess.Popen:
+    s = case.server
+    try:
+        s.client().execute_command("SHUTDOWN")
+    except redis_py.exceptions.ConnectionError:
+        pass
+    s.proc.wait(15)
+    proc = subprocess.Popen(argv, cwd=s.base, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    case.started.append(proc)
+    return proc
+
+
+def wait_up_or_exit(case: Case, proc: subprocess.Popen) -> bool:
+    c = case.server.client()
+
+    def state():
+        if proc.poll() is not None:
+            return "exited"
+        try:
+            return "up" if c.ping() else None
+        except (redis_py.exceptions.ConnectionError, redis_py.exceptions.BusyLoadingError):
+            return None
+    return wait_for(state, "the restarted server to answer or exit") == "up"

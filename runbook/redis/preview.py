@@ -238,6 +238,7 @@ def _preview(out: dict[str, Any], facts: dict[str, Any], acc: Access, *, restart
     data, load_note = _data_to_copy(out, aof, rdb, load_limit, acc)
     out["tiers"]["load"] = {"said": load_note}
     called = sorted(called_commands(info))
+    out["runs_as"] = _restart_user(host, launch, acc)
     blockers = _before_start(fc, ours, allow_modules, acc)
     if blockers:
         unproven += blockers
@@ -267,6 +268,40 @@ def _unchanged_since_start(files: list[str], info: dict[str, Any], acc: Access) 
         return False
     st = acc.stat_many(paths)
     return all(st[f] is not None and st[f]["mtime"] < now - up - 1 for f in paths)
+
+
+def _restart_user(host: dict[str, Any], launch: Launch, acc: Access) -> tuple[str, str, str, str]:
+    """(uid, gid, groups, name) the restart runs as: the declared user (sudo -u, the unit's User=), else
+    the running process's real ids; and this access's own uid last, as "me"."""
+    try:
+        if launch.user:
+            r = acc.run(["sh", "-c", 'id -u -- "$1" && id -g -- "$1" && id -G -- "$1"', "sh", launch.user], 5)
+            words = r.text.split("\n")
+            if r.rc == 0 and len(words) >= 3:
+                return words[0].strip(), words[1].strip(), ",".join(words[2].split()), launch.user
+            return "", "", "", launch.user
+        status = acc.read(f"/proc/{host['pid']}/status", 65536).decode("utf-8", "replace") if host.get("pid") else ""
+    except AccessError:
+        return "", "", "", launch.user
+    return run_as(status, "")
+
+
+def _as_ids(out: dict[str, Any], acc: Access) -> tuple[int, int, list[int]] | None:
+    """Who the copy runs as: the restart's user when that is not us (runbook must be root there to
+    switch; if it cannot, the copy runs as us and what that user may read is unproven)."""
+    uid, gid, groups, name = out.get("runs_as") or ("", "", "", "")
+    if not uid.isdigit() or not gid.isdigit():
+        if name:
+            out["unproven"].append(f"the restart's user {name} is not known on the host: the copy ran as runbook's")
+        return None
+    me = str(os.geteuid()) if acc.local else acc.run(["id", "-u"], 5).text.strip()
+    if uid == me:
+        return None
+    if me != "0":
+        out["unproven"].append(f"the restart runs as uid {uid}, runbook as uid {me}: the copy could not run with "
+                               "the restart's rights (run runbook as root to prove what that user can read)")
+        return None
+    return int(uid), int(gid), [int(g) for g in groups.split(",") if g.isdigit()]
 
 
 def _self_replica(facts: dict[str, Any], info: dict[str, Any]) -> bool:
@@ -469,7 +504,7 @@ def _simulate(out: dict[str, Any], launch: Launch, binary: str, fc: FileConfig, 
     size = sum(st["size"] for st in acc.stat_many([p for p, _ in data]).values() if is_file(st))
     kw = dict(password=password, username=user, config_command=config_cmd, timeout=timeout,
               load_timeout=timeout + size / (50 * 1024 * 1024), admin_password=live_secrets.get("requirepass"), acc=acc,
-              commands=commands, cluster=ours["cluster"], tls=ours["tls"])
+              commands=commands, cluster=ours["cluster"], tls=ours["tls"], as_ids=_as_ids(out, acc))
     res = throwaway.run(binary, launch.config_file, launch.options, launch.cwd, ours["dir"], data, **kw)
     said = [f"redis-server ({binary}{'' if acc.local else ' on ' + acc.host}) read {launch.config_file or 'no config file'}"
             f"{' with ' + ' '.join(launch.options) if launch.options else ''} from {launch.cwd} ({launch.cwd_source})"]
@@ -808,13 +843,7 @@ def _prove_copy_changes(out: dict[str, Any], facts: dict[str, Any], fc: FileConf
     nodes = resolve(ours["cluster_config_file"], ours["dir"]) if ours["cluster"] else ""
     if nodes:
         items.append(("cluster-config-file", "rw", nodes))
-    status = ""
-    if items and host.get("pid"):
-        try:
-            status = acc.read(f"/proc/{host['pid']}/status", 65536).decode("utf-8", "replace")
-        except AccessError:
-            status = ""
-    who = run_as(status, launch.user)
+    who = out.get("runs_as") or ("", "", "", launch.user)
     answers = check_paths([(k, p) for _, k, p in items], who, acc)
     user = who[3] or (f"uid {who[0]}" if who[0] else "the restart's user")
     for (directive, kind, path), answer in zip(items, answers):

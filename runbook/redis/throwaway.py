@@ -87,9 +87,10 @@ class _Here:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def launch(self, data: list[tuple[str, str]], config_file: str, main: str, ours_lines: list[str],
-               argv: list[str], cwd: str) -> None:
+               argv: list[str], cwd: str, as_ids: tuple[int, int, list[int]] | None = None) -> None:
         """Copy the data (a copy, never a link: an AOF is appended in place) and the config file to main
-        with its logfile lines blanked; write our include; start redis-server."""
+        with its logfile lines blanked; write our include; start redis-server (as as_ids: uid, gid,
+        groups, the restart's user, when that is not us; its temp dir is then handed to that user)."""
         datadir = os.path.join(self.tmp, "data")
         os.mkdir(datadir)
         for src, name in data:
@@ -101,7 +102,14 @@ class _Here:
         if main != config_file:
             Path(main).write_bytes(copy_main(Path(config_file).read_bytes()))
         with open(os.path.join(self.tmp, "out.log"), "wb") as log:
-            self.proc = procs.popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+            kw: dict[str, Any] = {}
+            if as_ids:
+                uid, gid, groups = as_ids
+                for root, dirs, files in os.walk(self.tmp):
+                    for n in [root, *(os.path.join(root, x) for x in dirs + files)]:
+                        os.chown(n, uid, gid)
+                kw = {"user": uid, "group": gid, "extra_groups": groups}
+            self.proc = procs.popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, **kw)
 
     def wait(self, sock: str) -> str:
         """'exited', 'socket' (it listens on its socket) or 'starting'."""
@@ -131,7 +139,7 @@ class _Here:
 # Over ssh the whole launch is one command in the host's shell. The script is a constant; every path and
 # word is an argument: the temp dir, the start's directory, the config file to copy (or ""), the number of
 # (source, name) data pairs and the pairs, the number of lines of our include and the lines, then the argv.
-_LAUNCH = """t=$1 cwd=$2 conf=$3 n=$4; shift 4
+_LAUNCH = """t=$1 cwd=$2 conf=$3 ids=$4 n=$5; shift 5
 mkdir -m 700 -- "$t" || exit 94
 mkdir -- "$t/data" || exit 95
 while [ "$n" -gt 0 ]; do cp -RL -- "$1" "$t/data/$2" || exit 96; shift 2; n=$((n-1)); done
@@ -143,6 +151,12 @@ if [ -n "$conf" ]; then
       -- "$conf" >"$t/main.conf" || exit 96
 fi
 cd -- "$cwd" || exit 97
+if [ -n "$ids" ]; then
+  set -- $ids "$@"; u=$1 g=$2 gs=$3; shift 3
+  chown -R "$u:$g" -- "$t" || exit 95
+  if [ "$gs" = - ]; then set -- setpriv --reuid="$u" --regid="$g" --clear-groups "$@"
+  else set -- setpriv --reuid="$u" --regid="$g" --groups="$gs" "$@"; fi
+fi
 setsid "$@" </dev/null >"$t/out.log" 2>&1 & echo $!"""
 _WAIT = ('n=0; while kill -0 "$1" 2>/dev/null; do [ -S "$2" ] && { echo socket; exit 0; }; n=$((n+1)); '
          '[ $n -ge 50 ] && { echo starting; exit 0; }; sleep 0.01; done; echo exited')
@@ -169,14 +183,15 @@ class _There:
             self._forward_error = e
 
     def launch(self, data: list[tuple[str, str]], config_file: str, main: str, ours_lines: list[str],
-               argv: list[str], cwd: str) -> None:
+               argv: list[str], cwd: str, as_ids: tuple[int, int, list[int]] | None = None) -> None:
         import threading
 
         self._forward = threading.Thread(target=self._open_forward, daemon=True)
         self._forward.start()
         pairs = [x for src, name in data for x in (src, name)]
         conf = config_file if main != config_file else ""
-        r = self.acc.run(["sh", "-c", _LAUNCH, "sh", self.tmp, cwd, conf, str(len(data)), *pairs,
+        ids = f"{as_ids[0]} {as_ids[1]} {','.join(map(str, as_ids[2])) or '-'}" if as_ids else ""
+        r = self.acc.run(["sh", "-c", _LAUNCH, "sh", self.tmp, cwd, conf, ids, str(len(data)), *pairs,
                           str(len(ours_lines)), *ours_lines, *argv], 60)
         self.made = r.rc != 94  # 94: the temp dir could not be made (so it is not ours to remove)
         said = _last_line(r.stderr)
@@ -226,13 +241,15 @@ def _last_line(b: bytes) -> str:
 def run(binary: str, config_file: str, options: list[str], cwd: str, expected_dir: str, data: list[tuple[str, str]],
         *, password: str | None, username: str | None, config_command: str = "CONFIG", timeout: float = 10.0,
         load_timeout: float = 30.0, confirm_dir: bool = True, admin_password: str | None = None,
-        acc: Any = None, commands: tuple[str, ...] = (), cluster: bool = False, tls: bool = False) -> Outcome:
+        acc: Any = None, commands: tuple[str, ...] = (), cluster: bool = False, tls: bool = False,
+        as_ids: tuple[int, int, list[int]] | None = None) -> Outcome:
     """Start the throwaway on the host of acc (this machine by default) and read it. data: (source path,
     name under the data dir) to copy first. With confirm_dir, our include is named relative to
     expected_dir: redis-server finds it only from there, and dir_confirmed says whether it did.
     commands: names to look up in the copy (COMMAND INFO). cluster: the file turns cluster mode on (the
     copy runs without it: no cluster bus, no gossip). tls: the file uses TLS (the copy loads the
-    certificates through tls-replication, with no TLS port)."""
+    certificates through tls-replication, with no TLS port). as_ids: (uid, gid, groups) to run it as, the
+    restart's own user, so it reads the config, includes, certificates and data with that user's rights."""
     import redis as redis_py
 
     acc = acc or LOCAL
@@ -255,7 +272,7 @@ def run(binary: str, config_file: str, options: list[str], cwd: str, expected_di
             f'cluster-config-file "{tmp}/nodes.conf"', *(["tls-replication yes"] if tls else [])]
         t0 = time.monotonic()
         try:
-            box.launch(data, config_file, main, ours_lines, argv, cwd)
+            box.launch(data, config_file, main, ours_lines, argv, cwd, as_ids)
         except (OSError, shutil.Error, AccessError) as e:
             out.cannot_read = f"{getattr(e, 'filename', '') or ''}: {getattr(e, 'strerror', None) or e}".lstrip(": ")
             return out
