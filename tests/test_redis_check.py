@@ -132,7 +132,7 @@ def test_config_drift_including_through_an_include(servers) -> None:
     c = s.client()
     c.config_set("maxmemory", "200mb")
     c.config_set("repl-backlog-size", "1mb")
-    code, [rep] = check(s.url)
+    code, [rep] = check(s.url, extra=("--restart",))
     diff = finding(rep, "redis.restart.config_drift")["evidence"]["differences"]
     assert diff["maxmemory"] == {"running": str(200 * 1024 * 1024), "file": str(100 * 1024 * 1024)}
     assert diff["repl-backlog-size"] == {"running": str(1024 * 1024), "file": str(5 * 1024 * 1024)}
@@ -207,7 +207,7 @@ def test_renamed_config(servers) -> None:
     s.write_conf("rename-command CONFIG cfg-7f3a\nmaxmemory 10mb\n")
     s.start()
     s.client().execute_command("cfg-7f3a", "SET", "maxmemory", "20mb")
-    code, [rep] = check(s.url)
+    code, [rep] = check(s.url, extra=("--restart",))
     found = ids(rep)
     assert found["redis.config.unreadable"] == "warning"
     assert rep["restart_preview"]["reader"] == "redis-server"  # the throwaway used the new name
@@ -266,7 +266,7 @@ def test_each_report_stands_alone(servers, tmp_path) -> None:
     good = servers("good", conf="save 3600 1\n").start()
     good.fill(10)
     dead = f"redis://127.0.0.1:{free_port()}"
-    code, reps = check(bad.url, dead, good.url, extra=("--no-discover",))
+    code, reps = check(bad.url, dead, good.url, extra=("--no-discover", "--restart"))
     by = {r["target"]: r for r in reps}
     assert len(reps) == 3 and code == 2
     assert by[good.url]["status"] == "ok" or by[good.url]["status"] == "warning"

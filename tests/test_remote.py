@@ -145,7 +145,7 @@ def test_redis_over_ssh_names_the_aof_trap_where_runbook_cannot_see_the_files(se
         (tmp_path / "with-ssh.yaml").write_text(entry + ssh)
         (tmp_path / "without-ssh.yaml").write_text(entry)
         # runbook's own view: the server's directory is an empty tmpfs, its process is not visible
-        r = subprocess.run(hidden(s.base, "redis", "check", "-i", str(tmp_path / "with-ssh.yaml"), "--json"),
+        r = subprocess.run(hidden(s.base, "redis", "check", "--restart", "-i", str(tmp_path / "with-ssh.yaml"), "--json"),
                            capture_output=True, text=True, timeout=120, cwd=ROOT)
         report = json.loads(r.stdout)[0]
         ids = {f["id"] for f in report["findings"]}

@@ -230,6 +230,8 @@ def _preview(out: dict[str, Any], facts: dict[str, Any], acc: Access, *, restart
     out["keys_on_disk"] = checked.get("keys") if out["loads"] != "nothing" else 0
     # ---- tiers 1 and 4: the throwaway
     if not simulate:
+        if aof.get("fatal"):  # runbook's reading of the manifest (the simulation asks redis-server itself)
+            out["restart_fails"] = "; ".join(aof["problems"])
         out["tiers"]["config"] = {"said": "not simulated: runbook's own reading of the config files (redis check "
                                           "--restart, and every guard, start a copy of the restart)"}
         _compare(out, info, live, ours, live_secrets, host, _self_replica(facts, info), acc)
