@@ -58,9 +58,10 @@ def mask_text(text: str, known: set[str] | frozenset[str] = frozenset()) -> str:
     """Mask credentials in URLs inside free text, and any known secret value."""
     if "@" in text:
         text = _URL_CRED.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
-    if "pass" in text or "auth" in text.lower():
+    low = text.lower()
+    if "pass" in low or "auth" in low:
         text = _of_kinds()[2].sub(lambda m: f"{m[1]}{m[2]}{MASK}", text)
-    if "user " in text.lower():  # ACL rules of a user line: >password, <password, #hash, !hash
+    if "user " in low:  # ACL rules of a user line: >password, <password, #hash, !hash
         text = _USER_LINE.sub(lambda m: _USER_PASS.sub(lambda p: f"{p[1]}{MASK}", m[0]), text)
     for secret in sorted(known, key=len, reverse=True) if known else ():
         if secret and secret in text:
