@@ -21,7 +21,7 @@ from runbook.redis import guards
 from runbook.redis.check import assess
 from runbook.redis.command import probe_acl
 from runbook.redis.probe import read_instance
-from test_restart_truth import Case, append, fill, judge, make, running, sshd_on_loopback, truth, verdict  # noqa: F401
+from test_restart_truth import Case, append, fill, judge, make, running, sshd_on_loopback, verdict  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
 

@@ -832,7 +832,6 @@ def _prove_copy_changes(out: dict[str, Any], facts: dict[str, Any], fc: FileConf
     if out.get("restart_fails"):
         return
     info = facts.get("info") or {}
-    host = facts.get("host") or {}
     said: dict[str, str] = {}
     items: list[tuple[str, str, str]] = []  # (directive, kind, path)
     if ours["unixsocket"]:
