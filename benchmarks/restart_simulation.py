@@ -69,7 +69,7 @@ def main() -> None:
                 size = (s.base / "dump.rdb").stat().st_size
                 secs, facts = timed(s.url, 512, args.repeat)
                 pv = facts["restart_preview"]
-                tiers = "1-4" if pv.get("keys_loaded") is not None else "1-3 (load skipped: over the limit)"
+                tiers = "1-5" if pv.get("keys_loaded") is not None else "1-3, 5 (load skipped: over the limit)"
                 forced, ff = timed(s.url, size / 1048576 + 64, 1 if mb >= 1024 else args.repeat)
                 load_s = (ff["restart_preview"].get("throwaway") or {}).get("load_s")
                 print(f"{size / 1048576:>6.0f} MB {pv['keys_live']:>9,} {tiers:>34} {secs:>8.2f} {forced:>12.2f} "
