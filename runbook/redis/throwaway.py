@@ -109,7 +109,10 @@ class _Here:
                     for n in [root, *(os.path.join(root, x) for x in dirs + files)]:
                         os.chown(n, uid, gid)
                 kw = {"user": uid, "group": gid, "extra_groups": groups}
-            self.proc = procs.popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, **kw)
+            # the kernel kills the copy when runbook dies (even by SIGKILL): setpriv sets its parent-death
+            # signal and runs redis-server in its place
+            pdeath = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
+            self.proc = procs.popen([*pdeath, *argv], cwd=cwd, stdout=log, stderr=subprocess.STDOUT, **kw)
 
     def wait(self, sock: str) -> str:
         """'exited', 'socket' (it listens on its socket) or 'starting'."""
