@@ -570,3 +570,22 @@ def test_the_copy_dies_with_a_killed_check(make) -> None:
                     p.kill()
             except psutil.Error:
                 continue
+
+
+@pytest.mark.skipif(not shutil.which("redis-sentinel"), reason="redis-sentinel is not installed")
+def test_a_replica_sentinels_watch_is_not_failed_over(make, tmp_path) -> None:
+    m = running(make, name="m")
+    c = make(conf=f"save 3600 1\nreplicaof 127.0.0.1 {m.server.port}\n", name="rep")
+    c.server.start()
+    wait_for(lambda: c.server.client().info("replication")["master_link_status"] == "up", "the replica's link")
+    s = _sentinel(tmp_path, "s1", m.server.port, 100)
+    try:
+        wait_for(lambda: c.server.client().execute_command("PUBSUB", "NUMSUB", "__sentinel__:hello")[1] >= 1,
+                 "the Sentinel to find the replica", timeout=30)
+        passed, facts, found = verdict(c)
+        assert passed, (found, facts["restart_preview"].get("unproven"))
+        after = up(c, restart_same_way(c))
+        wait_for(lambda: after.info("replication")["master_link_status"] == "up", "the link after the restart")
+        assert m.server.client().info("replication")["role"] == "master"  # no failover
+    finally:
+        s.stop()

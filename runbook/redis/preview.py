@@ -955,7 +955,7 @@ def after_reads(out: dict[str, Any], reads: dict[str, Any], info: dict[str, Any]
     if sen.get("subscribed") is None:
         unproven.append("whether Sentinels watch this server: "
                         f"{sen.get('error') or 'PUBSUB NUMSUB was refused'} (allow +pubsub|numsub)")
-    elif sen["subscribed"]:
+    elif sen["subscribed"] and info.get("role") == "master":  # Sentinels fail over masters only
         found = [s for s in sen.get("found") or [] if s.get("down_after_ms")]
         est = estimate_outage_s(info, out)
         if not found:
