@@ -101,7 +101,8 @@ async def read_restart_reads(url: str, timeout: float, info: dict[str, Any],
     from runbook.redis.wire import Wire, WireError
 
     out: dict[str, Any] = {}
-    called = sorted(set(called_commands(info)) | {a.lower() for a in aliases if a})
+    calls = called_commands(info)
+    called = sorted(set(calls) | {a.lower() for a in aliases if a})
     cluster = info.get("cluster_enabled") == 1
     cmds = [["PUBSUB", "NUMSUB", HELLO]] + ([["COMMAND", "INFO", *called]] if called else []) + \
         ([["CLUSTER", "MYID"]] if cluster else [])
@@ -116,7 +117,7 @@ async def read_restart_reads(url: str, timeout: float, info: dict[str, Any],
         if called:
             reply = replies[1]
             out["commands"] = None if isinstance(reply, Exception) else commands_from_reply(called, reply)
-            out["commands_called"] = called_commands(info)
+            out["commands_called"] = calls
             if isinstance(reply, Exception):
                 out["commands_error"] = f"COMMAND INFO: {reply}"
         if cluster:
@@ -158,23 +159,16 @@ async def _sentinels(w: Any, url: str, timeout: float) -> dict[str, Any]:
 
     seen: dict[str, tuple[str, int, str]] = {}
     try:
-        replies: list[Any] = []
-        w.writer.write(b"*2\r\n$9\r\nSUBSCRIBE\r\n$%d\r\n%s\r\n" % (len(HELLO), HELLO.encode()))
-        deadline = time.monotonic() + HELLO_WAIT_S
-        while time.monotonic() < deadline:
-            try:
-                await asyncio.wait_for(w._drain_and_read(replies, len(replies) + 1), deadline - time.monotonic())
-            except asyncio.TimeoutError:
-                break
-            msg = replies[-1]
-            if isinstance(msg, list) and len(msg) == 3 and _s(msg[0]) == "message":
-                parts = _s(msg[2]).split(",")
-                if len(parts) >= 5 and parts[1].isdigit():
-                    seen[parts[2]] = (parts[0], int(parts[1]), parts[4])
-            elif isinstance(msg, Exception):
-                return {"error": f"SUBSCRIBE {HELLO}: {msg}"}
+        pushed = await w.subscribe(HELLO, HELLO_WAIT_S)
     except (WireError, OSError) as e:
         return {"error": f"reading the Sentinels' hello: {e}"}
+    for msg in pushed:
+        if isinstance(msg, Exception):
+            return {"error": f"SUBSCRIBE {HELLO}: {msg}"}
+        if isinstance(msg, list) and len(msg) == 3 and _s(msg[0]) == "message":
+            parts = _s(msg[2]).split(",")
+            if len(parts) >= 5 and parts[1].isdigit():
+                seen[parts[2]] = (parts[0], int(parts[1]), parts[4])
     found = []
     for runid, (ip, port, name) in sorted(seen.items()):
         entry: dict[str, Any] = {"addr": f"{ip}:{port}", "master_name": name}

@@ -78,6 +78,26 @@ class Wire:
             raise WireError(str(e) or type(e).__name__) from None
         return replies
 
+    async def subscribe(self, channel: str, seconds: float) -> list[Any]:
+        """SUBSCRIBE to channel and collect what it pushes for `seconds` (the confirmation included); the
+        connection is a subscriber's afterwards. A refusal is an exception object in the list."""
+        self.writer.write(encode("SUBSCRIBE", channel))
+        replies: list[Any] = []
+        deadline = asyncio.get_running_loop().time() + seconds
+        try:
+            while True:
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                await asyncio.wait_for(self._drain_and_read(replies, len(replies) + 1), left)
+                if isinstance(replies[-1], Exception):
+                    break
+        except asyncio.TimeoutError:
+            pass
+        except (OSError, hiredis.ProtocolError) as e:
+            raise WireError(str(e) or type(e).__name__) from None
+        return replies
+
     async def _drain_and_read(self, replies: list[Any], n: int) -> None:
         await self.writer.drain()
         while len(replies) < n:
