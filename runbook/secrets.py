@@ -77,18 +77,16 @@ def is_secret_key(key: str) -> bool:
 
 def mask_mapping(value: Any, known: set[str] | frozenset[str] = frozenset()) -> Any:
     """Deep copy of a JSON-like value with secret keys masked and known secrets replaced."""
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if isinstance(k, str) and is_secret_key(k) and v not in (None, "", b""):
-                out[k] = MASK
-            else:
-                out[k] = mask_mapping(v, known)
-        return out
-    if isinstance(value, list):
-        return [mask_mapping(v, known) for v in value]
-    if isinstance(value, tuple):
-        return [mask_mapping(v, known) for v in value]
-    if isinstance(value, str):
+    t = type(value)
+    if t is str or isinstance(value, str):
         return mask_text(value, known)
+    if t is dict or isinstance(value, dict):
+        return {k: MASK if isinstance(k, str) and is_secret_key(k) and v not in (None, "", b"")
+                else v if v is None or type(v) in _PLAIN else mask_mapping(v, known)
+                for k, v in value.items()}
+    if t is list or t is tuple or isinstance(value, (list, tuple)):
+        return [v if v is None or type(v) in _PLAIN else mask_mapping(v, known) for v in value]
     return value
+
+
+_PLAIN = frozenset({int, float, bool})  # nothing to mask: returned as they are

@@ -122,16 +122,17 @@ def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str,
     pid = info.get("process_id")
     port = info.get("tcp_port")
     out: dict[str, Any] = {"local": False}
-    if not isinstance(pid, int) or not psutil.pid_exists(pid):
+    if not isinstance(pid, int) or pid <= 0:
         return out
-    listens = listening(pid)
     unixsocket = (config or {}).get("unixsocket") or ""
-    try:
-        p = psutil.Process(pid)
-        name = p.name()
-        open_socket = bool(unixsocket) and os.path.exists(unixsocket)
-    except psutil.Error:
-        return out
+    name = _read_first_line(f"/proc/{pid}/comm")  # one small read: a fleet check reads a thousand of these
+    if name is None:
+        try:
+            name = psutil.Process(pid).name()  # no /proc here
+        except (psutil.Error, OSError):
+            return out  # no such process here: not this machine's server
+    open_socket = bool(unixsocket) and os.path.exists(unixsocket)
+    listens = listening(pid)
     if "redis" not in name and not any(port == lp for _, lp in listens):
         return out
     if port and not any(lp == port for _, lp in listens) and not (port == 0 and open_socket):
@@ -141,7 +142,7 @@ def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str,
     out["listening"] = [f"{ip}:{lp}" for ip, lp in listens]
     out["listening_pairs"] = [[ip, lp] for ip, lp in listens]
     try:
-        cwd = p.cwd()
+        cwd = _cwd(pid)
         out["cwd"] = cwd
         out["cwd_deleted"] = cwd.endswith(" (deleted)") or not os.path.isdir(cwd)
     except (psutil.Error, OSError) as e:
@@ -165,6 +166,15 @@ def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str,
     out["mem_total_bytes"] = _cached("mem-total", lambda: psutil.virtual_memory().total)
     out["swap_bytes"] = _vm_swap(pid)
     return out
+
+
+def _cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except FileNotFoundError:
+        import psutil
+
+        return psutil.Process(pid).cwd()
 
 
 def _vm_swap(pid: int) -> int | None:

@@ -9,19 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 
+_NUMERIC_START = frozenset("0123456789-")
+
+
 def _num(v: str) -> Any:
-    if not v:
+    if not v or v[0] not in _NUMERIC_START or (v[0] == "-" and not v[1:2].isdigit()):
         return v
-    c = v[0]
-    if c.isdigit() or (c == "-" and len(v) > 1 and v[1].isdigit()):
+    try:
+        return int(v)
+    except ValueError:
         try:
-            return int(v)
+            return float(v)
         except ValueError:
-            try:
-                return float(v)
-            except ValueError:
-                return v
-    return v
+            return v
 
 
 def _kv_list(v: str) -> dict[str, Any]:
@@ -54,14 +54,11 @@ def parse_info(raw: bytes | str) -> dict[str, Any]:
 def pairs_to_dict(reply: list[Any] | dict[Any, Any]) -> dict[str, str]:
     if isinstance(reply, dict):
         reply = [x for kv in reply.items() for x in kv]
-    out = {}
-    it = iter(reply)
-    for k in it:
-        v = next(it, b"")
-        ks = k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
-        vs = v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-        out[ks] = vs
-    return out
+    words = [x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in reply]
+    if len(words) % 2:
+        words.append("")
+    it = iter(words)
+    return dict(zip(it, it))
 
 
 def keyspace(info: dict[str, Any]) -> dict[str, int]:
