@@ -148,12 +148,10 @@ def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str,
     except (psutil.Error, OSError) as e:
         out["cwd"] = None
         out["cwd_error"] = str(e)
-    oc = _read_first_line("/proc/sys/vm/overcommit_memory")
-    out["overcommit_memory"] = int(oc) if oc and oc.isdigit() else None
-    thp = _read_first_line("/sys/kernel/mm/transparent_hugepage/enabled")
+    oc, thp = _cached("kernel", _kernel_settings)
+    out["overcommit_memory"] = oc
     if thp:
-        sel = thp[thp.find("[") + 1 : thp.find("]")] if "[" in thp else thp
-        out["transparent_hugepages"] = sel
+        out["transparent_hugepages"] = thp
     data_dir = (config or {}).get("dir") or out.get("cwd")
     if data_dir and not out.get("cwd_deleted"):
         try:
@@ -166,6 +164,15 @@ def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str,
     out["mem_total_bytes"] = _cached("mem-total", lambda: psutil.virtual_memory().total)
     out["swap_bytes"] = _vm_swap(pid)
     return out
+
+
+def _kernel_settings() -> tuple[int | None, str | None]:
+    """vm.overcommit_memory and the transparent huge pages mode: the machine's, read once per batch."""
+    oc = _read_first_line("/proc/sys/vm/overcommit_memory")
+    thp = _read_first_line("/sys/kernel/mm/transparent_hugepage/enabled")
+    if thp and "[" in thp:
+        thp = thp[thp.find("[") + 1 : thp.find("]")]
+    return (int(oc) if oc and oc.isdigit() else None), thp
 
 
 def _cwd(pid: int) -> str:
