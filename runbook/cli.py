@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -78,7 +79,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def _bind_targets(args: argparse.Namespace) -> dict[str, Any]:
     from dataclasses import replace
 
-    from runbook.targets import load_inventory, parse_binding
+    from runbook.targets import kind_of, load_inventory, parse_binding
 
     targets = {}
     if getattr(args, "inventory", None):
@@ -87,7 +88,9 @@ def _bind_targets(args: argparse.Namespace) -> dict[str, Any]:
     for b in args.target or []:
         t = parse_binding(b)
         # a list target: NAME=URL1,URL2 or NAME=URL repeated; its members are NAME-1, NAME-2...
-        bound += [replace(t, url=u) for u in t.url.split(",")] if "," in t.url else [t]
+        # (a comma starts a new member only before a scheme: a password may hold commas)
+        urls = re.split(r",(?=[A-Za-z][A-Za-z0-9+.-]*:)", t.url) if "," in t.url else [t.url]
+        bound += [replace(t, url=u, kind=kind_of(u)) for u in urls] if len(urls) > 1 else [t]
     counts: dict[str, int] = {}
     for t in bound:
         counts[t.name] = counts.get(t.name, 0) + 1
@@ -101,6 +104,31 @@ def _bind_targets(args: argparse.Namespace) -> dict[str, Any]:
             t = replace(targets[t.name], url=t.url, kind=t.kind)
         targets[t.name] = t
     return targets
+
+
+def _resumed_targets(journalled: list[dict[str, Any]], given: dict[str, Any]) -> dict[str, Any]:
+    """A resumed session binds exactly the targets it was started with, each read back whole (ssh, restart,
+    config, logs). What the journal masked is given again: the same target with its password (--target),
+    or the same inventory."""
+    from dataclasses import replace
+
+    from runbook.secrets import MASK
+    from runbook.targets import Target
+
+    out = {}
+    for d in journalled:
+        t = Target.from_dict(d)
+        again = given.get(t.name)
+        if again is not None:
+            if again.to_dict() != d and again.to_dict()["url"] != d["url"]:
+                raise UsageError(f"target {t.name} was {d['url']} in this session; a resume binds the same targets")
+            t = again if again.to_dict() == d else replace(t, url=again.url)
+        masked = [k for k, v in t.to_dict(masked=False).items() if MASK in str(v)]
+        if masked:
+            raise UsageError(f"target {t.name} had a secret in its {', '.join(masked)}; give it again with "
+                             f"--target {t.name}=URL or the same --inventory")
+        out[t.name] = t
+    return out  # others an inventory names are not bound: the session never had them
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -141,16 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except TargetError as e:
         raise UsageError(str(e)) from None
     if started is not None:
-        from runbook.secrets import MASK
-        from runbook.targets import Target
-
-        for t in started.data.get("targets", []):
-            if t["name"] in targets:
-                continue
-            if MASK in t["url"]:
-                raise UsageError(f"target {t['name']} had a password; give it again with --target {t['name']}=URL")
-            targets[t["name"]] = Target(t["name"], t["url"], t["kind"], tuple(t.get("restart_command", ())),
-                                        t.get("restart_unit", ""), t.get("config", ""), tuple(t.get("logs", ())))
+        targets = _resumed_targets(started.data.get("targets", []), targets)
     mode = "dry-run" if args.dry_run else (started.data.get("mode", "live") if started else "live")
     from runbook.engine.session import check_bindings
 

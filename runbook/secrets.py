@@ -28,17 +28,23 @@ def _of_kinds() -> tuple[frozenset[str], tuple[str, ...], re.Pattern[str]]:
     keys = frozenset(k for kind in kinds() for k in kind.secret_keys)
     schemes = tuple(s for kind in kinds() for s in kind.password_user_schemes)
     words = "|".join(sorted((re.escape(k) for k in keys), key=len, reverse=True)) or "(?!)"
-    pattern = re.compile(rf"(?im)((?:^|['\"]|--)[ \t]*(?:{words}))([ \t]+)(\"[^\"]*\"|'[^']*'|[^\s'\"]+)")
+    pattern = re.compile(rf"(?im)((?:^|['\"]|--)[ \t]*(?:{words}))([ \t]+)(\"[^\"]*\"|'[^']*'|[^\s'\"]+|['\"][^\n]*)")
     return keys, schemes, pattern
 
 
 _USER_LINE = re.compile(r"(?i)\buser[ \t]+\S+[ \t]+[^\n]*")
-_USER_PASS = re.compile(r"(?<=\s)([<>#!])([^\s'\"]+)")
+# >password, <password, #hash, !hash: bare after a space, or quoted whole ('">pass word"')
+_USER_PASS = re.compile(r"""(?:(?<=\s)|(?<=\s["']))([<>#!])((?<=["'][<>#!])[^"'\n]*|[^\s"']+)""")
 _URL_CRED = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]+)@")
 
 
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:[a-z_]*(?:password|pass|auth|token|secret)[a-z_]*)=)([^&#\s]*)")
+
+
 def mask_url(url: str) -> str:
-    """redis://user:pw@host:6379/0 -> redis://user:*****@host:6379/0."""
+    """redis://user:pw@host:6379/0 -> redis://user:*****@host:6379/0; unix:///s.sock?password=pw -> ...=*****."""
+    if "=" in url and "?" in url:
+        url = _QUERY_SECRET.sub(lambda m: f"{m[1]}{MASK}" if m[2] else m[0], url)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -58,6 +64,8 @@ def mask_text(text: str, known: set[str] | frozenset[str] = frozenset()) -> str:
     """Mask credentials in URLs inside free text, and any known secret value."""
     if "@" in text:
         text = _URL_CRED.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    if "=" in text and "?" in text:
+        text = _QUERY_SECRET.sub(lambda m: f"{m[1]}{MASK}" if m[2] else m[0], text)
     low = text.lower()
     if "pass" in low or "auth" in low:
         text = _of_kinds()[2].sub(lambda m: f"{m[1]}{m[2]}{MASK}", text)
@@ -67,6 +75,18 @@ def mask_text(text: str, known: set[str] | frozenset[str] = frozenset()) -> str:
         if secret and secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def mask_ssh_option(option: str) -> str:
+    """An ssh -o option with its secrets masked: the values SetEnv gives to variables (REDISCLI_AUTH=...),
+    and the value of any option whose name says it is a secret."""
+    key, sep, value = option.partition("=")
+    if not sep:
+        key, _, value = option.partition(" ")
+        sep = " "
+    if key.strip().lower() == "setenv":
+        return key + sep + " ".join(w.split("=", 1)[0] + "=" + MASK if "=" in w else w for w in value.split())
+    return key + sep + MASK if is_secret_key(key.strip()) and value else option
 
 
 @functools.lru_cache(maxsize=4096)

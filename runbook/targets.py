@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from runbook.kind import kinds, names
-from runbook.secrets import mask_url
+from runbook.secrets import MASK, mask_ssh_option, mask_url
+
 
 class TargetError(Exception):
     pass
@@ -42,10 +43,13 @@ class Target:
             return int(self.url[4:])
         return None
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": self.name, "url": mask_url(self.url), "kind": self.kind}
+    def to_dict(self, masked: bool = True) -> dict[str, Any]:
+        """Every field of the target (from_dict reads it back whole); masked for the journal and screens,
+        unmasked only for runbook's own action runner, through a pipe."""
+        d: dict[str, Any] = {"name": self.name, "url": mask_url(self.url) if masked else self.url, "kind": self.kind}
         if self.restart_command:
-            d["restart_command"] = list(self.restart_command)
+            known = self.secrets() if masked else set()
+            d["restart_command"] = [MASK if x in known else x for x in self.restart_command]
         if self.restart_unit:
             d["restart_unit"] = self.restart_unit
         if self.restart_cwd:
@@ -57,10 +61,47 @@ class Target:
         if self.ssh:
             d["ssh"] = self.ssh
         if self.ssh_options:
-            d["ssh_options"] = list(self.ssh_options)
+            d["ssh_options"] = [mask_ssh_option(o) for o in self.ssh_options] if masked else list(self.ssh_options)
         if self.data:
             d["data"] = self.data
         return d
+
+    def secrets(self) -> set[str]:
+        """Every secret value the target carries: the URL's password (user part, or a password= query),
+        the values of secret options in its restart command (--requirepass x), and of its ssh options
+        (SetEnv=REDISCLI_AUTH=x). The journal masks each of them wherever it appears."""
+        from urllib.parse import parse_qsl, urlsplit
+
+        from runbook.secrets import is_secret_key, mask_ssh_option
+
+        out: set[str] = set()
+        try:
+            parts = urlsplit(self.url)
+            if parts.password:
+                out.add(parts.password)
+            elif parts.username and "@" in parts.netloc and mask_url(self.url) != self.url:
+                out.add(parts.username)  # redis://secret@host: a lone user part is the password
+            out.update(v for k, v in parse_qsl(parts.query) if v and is_secret_key(k))
+        except ValueError:
+            pass
+        cmd = self.restart_command
+        out.update(cmd[i + 1] for i in range(len(cmd) - 1) if cmd[i].startswith("--") and is_secret_key(cmd[i][2:]))
+        for o in self.ssh_options:
+            if mask_ssh_option(o) != o:
+                value = o.partition("=")[2] if "=" in o else o.partition(" ")[2]
+                out.update(w.split("=", 1)[1] if "=" in w and o.lower().startswith("setenv") else w
+                           for w in value.split())
+        return {v for v in out if v}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Target":
+        """The target to_dict wrote, every field by its name."""
+        return cls(name=str(d["name"]), url=str(d["url"]), kind=str(d["kind"]),
+                   restart_command=tuple(str(x) for x in d.get("restart_command") or ()),
+                   restart_unit=str(d.get("restart_unit") or ""), restart_cwd=str(d.get("restart_cwd") or ""),
+                   config=str(d.get("config") or ""), logs=tuple(str(x) for x in d.get("logs") or ()),
+                   ssh=str(d.get("ssh") or ""), ssh_options=tuple(str(x) for x in d.get("ssh_options") or ()),
+                   data=str(d.get("data") or ""))
 
 
 def to_inventory_entry(t: Target) -> dict[str, Any]:

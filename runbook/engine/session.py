@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from runbook import registry
 from runbook.engine.facts import FactSource, ProbeError
@@ -124,13 +124,9 @@ class Session:
         self.reads: dict[str, dict[str, Any]] = {}  # target -> {"step", "at", "probes": {probe: outcome}}
         self.findings: dict[str, list[Finding]] = {}  # per "target/probe", of the same reads
         self.outcome = ""
-        for t in targets.values():  # a password in a URL is masked wherever it would be echoed
-            try:
-                pw = urlsplit(t.url).password
-            except ValueError:
-                pw = None
-            if pw:
-                journal.secrets.add(pw)
+        self.done_on: set[tuple[str, str]] = set()  # (action step, target) run before a resume
+        for t in targets.values():  # a target's secrets are masked in every event, before any listener sees it
+            journal.secrets |= t.secrets()
 
     # -- events
     def emit(self, kind: str, step: str | None = None, /, **data: Any) -> Event:
@@ -218,8 +214,15 @@ class Session:
         (an action's guards are evaluated fresh before anything else)."""
         at: str | None = None
         done_action: set[str] = set()
+        open_intent: dict[str, Event] = {}  # step -> its action_intent with no action_result yet
         pending: dict[tuple[str, str], tuple[Event, dict[str, Any]]] = {}
         for e in events:
+            if e.kind == "action_intent" and e.step:
+                open_intent[e.step] = e
+            elif e.kind == "action_result" and e.step:
+                intent = open_intent.pop(e.step, None)
+                if intent is not None:
+                    self.done_on.add((e.step, str(intent.data.get("target") or "")))
             if e.kind == "facts" and e.data.get("target") in self.facts:
                 pending[(e.data["target"], e.data.get("probe", ""))] = (e, e.data)
             elif e.kind == "findings" and (e.data.get("target"), e.data.get("probe")) in pending:
@@ -237,10 +240,21 @@ class Session:
         if at not in self.playbook.by_id:
             raise SessionError(f"step {at!r} of the journal is not in the playbook any more")
         step = self.playbook.by_id[at]
-        intent_without_result = any(e.kind == "action_intent" and e.step == at for e in events) and at not in done_action
         self.emit("session_resumed", at, mode=self.mode, read_only=self.read_only)
-        if intent_without_result:
-            self.emit("note", at, text="the action was started but its outcome was not recorded: check the target before running it again")
+        intent = open_intent.get(at)
+        if intent is not None:
+            # Reconciled before anything else: an action begun is never begun again.
+            target = str(intent.data.get("target") or step.target)
+            result = self._reconcile(step, intent, target)
+            if result is None:
+                return self.outcome
+            if not result.get("not_run"):
+                self.done_on.add((at, target))
+                if not step.for_each:  # (a for_each goes on with the members not done yet)
+                    nxt = self._after_action(step, result)
+                    if nxt is None:
+                        return self.outcome
+                    return self.run_from(nxt) if nxt != END else self._end("completed")
         if step.kind == "action" and at in done_action:
             nxt = self.playbook.successors(step)[0]
             return self.run_from(nxt) if nxt != END else self._end("completed")
@@ -471,6 +485,9 @@ class Session:
             from dataclasses import replace
 
             for name in members(step.for_each, self.targets):
+                if (step.id, name) in self.done_on:
+                    self.emit("note", step.id, text=f"{step.action} on {name}: done before the interruption")
+                    continue
                 self.emit("note", step.id, text=f"{step.action} on {name}")
                 nxt = self._action_on(replace(step, target=name, for_each=""))
                 if nxt is None or nxt == step.on_failure:
@@ -560,13 +577,88 @@ class Session:
             self.emit("blocked", step.id, reason="the evidence kept changing: confirmation voided too often")
             self._end("blocked", reason="evidence unstable")
             return None
-        self.emit("action_intent", step.id, command=command, action=step.action, target=step.target)
-        spec = registry.ACTIONS[step.action]
+        intent = self.emit("action_intent", step.id, command=command, action=step.action, target=step.target)
+        return self._after_action(step, self._run_action(step, intent.seq))
+
+    def _reconcile(self, step: Step, intent: Event, target: str) -> dict[str, Any] | None:
+        """What became of an action whose intent is journalled and result is not, from its runner's
+        record: its result (journalled now), or the wait for a runner still running. None: the session
+        ended here (the action was lost half way: runbook never runs it again on its own)."""
+        from runbook.engine import runner
+
+        record = self._record_path(intent.seq)
+        st, v = runner.state(record)
+        if st == "not_run":
+            self.emit("note", step.id, text=f"the {step.action} on {target} had not begun when the session was "
+                                            "interrupted: nothing was done; its guards are read fresh")
+            return {"not_run": True}
+        if st == "running":
+            self.emit("note", step.id, text=f"the {step.action} on {target} is still running in its runner "
+                                            f"(pid {v['pid']}): waiting for its result")
+            return self._wait_runner(step, record, None)
+        if st == "done":
+            self.emit("note", step.id, text=f"the {step.action} on {target} finished while the session was "
+                                            "interrupted: its result, from its runner's record")
+            self.emit("action_result", step.id, reconciled=True, **mask_mapping(v))
+            return v
+        reason = (f"the {step.action} on {target} was interrupted after {v['phase']!r} with no result: runbook will "
+                  f"not run it again on its own; read {target} now (runbook redis check, or a new session)")
+        self.emit("blocked", step.id, reason=reason)
+        self._end("blocked", reason=reason)
+        return None
+
+    def _record_path(self, intent_seq: int) -> Path:
+        """The runner's record of the action whose intent is that event (in actions/ beside the journal)."""
+        return self.journal.path.parent / "actions" / f"{self.journal.path.stem}-{intent_seq}.jsonl"
+
+    def _run_action(self, step: Step, intent_seq: int) -> dict[str, Any]:
+        """Run the action in its own runner (see runner.py) and wait for its result. Here, in the main
+        thread, SIGINT, SIGTERM and SIGHUP wait until the result is journalled: the screen says the action is
+        being finished; the session is then interrupted (resumable) as the signal asked."""
+        from runbook.engine import runner
+
+        record = self._record_path(intent_seq)
         try:
-            result = spec.impl.run(self.targets[step.target], step.params, step.timeout_s or 30.0)
-        except Exception as e:  # noqa: BLE001
-            result = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+            proc = runner.start(record, step.action, self.targets[step.target], step.params, step.timeout_s or 30.0)
+        except OSError as e:
+            return {"ok": False, "error": f"the action's runner could not start, nothing was done: {e}"}
+        return self._wait_runner(step, record, proc)
+
+    def _wait_runner(self, step: Step, record: Path, proc: Any) -> dict[str, Any]:
+        import signal
+        import threading
+
+        from runbook.engine import runner
+
+        deferred: list[int] = []
+        told = [False]
+
+        def later(signum: int, frame: Any) -> None:
+            deferred.append(signum)
+
+        def tick() -> None:
+            if deferred and not told[0]:
+                told[0] = True
+                self.emit("note", step.id, text=f"{signal.Signals(deferred[0]).name}: finishing the {step.action} first "
+                                                "(it runs in its own process); the session stops when it is done")
+
+        old: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                old[s] = signal.signal(s, later)
+        try:
+            result = runner.wait(record, proc, on_phase=lambda r: self.emit("note", step.id, text=r["text"]), tick=tick)
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
         self.emit("action_result", step.id, **mask_mapping(result))
+        if deferred:
+            from runbook.events import SignalExit
+
+            raise KeyboardInterrupt() if deferred[0] == signal.SIGINT else SignalExit(deferred[0])
+        return result
+
+    def _after_action(self, step: Step, result: dict[str, Any]) -> str | None:
         if not result.get("ok"):
             if step.on_failure:
                 self.emit("note", step.id, text=f"action {step.action} failed: going to {step.on_failure}")

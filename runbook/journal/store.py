@@ -76,6 +76,7 @@ class Journal:
         line = (json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")) + "\n").encode()
         os.write(self._fd, line)
         os.fsync(self._fd)
+        event.data = record["data"]  # every listener (screen, transcript, export) gets what the journal got
         return event
 
     def close(self) -> None:

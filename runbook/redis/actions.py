@@ -81,6 +81,8 @@ class Restart:
 
         from runbook.access import AccessError, for_target
 
+        from runbook.engine.runner import progress
+
         mode = _shutdown_mode(params)
         argv = Restart._start_argv(target)
         wait_s = float(params.get("wait_s", 120))
@@ -138,11 +140,13 @@ class Restart:
             if gone:
                 out["error"] = gone
                 return out
+            progress("stopped", f"{target.name} has stopped; starting it: {shlex.join(argv)}")
             try:
                 started = _start_here(target, argv, cwd, out) if acc.local else _start_there(acc, target, argv, cwd, out)
             except (OSError, AccessError) as e:
                 out["error"] = f"the start command could not run: {getattr(e, 'strerror', None) or e}: {argv[0]}"
                 return out
+        progress("started", f"{target.name}: the start command ran; waiting for a new server at the address")
         up = _wait_new(target, old["run_id"], started, wait_s)
         out.update(up)
         if up.get("error"):

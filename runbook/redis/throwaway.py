@@ -241,6 +241,40 @@ def _last_line(b: bytes) -> str:
     return lines[-1] if lines else ""
 
 
+def _conf_quote(v: str) -> str:
+    """A value as redis-server's config reader takes it back: double-quoted, with escapes."""
+    out = []
+    for ch in v:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch < " " or ch == "\x7f":
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _secret_options(options: list[str]) -> tuple[list[str], list[str]]:
+    """The options split: those that stay on the copy's argv, and the secret ones (--requirepass VALUE,
+    --masterauth VALUE, ...) as config lines, in their order. Later lines win, as later options do."""
+    from runbook.secrets import is_secret_key
+
+    plain: list[str] = []
+    lines: list[str] = []
+    i = 0
+    while i < len(options):
+        o = options[i]
+        if o.startswith("--") and is_secret_key(o[2:]) and i + 1 < len(options) and not options[i + 1].startswith("--"):
+            lines.append(f"{o[2:]} {_conf_quote(options[i + 1])}")
+            i += 2
+            continue
+        plain.append(o)
+        i += 1
+    return plain, lines
+
+
 def run(binary: str, config_file: str, options: list[str], cwd: str, expected_dir: str, data: list[tuple[str, str]],
         *, password: str | None, username: str | None, config_command: str = "CONFIG", timeout: float = 10.0,
         load_timeout: float = 30.0, confirm_dir: bool = True, admin_password: str | None = None,
@@ -266,8 +300,10 @@ def run(binary: str, config_file: str, options: list[str], cwd: str, expected_di
         # a config file that is there is copied with its logfile lines blanked; one that is not is given
         # as it is, for redis-server to say it cannot open it
         main = f"{tmp}/main.conf" if config_file and is_file(acc.stat(config_file)) else config_file
-        argv = [binary, *([main] if main else []), *options, "--include", rel]
-        ours_lines = [
+        # a secret option of the restart (--requirepass x) becomes a line of our include: never on an argv
+        plain, secret_lines = _secret_options(options)
+        argv = [binary, *([main] if main else []), *plain, "--include", rel]
+        ours_lines = [*secret_lines,
             "port 0", "tls-port 0", f'unixsocket "{sock}"', "unixsocketperm 700", f'dir "{tmp}/data"',
             f'logfile "{tmp}/server.log"', f'pidfile "{tmp}/server.pid"', "daemonize no", "supervised no",
             # port 0 refuses every connection: a replicaof line of the file would otherwise start a SYNC
