@@ -361,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SignalExit(signum)
 
     signal.signal(signal.SIGTERM, terminated)  # journals close and sandboxes stop, then 128 + 15
+    signal.signal(signal.SIGHUP, terminated)  # a terminal that went away (a dropped ssh): the same, 128 + 1
     try:
         return fn(args)
     except UsageError as e:

@@ -123,7 +123,9 @@ def start(record: Path, action: str, target: Any, params: dict[str, Any], timeou
     record.parent.mkdir(parents=True, exist_ok=True)
     err = open(record.with_suffix(".log"), "ab")
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "runbook.engine.runner", str(record)], stdin=subprocess.PIPE,
+        # (imported, not run as __main__: the action's progress() is this module's)
+        proc = subprocess.Popen([sys.executable, "-c", "import sys; from runbook.engine.runner import main; sys.exit(main())",
+                                 str(record)], stdin=subprocess.PIPE,
                                 stdout=err, stderr=err, start_new_session=True, close_fds=True)
     finally:
         err.close()
@@ -166,6 +168,3 @@ def main() -> int:
     _append(record, {"result": mask_mapping(result, _SECRETS)})
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,11 +6,12 @@ Modes: live, dry-run (probes real, actions replaced by their exact command), reh
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from runbook import registry
 from runbook.engine.facts import FactSource, ProbeError
@@ -577,8 +578,7 @@ class Session:
             self.emit("blocked", step.id, reason="the evidence kept changing: confirmation voided too often")
             self._end("blocked", reason="evidence unstable")
             return None
-        intent = self.emit("action_intent", step.id, command=command, action=step.action, target=step.target)
-        return self._after_action(step, self._run_action(step, intent.seq))
+        return self._after_action(step, self._run_action(step, command))
 
     def _reconcile(self, step: Step, intent: Event, target: str) -> dict[str, Any] | None:
         """What became of an action whose intent is journalled and result is not, from its runner's
@@ -595,7 +595,8 @@ class Session:
         if st == "running":
             self.emit("note", step.id, text=f"the {step.action} on {target} is still running in its runner "
                                             f"(pid {v['pid']}): waiting for its result")
-            return self._wait_runner(step, record, None)
+            with self._signals_wait(step):
+                return self._wait_runner(step, record, None)
         if st == "done":
             self.emit("note", step.id, text=f"the {step.action} on {target} finished while the session was "
                                             "interrupted: its result, from its runner's record")
@@ -611,52 +612,60 @@ class Session:
         """The runner's record of the action whose intent is that event (in actions/ beside the journal)."""
         return self.journal.path.parent / "actions" / f"{self.journal.path.stem}-{intent_seq}.jsonl"
 
-    def _run_action(self, step: Step, intent_seq: int) -> dict[str, Any]:
-        """Run the action in its own runner (see runner.py) and wait for its result. Here, in the main
-        thread, SIGINT, SIGTERM and SIGHUP wait until the result is journalled: the screen says the action is
-        being finished; the session is then interrupted (resumable) as the signal asked."""
+    def _run_action(self, step: Step, command: str) -> dict[str, Any]:
+        """Journal the intent, run the action in its own runner (see runner.py) and journal its result.
+        From the intent to the result, SIGINT, SIGTERM and SIGHUP wait (in the main thread): the screen says
+        the action is being finished; then the session is interrupted (resumable) as the signal asked."""
         from runbook.engine import runner
 
-        record = self._record_path(intent_seq)
-        try:
-            proc = runner.start(record, step.action, self.targets[step.target], step.params, step.timeout_s or 30.0)
-        except OSError as e:
-            return {"ok": False, "error": f"the action's runner could not start, nothing was done: {e}"}
-        return self._wait_runner(step, record, proc)
+        with self._signals_wait(step):
+            intent = self.emit("action_intent", step.id, command=command, action=step.action, target=step.target)
+            record = self._record_path(intent.seq)
+            try:
+                proc = runner.start(record, step.action, self.targets[step.target], step.params,
+                                    step.timeout_s or 30.0)
+            except OSError as e:
+                result = {"ok": False, "error": f"the action's runner could not start, nothing was done: {e}"}
+                self.emit("action_result", step.id, **result)
+                return result
+            return self._wait_runner(step, record, proc)
 
     def _wait_runner(self, step: Step, record: Path, proc: Any) -> dict[str, Any]:
+        from runbook.engine import runner
+
+        result = runner.wait(record, proc, on_phase=lambda r: self.emit("note", step.id, text=r["text"]),
+                             tick=lambda: self._tell_deferred(step))
+        self.emit("action_result", step.id, **mask_mapping(result))
+        return result
+
+    @contextlib.contextmanager
+    def _signals_wait(self, step: Step) -> Iterator[None]:
         import signal
         import threading
 
-        from runbook.engine import runner
-
-        deferred: list[int] = []
-        told = [False]
-
-        def later(signum: int, frame: Any) -> None:
-            deferred.append(signum)
-
-        def tick() -> None:
-            if deferred and not told[0]:
-                told[0] = True
-                self.emit("note", step.id, text=f"{signal.Signals(deferred[0]).name}: finishing the {step.action} first "
-                                                "(it runs in its own process); the session stops when it is done")
-
+        self._deferred: list[int] = []
         old: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                old[s] = signal.signal(s, later)
+                old[s] = signal.signal(s, lambda signum, frame: self._deferred.append(signum))
         try:
-            result = runner.wait(record, proc, on_phase=lambda r: self.emit("note", step.id, text=r["text"]), tick=tick)
+            yield
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
-        self.emit("action_result", step.id, **mask_mapping(result))
-        if deferred:
+        if self._deferred:
             from runbook.events import SignalExit
 
-            raise KeyboardInterrupt() if deferred[0] == signal.SIGINT else SignalExit(deferred[0])
-        return result
+            sig = self._deferred[0]
+            raise KeyboardInterrupt() if sig == signal.SIGINT else SignalExit(sig)
+
+    def _tell_deferred(self, step: Step) -> None:
+        import signal
+
+        if getattr(self, "_deferred", None) and not getattr(self, "_told", False):
+            self._told = True
+            self.emit("note", step.id, text=f"{signal.Signals(self._deferred[0]).name}: finishing the {step.action} "
+                                            "first (it runs in its own process); the session stops when it is done")
 
     def _after_action(self, step: Step, result: dict[str, Any]) -> str | None:
         if not result.get("ok"):
