@@ -273,3 +273,13 @@ def test_each_report_stands_alone(servers, tmp_path) -> None:
     assert by[dead]["status"] == "unknown"
     fail = finding(by[bad.url], "redis.restart.would_fail")["evidence"]["reason"]
     assert "missing-module.so" in fail  # redis-server's own words
+
+
+def test_a_look_without_the_preview_prints_and_says_so(servers) -> None:
+    s = servers("np").start()
+    s.fill(10)
+    r = runbook("redis", "check", s.url, "--no-preview")
+    assert r.returncode in (0, 1) and "internal error" not in r.stderr, r.stdout + r.stderr  # ok or warning
+    assert "not previewed (--no-preview)" in r.stdout and "restart loads" not in r.stdout
+    j = json.loads(runbook("redis", "check", s.url, "--no-preview", "--json").stdout)
+    assert j[0]["restart_preview"]["read"] is False

@@ -162,6 +162,7 @@ def report(facts: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
             "simulated": p.get("simulated", True),
             "copy_changes": p.get("copy_changes") or {},
             "sentinels": p.get("sentinels"),
+            "read": bool(p),  # false: --no-preview (nothing above was read)
         } if facts.get("reachable") else None,
         "window": facts.get("window"),
         "second_look": facts.get("second_look"),

@@ -184,7 +184,9 @@ def render(r: dict[str, Any]) -> str:
     if not r["reachable"]:
         lines.append(f"  could not read: {p(r.get('error'))}")
     pv = r.get("restart_preview")
-    if pv:
+    if pv and not pv.get("read", True):
+        lines.append("  restart         not previewed (--no-preview)")
+    elif pv:
         src = f" ({p(pv['config_source'])})" if pv.get("config_source") else ""
         lines.append(f"  restart reads   {p(pv.get('config_file') or '(no config file)')}{src}")
         if pv.get("cwd"):
@@ -193,7 +195,8 @@ def render(r: dict[str, Any]) -> str:
             lines.append(f"  the stop        {p(pv['stop'])}")
         disk = pv.get("keys_on_disk")
         lines.append(f"  restart loads   {pv.get('loads')}{' ' + p(pv['path']) if pv.get('path') else ''}: "
-                     f"{'?' if disk is None else f'{disk:,}'} keys on disk now, {pv.get('keys_live'):,} live")
+                     f"{'?' if disk is None else f'{disk:,}'} keys on disk now, "
+                     f"{'?' if pv.get('keys_live') is None else format(pv['keys_live'], ',')} live")
         after = pv.get("keys_after")
         w = pv.get("writable")
         up = "writable" if w else ("READ-ONLY" + (" replica of " + p(pv["replicaof"]) if pv.get("replicaof") else "")) \
