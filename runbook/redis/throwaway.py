@@ -79,11 +79,69 @@ def _startup_reason(text: str) -> str:
     return (m[1] if m else line)[-500:]
 
 
+_PREFIX = "rb-sim-"
+_REAPED = False
+
+
+def _tmp_root() -> str | None:
+    return "/tmp" if os.path.isdir("/tmp") else None
+
+
+def _me(pid: int | None = None) -> str:
+    """pid and start time: a process that is gone, or a later one with the same pid, is not the owner."""
+    import psutil
+
+    pid = pid or os.getpid()
+    try:
+        return f"{pid} {psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
+        return ""
+
+
+def _reap_once() -> None:
+    global _REAPED
+    if not _REAPED:
+        _REAPED = True
+        reap()
+
+
+def reap(root: str | None = None) -> list[str]:
+    """Remove the temp dirs of copies whose runbook is gone (killed before it could clean up): ours (this
+    user's), with an owner that no longer runs; the copy itself died with its runbook (parent-death
+    signal), and one still running from such a dir is stopped first. Returns the dirs removed."""
+    import glob
+
+    import psutil
+
+    removed = []
+    for d in glob.glob(os.path.join(root or _tmp_root() or tempfile.gettempdir(), _PREFIX + "*")):
+        try:
+            if os.stat(d).st_uid != os.getuid():
+                continue
+            owner = Path(d, "owner").read_text().split()
+        except OSError:
+            continue
+        if len(owner) == 2 and _me(int(owner[0])) == " ".join(owner):
+            continue  # its runbook still runs
+        try:
+            pid = int(Path(d, "server.pid").read_text().split()[0])
+            p = psutil.Process(pid)
+            if p.cwd() == d or any(a.startswith(d) for a in p.cmdline()):
+                p.kill()
+        except (OSError, ValueError, IndexError, psutil.Error):
+            pass
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
 class _Here:
     """The throwaway on this machine: a child process in its own process group."""
 
     def __init__(self, acc: Any) -> None:
-        self.tmp = tempfile.mkdtemp(prefix="rb-sim-", dir="/tmp" if os.path.isdir("/tmp") else None)
+        _reap_once()
+        self.tmp = tempfile.mkdtemp(prefix=_PREFIX, dir=_tmp_root())
+        Path(self.tmp, "owner").write_text(_me())  # whose copy this is: see _reap
         self.proc: subprocess.Popen[bytes] | None = None
 
     def launch(self, data: list[tuple[str, str]], config_file: str, main: str, ours_lines: list[str],
