@@ -76,6 +76,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- run
+def _members(urls: str) -> list[str]:
+    """NAME=URL1,URL2: a comma starts a new member only where what follows is a URL of a kind (a password
+    may hold commas; one that holds ",redis://" must be percent-encoded)."""
+    from runbook.targets import TargetError, kind_of
+
+    def claimed(rest: str) -> bool:
+        try:
+            return bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", rest)) and bool(kind_of(rest))
+        except TargetError:
+            return False
+
+    out, start = [], 0
+    for m in re.finditer(",", urls):
+        if claimed(urls[m.end():]):
+            out.append(urls[start:m.start()])
+            start = m.end()
+    return out + [urls[start:]]
+
+
 def _bind_targets(args: argparse.Namespace) -> dict[str, Any]:
     from dataclasses import replace
 
@@ -88,8 +107,7 @@ def _bind_targets(args: argparse.Namespace) -> dict[str, Any]:
     for b in args.target or []:
         t = parse_binding(b)
         # a list target: NAME=URL1,URL2 or NAME=URL repeated; its members are NAME-1, NAME-2...
-        # (a comma starts a new member only before a scheme: a password may hold commas)
-        urls = re.split(r",(?=[A-Za-z][A-Za-z0-9+.-]*:)", t.url) if "," in t.url else [t.url]
+        urls = _members(t.url) if "," in t.url else [t.url]
         bound += [replace(t, url=u, kind=kind_of(u)) for u in urls] if len(urls) > 1 else [t]
     counts: dict[str, int] = {}
     for t in bound:

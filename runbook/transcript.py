@@ -64,7 +64,8 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
     if k == "acknowledged":
         return ["  acknowledged"]
     if k == "guard":
-        line = f"  guard {'PASS ' if d.get('passed') else 'BLOCK'} {d.get('guard')}"
+        verdict = "PASS " if d.get("passed") else ("UNKNOWN" if d.get("unknown") else "BLOCK")
+        line = f"  guard {verdict} {d.get('guard')}"
         if d.get("reason") and d["reason"] != d.get("guard"):
             line += f": {d['reason']}"
         out = [line]

@@ -34,9 +34,13 @@ class GuardResult:
     passed: bool
     evidence: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    unknown: bool = False  # the facts it needs could not be read: it blocks, and says it does not know
 
     def to_dict(self) -> dict[str, Any]:
-        return {"guard": self.guard, "passed": self.passed, "evidence": self.evidence, "reason": self.reason}
+        d = {"guard": self.guard, "passed": self.passed, "evidence": self.evidence, "reason": self.reason}
+        if self.unknown:
+            d["unknown"] = True
+        return d
 
 
 def evidence_digest(command: str, guards: list[dict[str, Any]]) -> str:
@@ -450,7 +454,14 @@ class Session:
             facts, findings, error = fresh[key]
             label = ref.label
             if facts is None:
-                results.append(GuardResult(label, False, {}, f"could not read {probe} on {step.target}: {error}"))
+                results.append(GuardResult(label, False, {}, f"could not read {probe} on {step.target}: {error}",
+                                           unknown=True))
+                continue
+            if isinstance(facts, dict) and facts.get("reachable") is False:
+                # whatever the guard would say on facts it could not read is not known: it blocks
+                why = str(facts.get("error") or "not reachable")
+                results.append(GuardResult(label, False, {"error": why},
+                                           f"could not read {step.target}: {why}", unknown=True))
                 continue
             try:
                 if ref.name:

@@ -225,6 +225,38 @@ def _expr(c: _Checker, node: YNode, source: str | None, where: str) -> Any:
     return e
 
 
+# Programs that run their argument as code: the shells with -c, interpreters with -c or -e.
+_CODE_FLAGS = {**{sh: "c" for sh in ("sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "fish", "csh", "tcsh")},
+               **{i: "ce" for i in ("python", "python2", "python3", "perl", "ruby", "node", "php", "lua", "awk")}}
+
+
+def _scripts_with_templates(value: Any) -> list[str]:
+    """The `PROGRAM -c CODE` of every command list in value whose CODE holds a ${...} template."""
+    out: list[str] = []
+    if isinstance(value, dict):
+        for v in value.values():
+            out += _scripts_with_templates(v)
+    elif isinstance(value, list):
+        words = [w for w in value if isinstance(w, str)]
+        for i, w in enumerate(words):
+            prog = os.path.basename(w)
+            flags = _CODE_FLAGS.get(prog) or _CODE_FLAGS.get(prog.rstrip("0123456789.")) or ""
+            if not flags:
+                continue
+            for j in range(i + 1, len(words) - 1):
+                opt = words[j]
+                if not opt.startswith("-") or opt == "--":
+                    break
+                if not opt.startswith("--") and any(f in opt[1:] for f in flags):
+                    if template.has_templates(words[j + 1]):
+                        out.append(f"{prog} {opt}")
+                    break
+        for v in value:
+            if isinstance(v, (list, dict)):
+                out += _scripts_with_templates(v)
+    return out
+
+
 def _templates(c: _Checker, node: YNode, value: Any, where: str, inputs: dict[str, Input]) -> None:
     """Every ${EXPR} in a value compiles, names known finding ids, and reads only declared inputs."""
     for source in template.expressions(value):
@@ -284,6 +316,10 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
         tkind = roles[target].kind if target in roles else None
     if "params" in spec:
         _templates(c, spec["__pos__params"], spec.get("params"), f"{where}: params", inputs)
+        for script in _scripts_with_templates(spec.get("params")):
+            c.err(spec["__pos__params"], f"{where}: params: ${{...}} inside the code of {script}: a value read "
+                  "from a live system would become code. Pass it as an argument after the code instead "
+                  "([sh, -c, 'echo \"$1\"', sh, '${...}'])")
     if spec.get("text"):
         _templates(c, spec["__pos__text"], spec.get("text"), f"{where}: text", inputs)
 

@@ -99,7 +99,7 @@ def compose(text: str) -> YNode | None:
                 docs += 1
                 if docs > 1:
                     line, col = _pos(ev.start_mark)
-                    raise YamlError("a playbook file holds one YAML document", line, col)
+                    raise YamlError("the file holds one YAML document", line, col)
             elif isinstance(ev, yaml.ScalarEvent):
                 line, col = _pos(ev.start_mark)
                 value, tag = _scalar(ev)
@@ -127,7 +127,7 @@ def compose(text: str) -> YNode | None:
                     raise YamlError(f"unknown alias *{ev.anchor}", line, col)
                 if anchors[ev.anchor].kind != "scalar":
                     # Shared collections make a small file expand without bound (and may be recursive).
-                    raise YamlError("aliases of mappings or lists are not supported in playbooks", line, col)
+                    raise YamlError("aliases of mappings or lists are not supported", line, col)
                 attach(anchors[ev.anchor])
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark

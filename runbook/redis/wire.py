@@ -15,6 +15,11 @@ from typing import Any
 import hiredis
 
 
+# The most a probe reads in one call. The largest real replies are far below it (INFO all with its
+# command stats, CONFIG GET *, CLIENT LIST of 10,000 clients: a few MB at most).
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+
+
 class WireError(Exception):
     pass
 
@@ -100,12 +105,16 @@ class Wire:
 
     async def _drain_and_read(self, replies: list[Any], n: int) -> None:
         await self.writer.drain()
+        got = 0
         while len(replies) < n:
             reply = self.parser.gets()
             if reply is False:
                 data = await self.reader.read(65536)
                 if not data:
                     raise WireError("the server closed the connection")
+                got += len(data)
+                if got > MAX_REPLY_BYTES:  # a server that never stops answering does not grow us without end
+                    raise WireError(f"the reply is larger than {MAX_REPLY_BYTES // (1024 * 1024)} MB: not read")
                 self.parser.feed(data)
                 continue
             replies.append(reply)

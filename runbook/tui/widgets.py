@@ -111,7 +111,8 @@ def guards_table(guards: list[dict[str, Any]]) -> Group:
     rows = []
     for g in guards:
         t = Text()
-        t.append("PASS  " if g["passed"] else "BLOCK ", style="green" if g["passed"] else "bold red")
+        t.append("PASS  " if g["passed"] else ("UNKNOWN " if g.get("unknown") else "BLOCK "),
+                 style="green" if g["passed"] else "bold red")
         t.append(str(g["guard"]))
         if g.get("reason") and g["reason"] != g["guard"]:
             t.append(f": {g['reason']}")
