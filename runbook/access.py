@@ -19,6 +19,7 @@ import re
 import secrets
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -393,6 +394,30 @@ class Local(Access):
         return Ran(p.returncode, p.stdout, p.stderr)
 
 
+_SSH_REAPED = False
+
+
+def _reap_ssh_dirs() -> list[str]:
+    """The control dirs of runbooks that were killed: their masters are told to exit (ssh -O exit on each
+    socket), the dirs removed. Once per process, before its first connection."""
+    global _SSH_REAPED
+    if _SSH_REAPED:
+        return []
+    _SSH_REAPED = True
+    removed = []
+    for d in procs.stale_dirs(os.path.join(tempfile.gettempdir(), "runbook-ssh-*")):
+        for name in os.listdir(d):
+            path = os.path.join(d, name)
+            if not name.startswith("fwd-") and stat.S_ISSOCK(os.lstat(path).st_mode):
+                try:
+                    procs.run(["ssh", "-o", f"ControlPath={path}", "-O", "exit", "runbook-stale"], 5)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
 _DEST = re.compile(r"^(?:(?P<user>[^@\s/:]+)@)?(?P<host>\[[^\]]+\]|[^@\s/:\[\]]+)(?::(?P<port>\d{1,5}))?$")
 
 
@@ -431,7 +456,9 @@ class Ssh(Access):
 
     def _base(self) -> list[str]:
         if not self._dir:
+            _reap_ssh_dirs()
             self._dir = tempfile.mkdtemp(prefix="runbook-ssh-")  # 0700: only this user reaches the socket
+            procs.mark_owned(self._dir)
             atexit.register(self.close)
         argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={int(self.connect_timeout)}",
                 "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
@@ -544,6 +571,16 @@ class Ssh(Access):
             self._fill(sh, deadline)
         out, self._buf = self._buf[:i], self._buf[i + len(marker):]
         return out
+
+    def watch(self, script: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> subprocess.Popen:
+        """`sh -c SCRIPT sh ARGS...` on the host, in a channel of its own whose stdin stays open for as long
+        as the returned process's does: the script reads it to its end, and that end comes when runbook
+        closes it, when runbook dies (the kernel closes it), or when the connection goes."""
+        self._master(timeout)
+        return subprocess.Popen([*self._base(), "-o", "ControlMaster=no", "--", self.host,
+                                 shlex.join(["sh", "-c", script, "sh", *args])],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
 
     def forward_unix(self, remote: str, timeout: float = DEFAULT_TIMEOUT) -> str:
         """Forward a unix socket of the host to one in the private control directory, over the shared

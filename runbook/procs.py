@@ -78,3 +78,40 @@ def run(argv: list[str], timeout: float, **kw: Any) -> subprocess.CompletedProce
         p.communicate()
         raise
     return subprocess.CompletedProcess(argv, p.returncode, out, err)
+
+
+# -- what runbook leaves in /tmp: each dir names its owner, so that the next run can tell what is stale
+def owner_token(pid: int | None = None) -> str:
+    """pid and start time: a process that is gone, or a later one with the same pid, is not the owner."""
+    import psutil
+
+    pid = pid or os.getpid()
+    try:
+        return f"{pid} {psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
+        return ""
+
+
+def mark_owned(directory: str) -> None:
+    with open(os.path.join(directory, "owner"), "w") as f:
+        f.write(owner_token())
+
+
+def stale_dirs(pattern: str) -> list[str]:
+    """This user's dirs matching pattern whose owner (see mark_owned) no longer runs."""
+    import glob
+
+    out = []
+    for d in glob.glob(pattern):
+        try:
+            if os.stat(d).st_uid != os.getuid():
+                continue
+            with open(os.path.join(d, "owner")) as f:
+                token = f.read().split()
+        except (OSError, ValueError):
+            continue
+        if len(token) == 2 and token[0].isdigit() and owner_token(int(token[0])) == " ".join(token):
+            continue  # its runbook still runs
+        out.append(d)
+    return out
+

@@ -28,6 +28,18 @@ def keygen(path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
 
 
+def _clear_stale_pyenv_lock() -> None:
+    """This machine's root login runs `pyenv init` from ~/.bashrc, which takes a lock in pyenv's shims dir
+    while it rehashes; a login killed in the middle (drop_connections does that) leaves the lock, and
+    every later ssh login here waits on it for a minute. A lock older than a minute is stale."""
+    lock = Path(os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))) / "shims" / ".pyenv-shim"
+    try:
+        if time.time() - lock.stat().st_mtime > 60:
+            lock.unlink()
+    except OSError:
+        pass
+
+
 class Sshd:
     def __init__(self, base: Path) -> None:
         self.dir = base / "sshd"
@@ -57,6 +69,7 @@ class Sshd:
 
     def start(self) -> "Sshd":
         os.makedirs("/run/sshd", exist_ok=True)  # privilege separation directory the package expects
+        _clear_stale_pyenv_lock()
         self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.dir / "sshd_config")], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=open(self.dir / "sshd.log", "wb"),
                                      start_new_session=True)

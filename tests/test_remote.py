@@ -262,3 +262,78 @@ def test_a_jvm_over_ssh_is_read_with_its_own_jstat(server, tmp_path) -> None:
     finally:
         p.kill()
         p.wait(10)
+
+
+@pytest.mark.skipif(not __import__("shutil").which("redis-server"), reason="needs redis-server")
+def test_a_killed_check_leaves_nothing_on_the_host_and_the_next_run_reaps_its_connection(server, tmp_path) -> None:
+    """runbook SIGKILLed while its copy loads on the ssh host: the host ends the copy and removes its data
+    (its watch channel reads to the end when runbook dies); the next run tells the dead run's ssh master
+    to exit and removes its control dir."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from conftest import ROOT
+    from redis_server import RedisServer
+
+    def wait_for(fn, what, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = fn()
+            if v:
+                return v
+            time.sleep(0.02)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    before = set(Path("/tmp").glob("rb-sim-*"))
+
+    def copies() -> list[tuple[psutil.Process, Path]]:
+        """The copies started on the host since the test began (each writes its pid file in its dir)."""
+        out = []
+        for d in set(Path("/tmp").glob("rb-sim-*")) - before:
+            try:
+                out.append((psutil.Process(int((d / "server.pid").read_text().split()[0])), d))
+            except (OSError, ValueError, IndexError, psutil.Error):
+                continue
+        return out
+
+    s = RedisServer(tmp_path, "redis", conf="").start()
+    check = None
+    try:
+        r = s.client()
+        pipe = r.pipeline(transaction=False)
+        for i in range(200_000):
+            pipe.set(f"k{i}", "x" * 200)
+            if i % 5000 == 4999:
+                pipe.execute()
+        pipe.execute()
+        r.save()
+        inv = tmp_path / "inventory.yaml"
+        inv.write_text(f"targets:\n  master:\n    url: {s.url}\n    restart: {{command: [redis-server, {s.conf}]}}\n"
+                       f"    ssh: {server.dest}\n    ssh_options:\n" + "".join(f"      - \"{o}\"\n" for o in server.options))
+        check = subprocess.Popen([sys.executable, "-m", "runbook.cli", "redis", "check", "--restart", "-i", str(inv)],
+                                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        copy, data = wait_for(copies, "the copy to start on the host")[0]
+        control = wait_for(lambda: [d for d in Path("/tmp").glob("runbook-ssh-*")
+                                    if (d / "owner").exists() and (d / "owner").read_text().split()[0] == str(check.pid)],
+                           "the check's ssh control dir")[0]
+        os.kill(check.pid, signal.SIGKILL)
+        check.wait(5)
+        wait_for(lambda: not copy.is_running() or copy.status() == psutil.STATUS_ZOMBIE, "the copy to end", 15)
+        wait_for(lambda: not data.exists(), "its data on the host to be removed", 15)
+        assert control.exists()  # the killed run could not close its connection: the next run does
+        again = subprocess.run([sys.executable, "-m", "runbook.cli", "redis", "check", "--no-preview", "-i", str(inv)],
+                               cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert "internal error" not in again.stderr
+        assert not control.exists()
+        masters = [p for p in psutil.process_iter(["cmdline"]) if str(control) in " ".join(p.info["cmdline"] or [])]
+        wait_for(lambda: all(not p.is_running() for p in masters), "the dead run's ssh master to exit", 10)
+    finally:
+        if check and check.poll() is None:
+            check.kill()
+        for p, _ in copies():
+            p.kill()
+        s.stop()

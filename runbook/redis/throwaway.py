@@ -87,17 +87,6 @@ def _tmp_root() -> str | None:
     return "/tmp" if os.path.isdir("/tmp") else None
 
 
-def _me(pid: int | None = None) -> str:
-    """pid and start time: a process that is gone, or a later one with the same pid, is not the owner."""
-    import psutil
-
-    pid = pid or os.getpid()
-    try:
-        return f"{pid} {psutil.Process(pid).create_time():.2f}"
-    except psutil.Error:
-        return ""
-
-
 def _reap_once() -> None:
     global _REAPED
     if not _REAPED:
@@ -106,23 +95,13 @@ def _reap_once() -> None:
 
 
 def reap(root: str | None = None) -> list[str]:
-    """Remove the temp dirs of copies whose runbook is gone (killed before it could clean up): ours (this
-    user's), with an owner that no longer runs; the copy itself died with its runbook (parent-death
-    signal), and one still running from such a dir is stopped first. Returns the dirs removed."""
-    import glob
-
+    """Remove the temp dirs of copies whose runbook is gone (killed before it could clean up); the copy
+    itself died with its runbook (parent-death signal), and one still running from such a dir is stopped
+    first. Returns the dirs removed."""
     import psutil
 
     removed = []
-    for d in glob.glob(os.path.join(root or _tmp_root() or tempfile.gettempdir(), _PREFIX + "*")):
-        try:
-            if os.stat(d).st_uid != os.getuid():
-                continue
-            owner = Path(d, "owner").read_text().split()
-        except OSError:
-            continue
-        if len(owner) == 2 and _me(int(owner[0])) == " ".join(owner):
-            continue  # its runbook still runs
+    for d in procs.stale_dirs(os.path.join(root or _tmp_root() or tempfile.gettempdir(), _PREFIX + "*")):
         try:
             pid = int(Path(d, "server.pid").read_text().split()[0])
             p = psutil.Process(pid)
@@ -141,7 +120,7 @@ class _Here:
     def __init__(self, acc: Any) -> None:
         _reap_once()
         self.tmp = tempfile.mkdtemp(prefix=_PREFIX, dir=_tmp_root())
-        Path(self.tmp, "owner").write_text(_me())  # whose copy this is: see _reap
+        procs.mark_owned(self.tmp)  # whose copy this is: see reap
         self.proc: subprocess.Popen[bytes] | None = None
 
     def launch(self, data: list[tuple[str, str]], config_file: str, main: str, ours_lines: list[str],
@@ -222,6 +201,9 @@ setsid "$@" </dev/null >"$t/out.log" 2>&1 & echo $!"""
 _WAIT = ('n=0; while kill -0 "$1" 2>/dev/null; do [ -S "$2" ] && { echo socket; exit 0; }; n=$((n+1)); '
          '[ $n -ge 50 ] && { echo starting; exit 0; }; sleep 0.01; done; echo exited')
 _END = 'kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null; rm -rf -- "$2"'
+# Held open by runbook for the copy's life: when its input ends (runbook closed it, died, or lost the
+# connection), a copy whose directory is still there was not cleaned up by runbook, and is ended here.
+_WATCH = 'cat >/dev/null; [ -d "$2" ] && { kill -KILL "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null; rm -rf -- "$2"; }'
 
 
 class _There:
@@ -234,6 +216,7 @@ class _There:
         self.made = False
         self.pid = 0
         self.forwarded = ""
+        self.watchdog: subprocess.Popen[bytes] | None = None
         self._forward: Any = None  # the forward is set up while the copy starts (ssh connects on use)
         self._forward_error: Exception | None = None
 
@@ -261,6 +244,11 @@ class _There:
         if r.rc == 97:
             raise AccessError(f"cannot change to {cwd} on {self.acc.host}: {said}")
         self.pid = int(r.text.strip()) if r.rc == 0 and r.text.strip().isdigit() else 0
+        if self.pid:
+            try:
+                self.watchdog = self.acc.watch(_WATCH, str(self.pid), self.tmp)
+            except (OSError, AccessError):
+                self.watchdog = None  # the copy is still ended by cleanup(); only a kill of runbook is not covered
 
     def wait(self, sock: str) -> str:
         if not self.pid:
@@ -286,6 +274,12 @@ class _There:
                 self.acc.run(["sh", "-c", _END, "sh", str(self.pid or 0), self.tmp])
         except AccessError:
             pass  # the host is gone: its /tmp keeps a small directory, nothing runs
+        if self.watchdog is not None:
+            try:
+                self.watchdog.stdin.close()
+                self.watchdog.wait(5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.watchdog.kill()
         if self._forward is not None:
             self._forward.join()
         if self.forwarded:  # off the answer's path: the forward leads nowhere now
