@@ -41,7 +41,12 @@ def record(targets: dict[str, Target], timeout: float = 3.0, params: dict[str, A
         "targets": {n: to_inventory_entry(t) for n, t in targets.items()},
         "facts": facts,
         "answers": {},
-    })
+    }, _secrets_of(targets))
+
+
+def _secrets_of(targets: dict[str, Target]) -> frozenset[str]:
+    """Every secret the targets carry (URL passwords, secret restart options, ssh SetEnv values)."""
+    return frozenset(x for t in targets.values() for x in t.secrets())
 
 
 def record_playbook(pb: Any, targets: dict[str, Target], answers: dict[str, Any], params: dict[str, Any] | None = None,
@@ -91,7 +96,7 @@ def record_playbook(pb: Any, targets: dict[str, Target], answers: dict[str, Any]
         "facts": recorded,
         "answers": answers,
         "recorded_outcome": outcome,
-    })
+    }, _secrets_of(targets))
 
 
 def save(data: dict[str, Any], path: str | Path) -> None:
