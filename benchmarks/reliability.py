@@ -7,11 +7,14 @@
    An unsafe pass is a guard that passes, or an action that runs, while the fault stands.
 2. SIGKILL at a random moment of a headless session, 100 times: events lost (a line the run printed,
    which is written after its event is fsynced, missing from the journal), journals `show` cannot read,
-   and resumes that do not complete.
-3. Hypothesis fuzzing of the playbook loader, expressions, the config reader, the RDB/AOF readers and the
-   GC reader: crashes (an exception that is not the reader's own error), with the number of inputs tried.
-4. Every output (headless transcripts, journals, exports, JSON, the scenario file, the TUI's screen) of
-   runs that handle the secrets below, scanned for them: leaks.
+   resumes that do not complete, and actions that did not run exactly once (counted by what they wrote).
+   Then SIGTERM, SIGINT, SIGHUP or SIGKILL inside a real Redis restart, 20 times: the master down or short
+   of keys at the end, restarts started more or less than once, resumes that do not complete.
+3. Hypothesis fuzzing of the playbook loader, expressions, the config reader, the RDB header reader, the
+   AOF readers and the GC reader: crashes (an exception that is not the reader's own error), with the
+   number of inputs tried.
+4. tests/test_secrets_everywhere.py's eight secret sources in its eight outputs, and the TUI's tabs in
+   tmux: leaks.
 """
 
 from __future__ import annotations
@@ -191,7 +194,8 @@ def kills(tmp: Path, n: int, seed: int) -> dict[str, int]:
     from runbook.transcript import render
 
     rng = random.Random(seed)
-    out = {"kills": 0, "events_lost": 0, "unreadable": 0, "resumed": 0, "resume_failed": 0, "ended_before_kill": 0}
+    out = {"kills": 0, "events_lost": 0, "unreadable": 0, "resumed": 0, "resume_failed": 0, "ended_before_kill": 0,
+           "not_once": 0}
     for i in range(n):
         state = tmp / f"state{i}"
         env = {**os.environ, "RUNBOOK_STATE_DIR": str(state)}
@@ -227,18 +231,88 @@ def kills(tmp: Path, n: int, seed: int) -> dict[str, int]:
         if read.ended is not None:
             out["ended_before_kill"] += 1
             continue
-        at = [e.step for e in read.events if e.kind == "step_entered"][-1]
-        order = ["look", "first", "act", "second", "verify"]
-        answers = {"first": "done\n", "act": "host\n", "second": "done\n"}
-        r = rb("run", "--resume", path.stem, "--headless", env=env,
-               input="".join(answers.get(st, "") for st in order[order.index(at):]))
+        answers = tmp / f"answers{i}.yaml"  # (an action reconciled on resume is not confirmed again)
+        answers.write_text(json.dumps({"first": "done", "act": {"confirm": "host"}, "second": "done"}))
+        r = rb("run", "--resume", path.stem, "--headless", "--answers", str(answers), env=env)
         ended = store.read(path).events[-1]
+        runs = marker.read_text().count("ran") if marker.exists() else 0
+        if runs != 1:
+            out["not_once"] += 1
+            print(f"   the action ran {runs} times after kill {i} and its resume")
         if r.returncode == 0 and ended.kind == "session_ended" and ended.data.get("outcome") == "completed":
             out["resumed"] += 1
         else:
             out["resume_failed"] += 1
             print(f"   resume failed after kill {i}: {r.stdout[-300:]} {r.stderr[-300:]}")
     return out
+
+
+# ------------------------------------------------------------------ 2b. signals inside a Redis restart
+def restart_kills(tmp: Path, n: int, seed: int) -> dict[str, int]:
+    """A confirmed restart of a real master (100,000 keys) by the shipped playbook; SIGTERM, SIGINT, SIGHUP
+    or SIGKILL at a random moment from its intent to a second later; then one --resume. Bad: the master
+    down or short of keys at the end, a restart started more or less than once, a resume not completed."""
+    import redis
+
+    from runbook.journal import store
+
+    rng = random.Random(seed)
+    sigs = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL]
+    out = {"tried": 0, "bad_world": 0, "not_once": 0, "resume_failed": 0, "ended_before": 0}
+    for i in range(n):
+        state = tmp / f"rstate{i}"
+        env = {**os.environ, "RUNBOOK_STATE_DIR": str(state)}
+        s = RedisServer(tmp, f"rk{i}", conf="save 3600 1\nenable-debug-command local\n").start()
+        try:
+            s.client().execute_command("DEBUG", "POPULATE", 100_000, "key", 64)
+            s.client().save()
+            starts = s.log.read_text().count("Ready to accept connections")
+            inv = tmp / f"rk{i}.yaml"
+            inv.write_text(json.dumps({"targets": {"master": {"url": s.url, "restart": {"command": ["redis-server", str(s.conf)]}}}}))
+            ans = tmp / f"rk{i}-answers.yaml"
+            ans.write_text(json.dumps({"storm": "done", "aof-trap": "done", "preview": "done", "investigate": "done",
+                                       "restart": {"confirm": "master"}}))
+            p = subprocess.Popen([*CLI, "run", str(ROOT / "playbooks" / "redis-master-restart.yaml"), "-i", str(inv),
+                                  "--headless", "--answers", str(ans)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any(
+                    '"action_intent"' in j.read_text() for j in (state / "sessions").glob("*.jsonl")):
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0, 0.6))
+            p.send_signal(rng.choice(sigs))
+            p.wait(120)
+            out["tried"] += 1
+            while time.monotonic() < deadline and any("runbook.engine.runner" in " ".join(q.cmdline())
+                                                      for q in __import__("psutil").process_iter() if _ours(q, state)):
+                time.sleep(0.05)
+            journal = next((state / "sessions").glob("*.jsonl"))
+            if store.read(journal).ended is not None:
+                out["ended_before"] += 1  # the signal came after the session's end: nothing to resume
+            elif (r := rb("run", "--resume", journal.stem, "--headless", "--answers", str(ans), env=env)).returncode != 0 \
+                    or store.read(journal).events[-1].data.get("outcome") != "completed":
+                out["resume_failed"] += 1
+                print(f"   resume failed after restart kill {i}: {r.stdout[-300:]} {r.stderr[-200:]}")
+            try:
+                keys = redis.Redis(port=s.port, socket_timeout=5).dbsize()
+            except redis.RedisError:
+                keys = -1
+            if keys != 100_000:
+                out["bad_world"] += 1
+                print(f"   after restart kill {i}: {keys} keys")
+            if s.log.read_text().count("Ready to accept connections") != starts + 1:
+                out["not_once"] += 1
+        finally:
+            s.stop()
+            subprocess.run(["pkill", "-KILL", "-f", f"redis-server {s.conf}"], capture_output=True)
+    return out
+
+
+def _ours(q: Any, state: Path) -> bool:
+    try:
+        return str(state) in " ".join(q.cmdline())
+    except Exception:  # noqa: BLE001 - gone
+        return False
 
 
 # ------------------------------------------------------------------ 3. fuzzing
@@ -303,17 +377,23 @@ def fuzz(examples: int, tmp: Path) -> dict[str, tuple[int, int]]:
     run("config reader", st.text(max_size=400), config)
     blob = tmp / "fuzz.bin"
 
-    def rdb_aof(b: bytes) -> None:
+    def rdb_header(b: bytes) -> None:
         blob.write_bytes(b)
         try:
             rdb.read_header(blob)
         except rdb.RdbError:
             pass
-        aof.scan_incr(str(blob))
+
+    def aof_files(b: bytes) -> None:
+        blob.write_bytes(b)
+        aof.scan_incr(str(blob), len(b))  # (the AOF readers say what is wrong in their result, never raise)
         aof.parse_manifest(str(blob))
 
-    run("RDB/AOF readers", st.one_of(st.binary(max_size=600), st.binary(max_size=400).map(lambda b: b"REDIS0010" + b),
-                                     st.binary(max_size=300).map(lambda b: b"*2\r\n$3\r\nSET\r\n" + b)), rdb_aof)
+    run("RDB header reader", st.one_of(st.binary(max_size=600), st.binary(max_size=400).map(lambda b: b"REDIS0010" + b)),
+        rdb_header)
+    run("AOF readers (incr file, manifest)", st.one_of(
+        st.binary(max_size=600), st.binary(max_size=300).map(lambda b: b"*2\r\n$3\r\nSET\r\n" + b),
+        st.text(max_size=300).map(lambda t: ("file appendonly.aof.1.base.rdb seq 1 type b\n" + t).encode())), aof_files)
     log = tmp / "fuzz.log"
     gc_lines = st.lists(st.one_of(
         st.text(max_size=120),
@@ -335,54 +415,26 @@ def fuzz(examples: int, tmp: Path) -> dict[str, tuple[int, int]]:
 
 
 # ------------------------------------------------------------------ 4. secrets
-def secrets_scan(tmp: Path) -> tuple[int, int, list[str]]:
-    secrets = ["url-pw-7Hq2", "requirepass-Zk4m", "set-secret-P9w1", "alice-pw-Ln3c"]
+def secrets_scan(tmp: Path) -> tuple[int, int, int, list[str]]:
+    """tests/test_secrets_everywhere.py's scan (8 secret sources, 8 outputs), and the TUI's tabs in tmux
+    of a session whose target has a password in its URL."""
+    from test_secrets_everywhere import SECRETS, scan
+
     state = tmp / "secret-state"
-    env = {**os.environ, "RUNBOOK_STATE_DIR": str(state)}
-    s = RedisServer(tmp, "sec", conf=f"save 3600 1\nuser alice on >{secrets[3]} ~* +@all\n", password=secrets[1]).start()
-    outputs: list[tuple[str, str]] = []
+    os.environ["RUNBOOK_STATE_DIR"] = str(state)
+    outputs, leaks = scan(tmp / "secrets", state)
+    found = [f"{where}: {name}" for where, name in leaks]
+    pw = SECRETS["url"]
+    s = RedisServer(tmp, "sec", password=pw).start()
     try:
-        s.fill(20)
-        url = f"redis://default:{secrets[1]}@127.0.0.1:{s.port}"
-        url_user = f"redis://alice:{secrets[3]}@127.0.0.1:{s.port}"
-        for u in (url, url_user):
-            r = rb("redis", "check", u, "--json", env=env)
-            outputs += [("check --json", r.stdout + r.stderr)]
-            r = rb("redis", "check", u, env=env)
-            outputs += [("check", r.stdout + r.stderr)]
         pb = tmp / "sec.yaml"
-        pb.write_text(f"""
-name: secrets
-targets: {{master: {{kind: redis}}}}
-steps:
-  - id: read
-    kind: check
-    target: master
-    probes: [redis.check]
-  - id: set
-    kind: action
-    target: master
-    action: redis.config_set
-    params: {{name: masterauth, value: "{secrets[2]}"}}
-""")
-        answers = tmp / "sec-answers.yaml"
-        answers.write_text(json.dumps({"set": {"confirm": "master"}}))
-        for extra in ([], ["--dry-run"]):
-            r = rb("run", str(pb), "--target", f"master={url}", "--headless", "--answers", str(answers), *extra, env=env)
-            outputs.append(("run " + " ".join(extra), r.stdout + r.stderr))
-        rec = tmp / "scenario.yaml"
-        r = rb("record", f"master={url}", "-o", str(rec), env=env)
-        outputs.append(("record", r.stdout + r.stderr + (rec.read_text() if rec.exists() else "")))
-        for j in (state / "sessions").glob("*.jsonl"):
-            outputs.append((f"journal {j.name}", j.read_text()))
-            outputs.append(("journal show", rb("journal", "show", j.stem, "-v", env=env).stdout))
-            outputs.append(("journal export", rb("journal", "export", j.stem, env=env).stdout))
-        outputs.append(("journal list", rb("journal", "list", "--json", env=env).stdout))
-        outputs.append(("TUI screen", tui_screen(pb, url, env)))
+        pb.write_text("name: secrets\ntargets: {master: {kind: redis}}\nsteps:\n"
+                      "  - {id: read, kind: check, target: master, probes: [redis.check]}\n")
+        screen = tui_screen(pb, f"redis://:{pw}@127.0.0.1:{s.port}", {"RUNBOOK_STATE_DIR": str(state)})
     finally:
         s.stop()
-    leaks = [f"{name}: {sec}" for name, text in outputs for sec in secrets if sec in text]
-    return len(outputs), len(leaks), leaks
+    found += [f"TUI tabs: {name}" for name, secret in SECRETS.items() if secret in screen]
+    return len(outputs) + 1, len(SECRETS), len(found), found
 
 
 def tui_screen(pb: Path, url: str, env: dict[str, str]) -> str:
@@ -410,6 +462,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kills", type=int, default=100)
     ap.add_argument("--examples", type=int, default=2000)
+    ap.add_argument("--restart-kills", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="rb-reliability-"))
@@ -422,14 +475,21 @@ def main() -> None:
         t0 = time.monotonic()
         k = kills(tmp, args.kills, args.seed)
         print(f"SIGKILL at random moments: {k['kills']} kills, events lost: {k['events_lost']}, unreadable journals: "
-              f"{k['unreadable']}, resumes completed: {k['resumed']}, resumes failed: {k['resume_failed']} "
-              f"(ended before the kill: {k['ended_before_kill']})  ({time.monotonic() - t0:.0f} s)", flush=True)
+              f"{k['unreadable']}, resumes completed: {k['resumed']}, resumes failed: {k['resume_failed']}, "
+              f"actions not run exactly once: {k['not_once']} (ended before the kill: {k['ended_before_kill']})  "
+              f"({time.monotonic() - t0:.0f} s)", flush=True)
+        t0 = time.monotonic()
+        rk = restart_kills(tmp, args.restart_kills, args.seed)
+        print(f"signals inside a Redis restart: {rk['tried']} (SIGTERM, SIGINT, SIGHUP, SIGKILL at random moments "
+              f"after the intent), master down or missing keys: {rk['bad_world']}, restarts not run exactly once: "
+              f"{rk['not_once']}, resumes failed: {rk['resume_failed']} (ended before the signal: {rk['ended_before']})  "
+              f"({time.monotonic() - t0:.0f} s)", flush=True)
         t0 = time.monotonic()
         for name, (n, crashes) in fuzz(args.examples, tmp).items():
             print(f"fuzzing {name}: {n} inputs, crashes: {crashes}", flush=True)
         print(f"  ({time.monotonic() - t0:.0f} s)")
-        n, leaks, which = secrets_scan(tmp)
-        print(f"secrets: {n} outputs scanned for 4 secrets, leaks: {leaks}" + (f" {which}" if which else ""))
+        n, sources, leaks, which = secrets_scan(tmp)
+        print(f"secrets: {n} outputs scanned for {sources} secret sources, leaks: {leaks}" + (f" {which}" if which else ""))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -68,7 +68,8 @@ class ArgvWatch:
         return self.seen
 
 
-def test_no_secret_source_reaches_any_output(tmp_path, state_dir) -> None:
+def scan(tmp_path: Path, state_dir: Path) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Run everything above; the outputs by name, and the leaks as (output, secret source)."""
     sock = tmp_path / "r.sock"
     s = RedisServer(tmp_path, "m", conf=f"save 3600 1\nunixsocket {sock}\nunixsocketperm 700\n",
                     password=SECRETS["url"]).start()
@@ -115,7 +116,12 @@ def test_no_secret_source_reaches_any_output(tmp_path, state_dir) -> None:
         outputs["argv of every process"] = "\n".join(c for c in watch.close() if "runbook.cli redis check" not in c)
         s.stop()
     leaks = [(where, name) for where, text in outputs.items() for name, secret in SECRETS.items() if secret in text]
-    assert not leaks, leaks
+    return outputs, leaks
+
+
+def test_no_secret_source_reaches_any_output(tmp_path, state_dir) -> None:
+    outputs, leaks = scan(tmp_path, state_dir)
+    assert len(outputs) == 8 and not leaks, leaks
 
 
 def _journal(state: Path) -> Path:
