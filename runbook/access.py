@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runbook import procs
+from runbook.secrets import mask_ssh_option
 
 DEFAULT_TIMEOUT = 10.0
 READ_LIMIT = 16 * 1024 * 1024
@@ -463,8 +464,19 @@ class Ssh(Access):
         argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={int(self.connect_timeout)}",
                 "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
                 "-o", f"ControlPath={self._dir}/%C"]
+        secret = [o for o in self.options if mask_ssh_option(o) != o]
+        if secret:  # never on an argv (ps shows it to every user): in a config file of the private dir
+            conf = os.path.join(self._dir, "options.conf")
+            if not os.path.exists(conf):
+                fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    # the first value ssh obtains wins: these, then the configs ssh reads without -F
+                    f.write("".join(" ".join(o.split("=", 1)) + "\n" for o in secret)
+                            + "Include ~/.ssh/config\nInclude /etc/ssh/ssh_config\n")
+            argv += ["-F", conf]
         for o in self.options:
-            argv += ["-o", o]
+            if o not in secret:
+                argv += ["-o", o]
         if self.port:
             argv += ["-p", str(self.port)]
         if self.user:

@@ -337,3 +337,45 @@ def test_a_killed_check_leaves_nothing_on_the_host_and_the_next_run_reaps_its_co
         for p, _ in copies():
             p.kill()
         s.stop()
+
+
+@pytest.mark.skipif(not __import__("shutil").which("redis-server"), reason="needs redis-server")
+def test_a_secret_ssh_option_is_never_on_an_argv(server, tmp_path) -> None:
+    """SetEnv=REDISCLI_AUTH=... goes to ssh in a private config file, not in a -o that ps shows."""
+    import json
+    import subprocess
+    import sys
+    import threading
+
+    import psutil
+
+    from conftest import ROOT
+    from redis_server import RedisServer
+
+    secret = "SshEnv-Secret-4u"
+    s = RedisServer(tmp_path, "redis", conf="save 3600 1\n").start()
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for p in psutil.process_iter(["cmdline"]):
+                seen.add(" ".join(p.info["cmdline"] or []))
+            time.sleep(0.005)
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    try:
+        inv = tmp_path / "inventory.yaml"
+        inv.write_text(f"targets:\n  master:\n    url: {s.url}\n    ssh: {server.dest}\n    ssh_options:\n"
+                       + "".join(f"      - \"{o}\"\n" for o in (*server.options, f"SetEnv=REDISCLI_AUTH={secret}")))
+        r = subprocess.run([sys.executable, "-m", "runbook.cli", "redis", "check", "-i", str(inv), "--json", "--restart"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+        report = json.loads(r.stdout)[0]
+        assert report["restart_preview"]["read_over"].startswith("ssh "), report["restart_preview"]
+        assert secret not in r.stdout + r.stderr
+    finally:
+        stop.set()
+        t.join(5)
+        s.stop()
+    assert any(c.startswith("ssh ") for c in seen) and not [c for c in seen if secret in c]
