@@ -65,6 +65,22 @@ class GuardSpec:
     check: Callable[..., tuple[bool, dict[str, Any], str]]  # (facts, params) -> (passed, evidence, reason)
     doc: str
 
+    def verdict(self, facts: Any, params: dict[str, Any]) -> tuple[bool, dict[str, Any], str, bool]:
+        """(passed, evidence, reason, unknown): on facts of a target that could not be read, the guard does
+        not know, and blocks, whatever its check would say."""
+        why = unreadable(facts)
+        if why is not None:
+            return False, {"error": why}, f"could not read the target: {why}", True
+        passed, evidence, reason = self.check(facts, params)
+        return bool(passed), evidence, reason, False
+
+
+def unreadable(facts: Any) -> str | None:
+    """Why the facts say their target could not be read (None: it was read)."""
+    if isinstance(facts, dict) and facts.get("reachable") is False:
+        return str(facts.get("error") or "not reachable")
+    return None
+
 
 @dataclass(frozen=True)
 class ActionSpec:

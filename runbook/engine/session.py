@@ -18,6 +18,7 @@ from runbook.engine.facts import FactSource, ProbeError
 from runbook.engine.operators import Answer, ConfirmRequest, Operator
 from runbook.events import Event, utcnow
 from runbook.findings import Finding
+from runbook.kind import unreadable
 from runbook.journal.store import Journal
 from runbook.playbook.expr import ExprError
 from runbook.playbook.model import END, GuardRef, Playbook, Step
@@ -457,15 +458,16 @@ class Session:
                 results.append(GuardResult(label, False, {}, f"could not read {probe} on {step.target}: {error}",
                                            unknown=True))
                 continue
-            if isinstance(facts, dict) and facts.get("reachable") is False:
-                # whatever the guard would say on facts it could not read is not known: it blocks
-                why = str(facts.get("error") or "not reachable")
-                results.append(GuardResult(label, False, {"error": why},
-                                           f"could not read {step.target}: {why}", unknown=True))
-                continue
             try:
                 if ref.name:
-                    passed, evidence, reason = registry.GUARDS[ref.name].check(facts, probe_args)
+                    passed, evidence, reason, unknown = registry.GUARDS[ref.name].verdict(facts, probe_args)
+                    if unknown:
+                        results.append(GuardResult(label, False, evidence, f"{step.target}: {reason}", unknown=True))
+                        continue
+                elif (why := unreadable(facts)) is not None:  # an expression on what was not read: not known
+                    results.append(GuardResult(label, False, {"error": why}, f"could not read {step.target}: {why}",
+                                               unknown=True))
+                    continue
                 else:
                     env = {
                         "facts": {step.target: facts},
