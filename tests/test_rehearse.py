@@ -184,3 +184,29 @@ def test_every_library_rehearsal_names_its_findings_ends_as_it_should_and_leaves
     assert not list(sandboxes_dir().glob("*.json"))
     if name == "jvm-container-limit":
         assert not [p for p in memory_cgroup_root().iterdir() if p.name.startswith("runbook-runbook-sandbox-")]
+
+
+@needs_redis
+def test_the_server_a_broken_glass_restart_started_is_stopped_with_its_sandbox(tmp_path) -> None:
+    """The flagship rehearsal, the glass broken: the restart really runs (the master comes back as a replica
+    of itself, empty), and when the rehearsal ends no process runs in its sandbox, that one included."""
+    answers = tmp_path / "answers.yaml"
+    answers.write_text('{storm: done, aof-trap: done, preview: done, investigate: done, '
+                       'restart: {confirm: master, break_glass: "rehearsal: see the trap happen"}}\n')
+    before = {p.pid for p in psutil.process_iter()}
+    r = runbook("rehearse", "twilio-2013", "--headless", "--answers", str(answers), timeout=240)
+    out = r.stdout + r.stderr
+    assert "BREAK-GLASS by answers.yaml" in out, out
+    # it happened as the simulation said: the master came back empty and a replica of itself
+    assert "a slave with 0 keys" in out and "stopped the twilio-2013 sandbox (6 processes)" in out, out
+    left = []
+    for p in psutil.process_iter(["name"]):
+        if p.pid in before:
+            continue
+        try:
+            if "runbook-sandbox-" in p.cwd():
+                left.append((p.pid, p.info["name"], p.cwd()))
+        except psutil.Error:
+            continue
+    assert not left, left
+    assert not list(sandboxes_dir().glob("*.json"))

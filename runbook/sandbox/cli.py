@@ -28,6 +28,8 @@ def register(sub: Any) -> None:
     h.add_argument("scenario", nargs="?")
     h.add_argument("--headless", action="store_true", help="no screen: answer from the scenario, print the transcript")
     h.add_argument("--keep", action="store_true", help="leave the sandbox running after the playbook (stop it with Ctrl-C)")
+    h.add_argument("--answers", metavar="FILE", help="with --headless: your answers, over the scenario's own "
+                   "(break the glass: restart: {confirm: master, break_glass: REASON})")
     h.set_defaults(fn=cmd_rehearse)
 
 

@@ -52,6 +52,31 @@ def _kill(pid: int, create_time: float) -> bool:
     return True
 
 
+def kill_strays(directory: str | Path) -> list[str]:
+    """Every process that runs in the sandbox's directory (its working directory is there, deleted or
+    not) that the sandbox did not start itself: a server its playbook's restart started. The sandbox owns
+    it too. Returns what was stopped."""
+    import psutil
+
+    d = str(directory).rstrip("/")
+    mine = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    out = []
+    for p in psutil.process_iter(["pid", "name"]):
+        if p.info["pid"] in mine:
+            continue
+        try:
+            cwd = p.cwd().removesuffix(" (deleted)")
+        except (psutil.Error, OSError):
+            continue
+        if cwd == d or cwd.startswith(d + "/"):
+            try:
+                p.kill()
+                out.append(f"{p.info['name']} (pid {p.info['pid']})")
+            except psutil.Error:
+                pass
+    return out
+
+
 def cleanup_stale(say: Callable[[str], None] = lambda s: None) -> int:
     """Stop what sandboxes of runs that no longer exist left behind. Returns how many processes."""
     d = sandboxes_dir()
@@ -72,6 +97,9 @@ def cleanup_stale(say: Callable[[str], None] = lambda s: None) -> int:
                 killed += 1
                 say(f"stopped {p['name']} (pid {p['pid']}) left by an earlier rehearsal")
         if rec.get("dir") and Path(rec["dir"]).name.startswith("runbook-sandbox-"):
+            for what in kill_strays(rec["dir"]):
+                killed += 1
+                say(f"stopped {what}, started inside an earlier rehearsal")
             shutil.rmtree(rec["dir"], ignore_errors=True)
         f.unlink(missing_ok=True)
     return killed
@@ -137,7 +165,7 @@ class Sandbox:
                     pass
             else:
                 p.popen.poll()
-        stopped = len(self.procs)
+        stopped = len(self.procs) + len(kill_strays(self.dir))  # and what its actions started there
         self.procs.clear()
         for fn in self.cleanups:
             try:
