@@ -63,9 +63,46 @@ async def test_a_blocking_guard_offers_no_run_button(tmp_path, files) -> None:
         await pilot.press("escape")  # leaving is asked
         await wait_for(pilot, lambda: isinstance(app.screen, AskScreen))
         await pilot.click("#yes")
-        await wait_for(pilot, lambda: "session_ended" in kinds())
+        await wait_for(pilot, lambda: any(e.kind == "note" and "interrupted" in e.data["text"] for e in journal_events()))
     assert not marker.exists()
-    assert journal_events()[-1].data["outcome"] == "blocked"
+    assert "session_ended" not in kinds()  # left: interrupted, resumable
+    assert app.exit_status == 1
+
+
+@pytest.mark.parametrize("how", ["leave", "ctrl+q"])
+async def test_leaving_is_an_interruption_and_the_resume_shows_everything(tmp_path, files, how) -> None:
+    from runbook.journal import store
+
+    flag, marker = files
+    pb = action_playbook(tmp_path, flag, marker)
+    app = run_app(pb)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_ack is not None)
+        if how == "leave":
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, AskScreen))
+            await pilot.click("#yes")
+        else:
+            await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: any(e.kind == "note" and "interrupted" in e.data["text"] for e in journal_events()))
+    assert app.exit_status == 1 and "session_ended" not in kinds()
+    journal = sorted(store.sessions_dir().glob("*.jsonl"))[-1]
+    before = [e.kind for e in journal_events()]
+    again = run_app(pb, resume=journal)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(again.screen, RunScreen) and again.screen.pending_ack is not None)
+        run = again.screen
+        assert run.states["read"] == "done" and run.states["look"] == "current"
+        assert any("[read] check" in line for line in run.timeline), run.timeline  # from the start
+        assert any("session_resumed" == e.kind for e in journal_events())
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(again.screen, ConfirmActionScreen))
+        await pilot.press(*"host", "enter")
+        await wait_for(pilot, lambda: "session_ended" in kinds())
+    after = kinds()
+    assert after[:len(before)] == before and after.count("session_started") == 1
+    assert after.index("session_resumed") < after.index("guard")  # the guards read fresh after the resume
+    assert marker.exists() and journal_events()[-1].data["outcome"] == "completed" and again.exit_status == 0
 
 
 async def test_cancel_keeps_the_session_then_try_again_after_a_fix(tmp_path, files) -> None:

@@ -56,12 +56,13 @@ steps:
 
 
 def run_app(pb: Any, targets: dict[str, Target] | None = None, mode: str = "live", read_only: bool = False,
-            facts: Any = None, live_panels: bool = False) -> RunbookApp:
+            facts: Any = None, live_panels: bool = False, resume: Path | None = None) -> RunbookApp:
+    """The app on a run screen; resume: a journal to continue (its events shown first, as `--resume`)."""
     targets = targets or {"host": Target("host", "local", "host")}
-    path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
+    path = resume or store.sessions_dir() / f"{store.new_session_id()}.jsonl"
     return RunbookApp([ROOT / "playbooks"], clock=fixed_clock(), discover=False, live_panels=live_panels,
                       start_run=dict(playbook=pb, targets=targets, mode=mode, journal_path=path, read_only=read_only,
-                                     facts=facts))
+                                     facts=facts, resume_events=store.read(resume).events if resume else None))
 
 
 def journal_events() -> list[Any]:

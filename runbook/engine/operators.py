@@ -30,6 +30,11 @@ class ConfirmRequest:
         return [g["guard"] for g in self.guards if not g["passed"]]
 
 
+class Interrupted(Exception):
+    """The engineer left the screen (Leave, Ctrl+Q, the terminal closed): the session stops where it is,
+    without an end, and `runbook run --resume` continues it."""
+
+
 @dataclass
 class Answer:
     kind: str  # "confirm", "break_glass", "abort"

@@ -92,6 +92,15 @@ class RunbookApp(App[int]):
 
             self.push_screen(RunScreen(**self.start_run))
 
+    async def action_quit(self) -> None:
+        """Ctrl+Q: a session still running is interrupted (resumable, exit 1), never ended."""
+        from runbook.tui.run import RunScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, RunScreen):
+                screen.interrupt()
+        self.exit()
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Light theme", "Use a theme for light terminals", partial(setattr, self, "theme", "textual-light"))
@@ -338,8 +347,8 @@ class HomeScreen(Screen[None]):
             return
         from runbook.targets import Target
 
-        # the session's own targets, as its journal has them (a password there is masked: type it again)
-        journal_targets = {t["name"]: Target(t["name"], t["url"], t["kind"]) for t in jr.started.data.get("targets", [])}
+        # the session's own targets, whole, as its journal has them (a password there is masked: type it again)
+        journal_targets = {t["name"]: Target.from_dict(t) for t in jr.started.data.get("targets", [])}
         self.bind_and_run(pb, resume_events=jr.events, journal_path=path, prefill=journal_targets,
                           params=jr.started.data.get("params"))
 

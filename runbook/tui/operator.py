@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from runbook.engine.operators import Answer, ConfirmRequest
+from runbook.engine.operators import Answer, ConfirmRequest, Interrupted
 from runbook.playbook.model import Step
 
 
@@ -41,8 +41,10 @@ class TuiOperator:
         return bool(reply.wait())
 
     def wait(self, step: Step, seconds: float) -> bool:
-        """Between the reads of a wait step: False when the screen went away (stop waiting)."""
-        return not self.stopped.wait(seconds)
+        """Between the reads of a wait step (Interrupted when the screen went away)."""
+        if self.stopped.wait(seconds):
+            raise Interrupted()
+        return True
 
     def acknowledge(self, step: Step) -> bool:
         reply = Reply(self.stopped)
@@ -75,9 +77,10 @@ class Reply:
             self._event.set()
 
     def wait(self) -> Any:
+        """The answer; Interrupted when the screen went away before it was given."""
         while not self._event.wait(0.1):
             if self._stopped.is_set():
-                return None
+                raise Interrupted()
         return self.value
 
     @property

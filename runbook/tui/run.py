@@ -18,6 +18,7 @@ from textual.widgets import Button, DataTable, Footer, Header, OptionList, RichL
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from runbook.engine.operators import Interrupted
 from runbook.events import Event
 from runbook.journal import store
 from runbook.playbook.model import Playbook
@@ -114,6 +115,8 @@ class RunScreen(Screen[None]):
         table.add_column("finding", key="finding", width=self._title_width())
         table.add_column("target", key="target")
         self.query_one("#step-info", Static).update(Text("starting…"))
+        for ev in self.resume_events or ():  # a resumed session shows everything its journal holds
+            self.on_session_event(ev)
         self.run_session()
 
     # ---------------------------------------------------------------- session thread
@@ -128,7 +131,12 @@ class RunScreen(Screen[None]):
                               facts=self.facts_source or LiveFacts(2.0), clock=self.rb.clock,
                               listeners=[lambda ev: self.app_call(self.on_session_event, ev)], read_only=self.read_only,
                               params=self.params)
-            return session.resume(self.resume_events) if self.resume_events else session.start()
+            try:
+                return session.resume(self.resume_events) if self.resume_events else session.start()
+            except Interrupted:  # the engineer left: no end in the journal, so that it resumes
+                session.emit("note", None, text=f"left the screen: the session is interrupted here "
+                                                f"(runbook run --resume {self.journal_path.stem})")
+                return "interrupted"
         finally:
             journal.close()
 
@@ -139,6 +147,7 @@ class RunScreen(Screen[None]):
             self.query_one("#step-info", Static).update(Text(f"The session stopped on an error: {event.worker.error}", style="bold red"))
         elif event.state == WorkerState.SUCCESS:
             self.outcome = str(event.worker.result)
+            self.app.exit_status = 0 if self.outcome == "completed" else 1  # as `runbook run --headless`
 
     # ---------------------------------------------------------------- events from the engine
     def on_session_event(self, ev: Event) -> None:
@@ -314,8 +323,14 @@ class RunScreen(Screen[None]):
 
     def _leave(self, leave: bool | None) -> None:
         if leave:
-            self.operator.stop()
+            self.interrupt()
             self.dismiss()
+
+    def interrupt(self) -> None:
+        """Leave the session where it is (resumable): the questions still open are not answered."""
+        if not (self.outcome or self._ended):
+            self.app.exit_status = 1
+        self.operator.stop()
 
     def on_unmount(self) -> None:
         self.operator.stop()
