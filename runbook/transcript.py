@@ -54,8 +54,11 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
                 out.append(f"           evidence: {_evidence(f['evidence'])}")
         return out
     if k == "decision":
-        why = f"because {d['when']}" if d.get("when") else "(no branch true: default)"
-        out = [f"  decision: go to {d.get('goto')} {why}"]
+        if d.get("unknown"):
+            out = [f"  decision: UNDECIDED, a fact is missing" + (f": go to {d['goto']} (on_unknown)" if d.get("goto") else "")]
+        else:
+            why = f"because {d['when']}" if d.get("when") else "(no branch true: default)"
+            out = [f"  decision: go to {d.get('goto')} {why}"]
         out += [f"  decision error: {x}" for x in d.get("errors", [])]
         for t, r in (d.get("reads") or {}).items():  # which read the facts came from (no clock: stays stable)
             probes = ", ".join(f"{p} {o}" for p, o in (r or {}).get("probes", {}).items())

@@ -304,7 +304,8 @@ steps:
     branches:
       - when: facts.host.disk_free_bytes > 0
         goto: end
-    default: look
+    default: end
+    on_unknown: look
   - id: look
     kind: instruction
     text: the second read failed
@@ -381,7 +382,8 @@ steps:
     branches:
       - when: facts.host.load1 >= 0
         goto: end
-    default: look
+    default: end
+    on_unknown: look
   - id: look
     kind: instruction
     text: not read
@@ -397,4 +399,46 @@ steps:
     ev = store.read(path).events
     facts = [e.data for e in ev if e.kind == "facts"]
     assert all(f["facts"] is None and "not this machine" in f["error"] for f in facts), facts
-    assert [e.data["goto"] for e in ev if e.kind == "decision"] == ["look"]
+    assert [(e.data["goto"], e.data.get("unknown")) for e in ev if e.kind == "decision"] == [("look", True)]
+
+
+def test_a_decision_on_a_fact_that_could_not_be_read_does_not_decide(tmp_path) -> None:
+    """Every fact unknown (a host that is not this machine): the decision neither takes a branch nor its
+    default; without on_unknown the session stops there, blocked, naming what could not be read."""
+    text = """
+name: undecided
+targets: {host: {kind: host}}
+steps:
+  - id: read
+    kind: check
+    target: host
+    probes: [host.disk]
+  - id: full
+    kind: decision
+    branches:
+      - when: finding('host.disk.full')
+        goto: clean
+    default: all-clear
+  - id: clean
+    kind: instruction
+    text: clean
+  - id: all-clear
+    kind: instruction
+    text: nothing to clean
+"""
+    pb, probs = loader.loads(text, "t.yaml")
+    assert not probs, probs
+    seen: list[str] = []
+
+    class Op(Scripted):
+        def acknowledge(self, step: Any) -> bool:
+            seen.append(step.id)
+            return True
+
+    j = store.Journal(tmp_path / "s.jsonl")
+    outcome = Session(pb, {"host": Target("host", "host:db7.invalid", "host")}, mode="live", journal=j, operator=Op([]),
+                      facts=LiveFacts(2.0)).start()
+    j.close()
+    assert outcome == "blocked" and seen == []
+    blocked = [e for e in store.read(tmp_path / "s.jsonl").events if e.kind == "blocked"][0]
+    assert "host.disk on host could not be read" in blocked.data["reason"]

@@ -155,8 +155,9 @@ class Session:
         by_target: dict[str, list[str]] = {}
         for key, found in self.findings.items():
             by_target.setdefault(key.split("/", 1)[0], []).extend(f.id for f in found)
+        unread = {t: sorted(p for p, o in r["probes"].items() if o != "read") for t, r in self.reads.items()}
         return {"facts": self.facts, "findings": [f.id for f in fs], "findings_by_target": by_target,
-                "severities": [f.severity for f in fs], "params": self.params}
+                "severities": [f.severity for f in fs], "params": self.params, "unread": unread}
 
     def rendered(self, step: Step) -> Step:
         """The step with every ${EXPR} of its target, params and text taken from the facts now.
@@ -189,7 +190,8 @@ class Session:
                 findings: list[Finding]) -> None:
         if self.reads.get(target, {}).get("step") != step:
             self._forget(target, step, at)
-        self.reads[target]["probes"][probe] = "read" if not error else f"failed: {error}"
+        why = error or unreadable(facts) or ""  # a target that could not be read: its findings are not known either
+        self.reads[target]["probes"][probe] = "read" if not why else f"failed: {why}"
         if error or facts is None:
             self.facts[target] = {}  # nothing of this look stands when part of it failed
             self.reads[target]["failed"] = True
@@ -420,8 +422,19 @@ class Session:
                 self.emit("decision", step.id, when=b.when.source, goto=b.goto, evidence=b.when.fact_refs(env),
                           errors=errors, reads=self.provenance(b.when.targets()))
                 return b.goto
-        goto = step.default or self.playbook.following(step)
         named = sorted({t for b in step.branches for t in b.when.targets()})
+        if errors:
+            # A branch that could not be judged might have been the true one: the default is not taken.
+            if step.on_unknown:
+                self.emit("decision", step.id, when=None, goto=step.on_unknown, errors=errors, unknown=True,
+                          reads=self.provenance(named))
+                return step.on_unknown
+            reason = f"cannot decide on what could not be read: {'; '.join(errors)}"
+            self.emit("decision", step.id, when=None, goto=None, errors=errors, unknown=True, reads=self.provenance(named))
+            self.emit("blocked", step.id, reason=reason)
+            self._end("blocked", reason="a decision on missing facts")
+            return None
+        goto = step.default or self.playbook.following(step)
         self.emit("decision", step.id, when=None, goto=goto, errors=errors, reads=self.provenance(named))
         return goto
 

@@ -304,8 +304,15 @@ class _Evaluator:
         args = [self.visit(a) for a in n.args]
         if name == "finding":
             if len(args) == 2:  # finding(id, target): raised on that target
-                return args[0] in self.env.get("findings_by_target", {}).get(str(args[1]), [])
-            return args[0] in self.env.get("findings", [])
+                found = args[0] in self.env.get("findings_by_target", {}).get(str(args[1]), [])
+            else:
+                found = args[0] in self.env.get("findings", [])
+            unread = {t: ps for t, ps in (self.env.get("unread") or {}).items()
+                      if ps and (len(args) == 1 or t == str(args[1]))}
+            if not found and unread:  # absent only because it was not read: not known
+                where = "; ".join(f"{', '.join(ps)} on {t}" for t, ps in sorted(unread.items()))
+                raise ExprError(f"finding {args[0]!r} cannot be judged: {where} could not be read", n.col_offset)
+            return found
         if name == "severity":
             return args[0] in self.env.get("severities", [])
         if name == "contains":

@@ -342,7 +342,7 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
             except ValueError as e:
                 c.err(spec.get("__pos__params") or node, f"{where}: {pname}: {e}")
 
-    ref_pos = {k: (spec["__pos__" + k].line, spec["__pos__" + k].col) for k in ("next", "default", "on_timeout", "on_failure")
+    ref_pos = {k: (spec["__pos__" + k].line, spec["__pos__" + k].col) for k in ("next", "default", "on_timeout", "on_failure", "on_unknown")
                if "__pos__" + k in spec}
     until = _expr(c, spec["__pos__until"], spec.get("until"), f"{where}: until") if "until" in spec else None
     if kind == "wait" and len(probes) != 1 and spec.get("probes") is not None:
@@ -423,6 +423,7 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
         timeout_s=float(spec["timeout_s"]) if spec.get("timeout_s") else None,
         interval_s=float(spec.get("interval_s") or 2),
         on_timeout=spec.get("on_timeout"),
+        on_unknown=spec.get("on_unknown"),
         on_failure=spec.get("on_failure"),
         for_each=for_each,
         playbook=spec.get("playbook") or "",
@@ -480,7 +481,7 @@ def _graph(c: _Checker, pb: Playbook) -> None:
     # goto to nowhere
     for s in pb.steps:
         refs = [("next", "next", s.next), ("default", "default", s.default), ("on_timeout", "on_timeout", s.on_timeout),
-                ("on_failure", "on_failure", s.on_failure)]
+                ("on_failure", "on_failure", s.on_failure), ("on_unknown", "on_unknown", s.on_unknown)]
         refs += [("goto", f"goto:{i}", b.goto) for i, b in enumerate(s.branches)]
         for label, key, ref in refs:
             if ref is not None and ref != END and ref not in ids:

@@ -107,6 +107,7 @@ class Step:
     timeout_s: float | None = None  # check, action, wait: how long the step may take
     interval_s: float = 2.0  # wait: between reads
     on_timeout: str | None = None  # wait: where to go when until never held
+    on_unknown: str | None = None  # decision: where to go when a branch cannot be judged (a fact is missing)
     on_failure: str | None = None  # action: where to go when the action fails or its postcondition is unmet
     for_each: str = ""  # check, action: once per member of a list target
     playbook: str = ""  # call: the playbook (a name beside this one)
@@ -137,6 +138,8 @@ class Playbook:
         if step.kind == "decision":
             out = [b.goto for b in step.branches]
             out.append(step.default or self.following(step))
+            if step.on_unknown:
+                out.append(step.on_unknown)
             return out
         out = [step.next or self.following(step)]
         if step.kind == "wait" and step.on_timeout:

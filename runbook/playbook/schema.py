@@ -60,6 +60,8 @@ OBJECTS: dict[str, dict[str, Any]] = {
             "params": (("map", "any"), "check and action: parameters for the probes or the action."),
             "branches": (("list", ("obj", "branch")), "decision: tried in order, the first true one is taken."),
             "default": ("ref", "decision: where to go when no branch is true (default: the next step)."),
+            "on_unknown": ("ref", "decision: where to go when a branch needs a fact that is missing, so that it "
+                                  "cannot be judged (default: the session stops there, blocked)."),
             "text": ("str", "instruction: what the engineer must do (acknowledged); action: a note shown before it."),
             "action": ("str", "action: the action to run."),
             "guards": (("list", ("either", "str", ("obj", "guard"))), "action: guards checked fresh just before it."),
@@ -74,7 +76,7 @@ OBJECTS: dict[str, dict[str, Any]] = {
         },
         "by_kind": {
             "check": {"required": ["probes"], "allowed": ["target", "probes", "params", "timeout_s", "for_each"]},
-            "decision": {"required": ["branches"], "allowed": ["branches", "default"]},
+            "decision": {"required": ["branches"], "allowed": ["branches", "default", "on_unknown"]},
             "instruction": {"required": ["text"], "allowed": ["text"]},
             "action": {"required": ["action"], "allowed": ["target", "action", "params", "guards", "text", "timeout_s",
                                                           "on_failure", "for_each"]},
