@@ -283,3 +283,20 @@ def test_a_look_without_the_preview_prints_and_says_so(servers) -> None:
     assert "not previewed (--no-preview)" in r.stdout and "restart loads" not in r.stdout
     j = json.loads(runbook("redis", "check", s.url, "--no-preview", "--json").stdout)
     assert j[0]["restart_preview"]["read"] is False
+
+
+def test_a_check_over_an_interval_says_what_it_waits_for_at_once(servers) -> None:
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    s = servers("iv").start()
+    p = subprocess.Popen([sys.executable, "-m", "runbook.cli", "redis", "check", s.url, "--interval", "3", "--no-preview"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t = time.monotonic()
+    first = p.stderr.readline()
+    waited = time.monotonic() - t
+    out, _ = p.communicate(timeout=60)
+    assert "3 s apart" in first and waited < 2.5, (first, waited)
+    assert s.url in out

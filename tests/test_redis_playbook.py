@@ -207,3 +207,17 @@ steps:
     finally:
         os.kill(s.pid, signal.SIGCONT)
         s.stop()
+
+
+def test_a_restart_bound_without_its_start_shows_the_guards_and_says_how_to_give_it(tmp_path, state_dir) -> None:
+    s = RedisServer(tmp_path, "m", conf="save 3600 1\n").start()
+    try:
+        s.fill(10)
+        r = runbook("run", PLAYBOOK, "--target", f"master={s.url}", "--headless",
+                    "--answers", str(answers(tmp_path, restart={"confirm": "master"})), timeout=120)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "guard " in r.stdout.split("[restart]")[1], r.stdout  # the guards, read all the same
+        assert "restart: {command: [redis-server" in r.stdout and "-i FILE" in r.stdout, r.stdout
+        assert s.alive() and s.client().dbsize() == 10
+    finally:
+        s.stop()

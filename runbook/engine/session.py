@@ -531,8 +531,10 @@ class Session:
         try:
             command = self.describe(step)
         except Exception as e:  # noqa: BLE001
+            for g in self.evaluate_guards(step):  # what the guards say stands on its own: shown all the same
+                self.emit("guard", step.id, **g.to_dict())
             self.emit("blocked", step.id, reason=f"cannot build the command: {e}")
-            self._end("blocked", reason="bad action parameters")
+            self._end("blocked", reason=f"cannot build the command of {step.action}")
             return None
         if dry:
             # Nothing will run: show the guards as they stand now and the exact command.

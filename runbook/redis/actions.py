@@ -63,7 +63,10 @@ class Restart:
             return list(target.restart_command)
         if target.restart_unit:
             return ["systemctl", "restart", target.restart_unit]
-        raise ValueError(f"target {target.name} declares no restart command or systemd unit (inventory: restart)")
+        raise ValueError(f"target {target.name} has no restart command or systemd unit: runbook does not guess how "
+                         f"this server is started. Bind it with an inventory (-i FILE) that says so: targets: "
+                         f"{target.name}: {{url: ..., restart: {{command: [redis-server, /etc/redis/redis.conf]}}}} "
+                         f"or restart: {{unit: redis-server}}")
 
     @staticmethod
     def describe(target: Target, params: dict[str, Any]) -> str:

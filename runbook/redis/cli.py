@@ -128,6 +128,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             sys.stderr.write(f"runbook: {e}\n")
             return 3
 
+    if args.interval:  # the wait is said, not silent (on stderr: the JSON on stdout stays clean)
+        sys.stderr.write(f"redis check: reading each server twice, {args.interval:g} s apart (full syncs, write rate, "
+                         "backlog): the report follows the second reading\n")
+        sys.stderr.flush()
+
     async def checked(urls: list[str]) -> list[dict[str, Any]]:
         from runbook.redis.check import look, read_window
 
