@@ -125,3 +125,12 @@ def test_gc_workers_end_quietly_whatever_handler_the_command_line_installed() ->
     finally:
         signal.signal(signal.SIGTERM, old)
     assert seen == {(signal.SIG_DFL, signal.SIG_IGN)}
+
+
+@pytest.mark.parametrize("content", [b"root:x:0:0:root:/root:/bin/bash\n", b"", b"\x7fELF\x00\x00binary"],
+                         ids=["text", "empty", "binary"])
+def test_gc_analyze_tui_of_what_is_not_a_gc_log_exits_3_without_a_screen(tmp_path, content) -> None:
+    f = tmp_path / "not-gc.log"
+    f.write_bytes(content)
+    r = runbook("gc", "analyze", str(f), "--tui", timeout=20)  # a screen would wait for a key: the timeout
+    assert r.returncode == 3 and str(f) in r.stderr and "\x1b[" not in r.stdout, r.stderr

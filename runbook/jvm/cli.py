@@ -72,6 +72,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if unreadable:
             sys.stderr.write(f"runbook: cannot read {', '.join(unreadable)}\n")
             return 3
+        from runbook.jvm.gclog.read import check_format
+
+        try:  # what is not a GC log is said here, without a screen, as `gc analyze` says it
+            for f in args.files:
+                check_format(f)
+        except GcLogError as e:
+            sys.stderr.write(f"runbook: {e}\n")
+            return 3
         return args.screens.gc_report(args.files)
 
     try:

@@ -194,19 +194,35 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
 PARALLEL_MIN = 24 * 1024 * 1024
 
 
+def _format(path: str, head: bytes) -> tuple[str, bool, bytes]:
+    """The format of a log from its first SNIFF bytes: (format, old Mac line ends, the head with \n line
+    ends); GcLogError when it is not a GC log the reader knows."""
+    if not head.strip():
+        raise GcLogError(f"{path}: the file is empty")
+    cr_only = b"\r" in head and b"\n" not in head  # old Mac line ends
+    if cr_only:
+        head = head.replace(b"\r", b"\n")
+    fmt = sniff(head)
+    if fmt is None:
+        kind = "binary data" if b"\x00" in head else "no GC log lines in its first 64 KB"
+        raise GcLogError(f"{path}: not a GC log we can read ({kind})")
+    return fmt, cr_only, head
+
+
+def check_format(path: str) -> str:
+    """What read_logs would find the file to be, from its start alone (GcLogError when not a GC log)."""
+    try:
+        stream, _ = _open(path)
+        with stream:
+            return _format(path, stream.read(SNIFF))[0]
+    except (OSError, EOFError, zipfile.BadZipFile, gzip.BadGzipFile) as e:
+        raise GcLogError(f"{path}: {getattr(e, 'strerror', None) or e}") from None
+
+
 def _read_one(acc: Acc, path: str, progress: Callable[[int], None], workers: int | None = None) -> None:
     stream, size = _open(path)
     with stream:
-        head = stream.read(SNIFF)
-        if not head.strip():
-            raise GcLogError(f"{path}: the file is empty")
-        cr_only = b"\r" in head and b"\n" not in head  # old Mac line ends
-        if cr_only:
-            head = head.replace(b"\r", b"\n")
-        fmt = sniff(head)
-        if fmt is None:
-            kind = "binary data" if b"\x00" in head else "no GC log lines in its first 64 KB"
-            raise GcLogError(f"{path}: not a GC log we can read ({kind})")
+        fmt, cr_only, head = _format(path, stream.read(SNIFF))
         if acc.format and acc.format != fmt:
             acc.flag("mixed_formats", None, path)
         acc.format = acc.format or fmt
