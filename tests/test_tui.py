@@ -413,3 +413,18 @@ async def test_the_bind_screen_takes_inputs_and_list_members(tmp_path) -> None:
     got = results[0]
     assert got["__params__"] == {"low_pct": 25, "name": "x"}
     assert got["replicas-1"].url == "redis://127.0.0.1:7001" and got["replicas-2"].url == "redis://127.0.0.1:7002"
+
+
+async def test_an_action_shows_its_phases_and_why_it_failed_on_its_own_screen(tmp_path, files) -> None:
+    flag, marker = files
+    pb = action_playbook(tmp_path, flag, marker)
+    act = pb.by_id["act"]
+    act.params["command"] = ["sh", "-c", "echo the disk said no >&2; exit 7"]
+    app = run_app(pb)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_action(pilot)
+        await pilot.press(*"host", "enter")
+        await wait_for(pilot, lambda: "session_ended" in kinds())
+        await pilot.pause(0.2)
+        info = str(app.screen.query_one("#step-info", Static).render())
+    assert "Session failed" in info and "act:" in info and ("exit" in info or "7" in info), info

@@ -67,6 +67,9 @@ class RunScreen(Screen[None]):
         self.states: dict[str, str] = {s.id: "pending" for s in playbook.steps}
         self.findings: dict[str, list[dict[str, Any]]] = {}
         self.timeline: list[str] = []
+        self._action_lines: list[Text] | None = None  # an action's progress, from its guards to its result
+        self._action_t0 = 0.0
+        self._failure = ""  # the last action's failure, in the journal's words, kept for the session's end
         self.pending_ack: Reply | None = None
         self.pending_retry: Reply | None = None
         self.outcome = ""
@@ -159,6 +162,7 @@ class RunScreen(Screen[None]):
             self.timeline.append(f"{ev.ts} {line}")
             log.write(Text(f"{ts} {line}"))
         if ev.kind == "step_entered" and ev.step:
+            self._action_lines, self._action_t0 = None, 0.0
             own = ev.step.split("/", 1)[0]  # a called playbook's step runs inside the call step
             for sid, st in self.states.items():
                 if st == "current" and sid != own:
@@ -180,6 +184,10 @@ class RunScreen(Screen[None]):
         elif ev.kind == "findings":
             self.findings[f"{ev.data.get('target')}/{ev.data.get('probe')}"] = [dict(f, target=ev.data.get("target")) for f in ev.data.get("findings", [])]
             self._refresh_findings()
+        elif ev.kind in ("action_intent", "note", "action_result") and self._action_lines is not None:
+            self._action_progress(ev)
+        elif ev.kind == "guard" and ev.step and self.playbook.by_id.get(ev.step.split("/", 1)[0]):
+            self._action_lines = []  # an action's guards are being read: its progress is shown from here
         elif ev.kind in ("blocked", "session_ended"):
             if ev.step:
                 self.states[ev.step.split("/", 1)[0]] = "blocked"
@@ -193,10 +201,41 @@ class RunScreen(Screen[None]):
                 style = "bold green" if ev.data.get("outcome") == "completed" else "bold red"
                 self.query_one("#step-info", Static).update(
                     Text(f"Session {ev.data.get('outcome')}" + (f": {ev.data['reason']}" if ev.data.get("reason") else "")
+                         + (f"\n\n{self._failure}" if self._failure and ev.data.get("outcome") != "completed" else "")
                          + f"\n\nJournal: {self.journal_path.name}\nExport: runbook journal export {self.journal_path.stem}",
                          style=style))
             else:
                 self.query_one("#step-info", Static).update(Text(f"BLOCKED: {ev.data.get('reason')}", style="bold red"))
+
+    def _action_progress(self, ev: Event) -> None:
+        """An action's phases on its own screen as they happen, each with the time since it began; a
+        failure says why there, in the words the journal has."""
+        import datetime as dt
+
+        def at(ts: str) -> float:
+            try:
+                return dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                return 0.0
+
+        if ev.kind == "action_intent":
+            self._action_t0 = at(ev.ts)
+            self._action_lines = [Text(f"Running: {ev.data.get('command')}", style="bold")]
+        elif ev.kind == "note":
+            self._action_lines.append(Text(f"+{max(0.0, at(ev.ts) - self._action_t0):.1f} s  {ev.data.get('text')}"))
+        else:
+            ok = bool(ev.data.get("ok"))
+            exp = ev.data.get("expect") or {}
+            said = ev.data.get("error") or (f"expected {exp.get('what')}; saw {exp.get('seen')}" if exp else "")
+            self._action_lines.append(Text(f"+{max(0.0, at(ev.ts) - self._action_t0):.1f} s  "
+                                           + ("done" if ok else "FAILED") + (f": {said}" if said else ""),
+                                           style="bold green" if ok else "bold red"))
+            self._failure = "" if ok else f"{ev.step}: {said}"
+        if not self._action_t0:
+            return
+        self.query_one("#step-info", Static).update(Text("\n").join(self._action_lines))
+        if ev.kind == "action_result":
+            self._action_lines, self._action_t0 = None, 0.0
 
     def _refresh_steps(self, current: str | None) -> None:
         ol = self.query_one("#steps", OptionList)
