@@ -38,7 +38,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from the session's temp dirs fails the run (and is killed, so it cannot outlive it)."""
     import psutil
 
-    base = str(session.config._tmp_path_factory.getbasetemp().parent)  # type: ignore[attr-defined]
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller looks once all workers are done, over all their dirs
+    # this session's own temp dir (each worker's is inside it): never another suite's running beside it
+    base = str(session.config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
     left = []
     for p in psutil.process_iter(["name", "cmdline", "status"]):
         try:

@@ -193,18 +193,16 @@ def test_the_server_a_broken_glass_restart_started_is_stopped_with_its_sandbox(t
     answers = tmp_path / "answers.yaml"
     answers.write_text('{storm: done, aof-trap: done, preview: done, investigate: done, '
                        'restart: {confirm: master, break_glass: "rehearsal: see the trap happen"}}\n')
-    before = {p.pid for p in psutil.process_iter()}
     r = runbook("rehearse", "twilio-2013", "--headless", "--answers", str(answers), timeout=240)
     out = r.stdout + r.stderr
+    sandbox = re.search(r"building twilio-2013 in (\S+)", out)[1]
     assert "BREAK-GLASS by answers.yaml" in out, out
     # it happened as the simulation said: the master came back empty and a replica of itself
     assert "a slave with 0 keys" in out and "stopped the twilio-2013 sandbox (6 processes)" in out, out
     left = []
     for p in psutil.process_iter(["name"]):
-        if p.pid in before:
-            continue
         try:
-            if "runbook-sandbox-" in p.cwd():
+            if p.cwd().startswith(sandbox):
                 left.append((p.pid, p.info["name"], p.cwd()))
         except psutil.Error:
             continue

@@ -295,7 +295,9 @@ def test_a_killed_check_leaves_nothing_on_the_host_and_the_next_run_reaps_its_co
         out = []
         for d in set(Path("/tmp").glob("rb-sim-*")) - before:
             try:
-                out.append((psutil.Process(int((d / "server.pid").read_text().split()[0])), d))
+                p = psutil.Process(int((d / "server.pid").read_text().split()[0]))
+                if server.proc.pid in {a.pid for a in p.parents()}:  # started through this test's sshd
+                    out.append((p, d))
             except (OSError, ValueError, IndexError, psutil.Error):
                 continue
         return out

@@ -101,11 +101,26 @@ def test_the_readme_main_command_rehearses_twilio_and_leaves_nothing(state_dir) 
     assert main_cmd.endswith("runbook rehearse twilio-2013")
     import psutil
 
-    before = {p.pid for p in psutil.process_iter() if p.name().startswith("redis")}
     tmux = Tmux(f"rbmain{os.getpid()}")
     try:
         tmux.start_shell(main_cmd, {"RUNBOOK_STATE_DIR": str(state_dir), "TERM": "xterm-256color"})
         tmux.wait_for("The replicas are in a full-sync storm", 180)  # set-up, sandbox, the first check
+        import json
+
+        # this rehearsal's sandbox (other suites' may run beside it): what must be gone at the end
+        sandbox = json.loads(next((state_dir / "sandboxes").glob("*.json")).read_text())["dir"]
+
+        def ours() -> set[int]:
+            out = set()
+            for p in psutil.process_iter():
+                try:
+                    if p.status() != psutil.STATUS_ZOMBIE and p.cwd().removesuffix(" (deleted)").startswith(sandbox):
+                        out.add(p.pid)
+                except psutil.Error:
+                    continue
+            return out
+
+        assert ours()  # the sandbox's servers, while it runs
         tmux.send("a")
         tmux.wait_for("A restart would start empty", 30)  # the storm does not hide this lesson
         tmux.send("a")
@@ -118,8 +133,7 @@ def test_the_readme_main_command_rehearses_twilio_and_leaves_nothing(state_dir) 
         tmux.send("C-q")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            left = {p.pid for p in psutil.process_iter() if p.name().startswith("redis")
-                    and p.status() != psutil.STATUS_ZOMBIE} - before
+            left = ours()
             if not left:
                 break
             time.sleep(0.2)
