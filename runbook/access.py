@@ -441,6 +441,7 @@ class Ssh(Access):
     connect_timeout: float = 10.0
     local = False
     _dir: str = field(default="", repr=False)
+    _owned: int = field(default=-1, repr=False)  # the lock on _dir's owner file (procs.mark_owned)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _open: bool = field(default=False, repr=False)
     _run_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -459,7 +460,7 @@ class Ssh(Access):
         if not self._dir:
             _reap_ssh_dirs()
             self._dir = tempfile.mkdtemp(prefix="runbook-ssh-")  # 0700: only this user reaches the socket
-            procs.mark_owned(self._dir)
+            self._owned = procs.mark_owned(self._dir)  # held while this connection is ours: see _reap_ssh_dirs
             atexit.register(self.close)
         argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={int(self.connect_timeout)}",
                 "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
@@ -654,6 +655,7 @@ class Ssh(Access):
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = ""
+            procs.release(self._owned)
 
 
 class Memo:

@@ -80,25 +80,28 @@ def run(argv: list[str], timeout: float, **kw: Any) -> subprocess.CompletedProce
     return subprocess.CompletedProcess(argv, p.returncode, out, err)
 
 
-# -- what runbook leaves in /tmp: each dir names its owner, so that the next run can tell what is stale
-def owner_token(pid: int | None = None) -> str:
-    """pid and start time: a process that is gone, or a later one with the same pid, is not the owner."""
-    import psutil
+# -- what runbook leaves in /tmp: each dir holds a lock its owner keeps while it runs; the kernel drops the
+# lock when the owner dies (however it dies, in whatever pid namespace), so the next run can tell what is stale
+def mark_owned(directory: str) -> int:
+    """Lock the dir's `owner` file for as long as this process runs (or until release): the fd to keep."""
+    import fcntl
 
-    pid = pid or os.getpid()
+    fd = os.open(os.path.join(directory, "owner"), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def release(fd: int) -> None:
     try:
-        return f"{pid} {psutil.Process(pid).create_time():.2f}"
-    except psutil.Error:
-        return ""
-
-
-def mark_owned(directory: str) -> None:
-    with open(os.path.join(directory, "owner"), "w") as f:
-        f.write(owner_token())
+        os.close(fd)  # (the lock goes with it)
+    except OSError:
+        pass
 
 
 def stale_dirs(pattern: str) -> list[str]:
-    """This user's dirs matching pattern whose owner (see mark_owned) no longer runs."""
+    """This user's dirs matching pattern whose owner no longer runs (nobody holds the lock of its `owner`)."""
+    import fcntl
     import glob
 
     out = []
@@ -106,12 +109,14 @@ def stale_dirs(pattern: str) -> list[str]:
         try:
             if os.stat(d).st_uid != os.getuid():
                 continue
-            with open(os.path.join(d, "owner")) as f:
-                token = f.read().split()
-        except (OSError, ValueError):
-            continue
-        if len(token) == 2 and token[0].isdigit() and owner_token(int(token[0])) == " ".join(token):
+            fd = os.open(os.path.join(d, "owner"), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue  # no owner file: not one of ours (or not yet marked)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
             continue  # its runbook still runs
+        finally:
+            os.close(fd)
         out.append(d)
     return out
-

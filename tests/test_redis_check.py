@@ -266,7 +266,7 @@ def test_each_report_stands_alone(servers, tmp_path) -> None:
     good = servers("good", conf="save 3600 1\n").start()
     good.fill(10)
     dead = f"redis://127.0.0.1:{free_port()}"
-    code, reps = check(bad.url, dead, good.url, extra=("--no-discover", "--restart"))
+    code, reps = check(bad.url, dead, good.url, extra=("--no-discover", "--restart", "--timeout", "10"))
     by = {r["target"]: r for r in reps}
     assert len(reps) == 3 and code == 2
     assert by[good.url]["status"] == "ok" or by[good.url]["status"] == "warning"

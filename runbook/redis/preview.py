@@ -510,7 +510,7 @@ def _simulate(out: dict[str, Any], launch: Launch, binary: str, fc: FileConfig, 
     res = throwaway.run(binary, launch.config_file, launch.options, launch.cwd, ours["dir"], data, **kw)
     said = [f"redis-server ({binary}{'' if acc.local else ' on ' + acc.host}) read {launch.config_file or 'no config file'}"
             f"{' with ' + ' '.join(launch.options) if launch.options else ''} from {launch.cwd} ({launch.cwd_source})"]
-    if not res.started and not res.dir_confirmed:
+    if not res.started and not res.dir_confirmed and not res.timed_out:  # (a copy too slow to start says so below)
         out["unproven"].append(f"redis-server's data dir is not {ours['dir']}, where runbook read it: the files "
                                "it loads and the port, socket and replicaof of the file are unproven")
         res = throwaway.run(binary, launch.config_file, launch.options, launch.cwd, ours["dir"], [],

@@ -120,7 +120,7 @@ class _Here:
     def __init__(self, acc: Any) -> None:
         _reap_once()
         self.tmp = tempfile.mkdtemp(prefix=_PREFIX, dir=_tmp_root())
-        procs.mark_owned(self.tmp)  # whose copy this is: see reap
+        self._owned = procs.mark_owned(self.tmp)  # held while this copy is ours: see reap
         self.proc: subprocess.Popen[bytes] | None = None
 
     def launch(self, data: list[tuple[str, str]], config_file: str, main: str, ours_lines: list[str],
@@ -174,6 +174,7 @@ class _Here:
                 pass
             self.proc.wait(timeout=10)
         shutil.rmtree(self.tmp, ignore_errors=True)
+        procs.release(self._owned)
 
 
 # Over ssh the whole launch is one command in the host's shell. The script is a constant; every path and
