@@ -39,6 +39,7 @@ PLAYBOOK = {
     "steps": [
         {"id": "look", "kind": "check", "target": "master", "probes": ["redis.check"]},
         {"id": "show", "kind": "check", "target": "box", "probes": ["host.file"], "params": {"path": "PATH"}},
+        {"id": "read-it", "kind": "instruction", "text": "The file says: ${facts.box.file_content}"},
         {"id": "restart", "kind": "action", "target": "master", "action": "redis.restart"},
     ],
 }
@@ -88,7 +89,7 @@ def scan(tmp_path: Path, state_dir: Path) -> tuple[dict[str, str], list[tuple[st
     pb = tmp_path / "secrets.yaml"
     pb.write_text(json.dumps(PLAYBOOK).replace("PATH", str(shown)))
     answers = tmp_path / "answers.yaml"
-    answers.write_text(json.dumps({"restart": {"confirm": "master"}}))
+    answers.write_text(json.dumps({"read-it": "done", "restart": {"confirm": "master"}}))
     outputs: dict[str, str] = {}
     watch = ArgvWatch()
     try:
@@ -96,6 +97,7 @@ def scan(tmp_path: Path, state_dir: Path) -> tuple[dict[str, str], list[tuple[st
         r = runbook("run", str(pb), "-i", str(inv), "--headless", "--dry-run", "--answers", str(answers), timeout=120)
         outputs["dry run (transcript)"] = r.stdout + r.stderr
         assert "restart" in r.stdout and "UNREACHABLE" not in r.stdout, r.stdout + r.stderr
+        assert "The file says: masterauth" in r.stdout, r.stdout  # the file was shown, its secrets masked
         assert "file_content" in json.dumps([json.loads(x) for x in _journal(state_dir).read_text().splitlines()])
         session = _journal(state_dir).stem
         outputs["journal"] = _journal(state_dir).read_text()
@@ -126,3 +128,29 @@ def test_no_secret_source_reaches_any_output(tmp_path, state_dir) -> None:
 
 def _journal(state: Path) -> Path:
     return next((state / "sessions").glob("*.jsonl"))
+
+
+async def test_the_tui_step_and_timeline_show_a_file_with_secrets_masked(tmp_path) -> None:
+    """The same file shown by a step in the TUI: the Step pane and the Timeline tab get masked events."""
+    from textual.widgets import Static
+
+    from runbook.playbook import loader
+    from runbook.targets import Target
+    from runbook.tui.run import RunScreen
+    from tui_helpers import run_app, wait_for
+
+    shown = tmp_path / "shown.conf"
+    shown.write_text(f"masterauth {SECRETS['masterauth']}\nuser bob on \">{SECRETS['acl_quoted']}\" ~* +@all\n"
+                     f"user carol on >{SECRETS['acl_bare']} ~* +@all\n")
+    pb, problems = loader.loads(json.dumps({"name": "show", "targets": {"box": {"kind": "host"}}, "steps": [
+        {"id": "show", "kind": "check", "target": "box", "probes": ["host.file"], "params": {"path": str(shown)}},
+        {"id": "read-it", "kind": "instruction", "text": "The file says: ${facts.box.file_content}"}]}), "show.yaml")
+    assert not problems, problems
+    app = run_app(pb, {"box": Target("box", "local", "host")})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_ack is not None)
+        step = str(app.screen.query_one("#step-info", Static).render())
+        timeline = "\n".join(app.screen.timeline)
+    assert "The file says: masterauth" in step, step
+    for text in (step, timeline):
+        assert not [n for n, secret in SECRETS.items() if secret in text], text

@@ -428,3 +428,26 @@ async def test_an_action_shows_its_phases_and_why_it_failed_on_its_own_screen(tm
         await pilot.pause(0.2)
         info = str(app.screen.query_one("#step-info", Static).render())
     assert "Session failed" in info and "act:" in info and ("exit" in info or "7" in info), info
+
+
+async def test_keys_typed_while_the_guards_are_read_never_act_on_the_screen_behind(tmp_path, files) -> None:
+    """Between entering an action and its confirmation (the guards read fresh), what the engineer types is
+    meant for the confirmation: no shortcut of the run screen fires (a tab switch, a copy, a retry)."""
+    from runbook.events import Event
+
+    flag, marker = files
+    app = run_app(action_playbook(tmp_path, flag, marker))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_ack is not None)
+        run = app.screen
+        tabs = run.query_one("#tabs")
+        # the moment the action step is entered, before its confirmation opens
+        run.on_session_event(Event("step_entered", {"kind": "action", "title": "Touch the marker"}, step="act"))
+        await pilot.pause()
+        for key in ("s", "t", "c", "r", "f", "l"):
+            await pilot.press(key)
+        assert tabs.active == "step" and isinstance(app.screen, RunScreen)
+        run.on_session_event(Event("blocked", {"reason": "test"}, step="act"))
+        await pilot.pause()
+        await pilot.press("l")
+        assert tabs.active == "timeline"  # once the wait is over, the keys work again

@@ -45,7 +45,11 @@ class RunScreen(Screen[None]):
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Done and Try again show in the footer only while the session waits for them."""
+        """Done and Try again show in the footer only while the session waits for them. While an action's
+        guards are read (its confirmation is about to open), no key acts on this screen: what the engineer
+        types then is meant for the confirmation (Esc still leaves)."""
+        if self._guards_pending and action != "leave":
+            return False
         if action == "acknowledge":
             return self.pending_ack is not None
         if action == "retry":
@@ -70,6 +74,7 @@ class RunScreen(Screen[None]):
         self._action_lines: list[Text] | None = None  # an action's progress, from its guards to its result
         self._action_t0 = 0.0
         self._failure = ""  # the last action's failure, in the journal's words, kept for the session's end
+        self._guards_pending = False  # an action's guards are being read: keys wait for its confirmation
         self.pending_ack: Reply | None = None
         self.pending_retry: Reply | None = None
         self.outcome = ""
@@ -161,8 +166,13 @@ class RunScreen(Screen[None]):
         for line in render(ev):
             self.timeline.append(f"{ev.ts} {line}")
             log.write(Text(f"{ts} {line}"))
+        if ev.kind in ("action_intent", "dry_run", "blocked", "session_ended", "step_entered"):
+            self._guards_pending = False
         if ev.kind == "step_entered" and ev.step:
             self._action_lines, self._action_t0 = None, 0.0
+            step_kind = ev.data.get("kind") or self.playbook.by_id[ev.step.split("/", 1)[0]].kind
+            self._guards_pending = step_kind == "action" and self.mode not in ("dry-run", "replay")
+            self.refresh_bindings()
             own = ev.step.split("/", 1)[0]  # a called playbook's step runs inside the call step
             for sid, st in self.states.items():
                 if st == "current" and sid != own:
@@ -288,6 +298,8 @@ class RunScreen(Screen[None]):
         self.action_acknowledge()
 
     def ask_confirm(self, request: Any, reply: Reply) -> None:
+        self._guards_pending = False  # the confirmation takes the keys from here
+        self.refresh_bindings()
         self.app.push_screen(ConfirmActionScreen(request), reply.set)
 
     def ask_retry(self, step: Any, reply: Reply) -> None:
