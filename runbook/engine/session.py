@@ -22,7 +22,7 @@ from runbook.kind import unreadable
 from runbook.journal.store import Journal
 from runbook.playbook.expr import ExprError
 from runbook.playbook.model import END, GuardRef, Playbook, Step
-from runbook.secrets import mask_mapping
+from runbook.secrets import mask_mapping, mask_text
 from runbook.targets import Target
 
 MODES = ("live", "dry-run", "rehearsal", "replay")
@@ -174,7 +174,9 @@ class Session:
         if template.has_templates(step.target) and (not isinstance(target, str) or target not in self.targets):
             raise ExprError(f"the facts chose {target!r} as the target, which is not a bound target "
                             f"({', '.join(self.targets)})")
-        return replace(step, target=target, params=template.render(step.params, env), text=template.render(step.text, env))
+        shown = frozenset(self.journal.secrets)  # a text shows facts to people: their secrets masked as they go in
+        return replace(step, target=target, params=template.render(step.params, env),
+                       text=template.render(step.text, env, lambda v: mask_text(v, shown)))
 
     def _forget(self, target: str, step: str, at: str) -> None:
         """A new look at a target: what earlier steps read of it is no longer its facts."""

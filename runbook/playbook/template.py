@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from runbook.playbook.expr import Expression, ExprError, compile_expr
 
@@ -47,17 +47,19 @@ def _text(v: Any) -> str:
     return str(v)
 
 
-def render(value: Any, env: dict[str, Any]) -> Any:
-    """The value with every `${EXPR}` evaluated; ExprError when a fact it reads is missing."""
+def render(value: Any, env: dict[str, Any], each: Callable[[str], str] | None = None) -> Any:
+    """The value with every `${EXPR}` evaluated; ExprError when a fact it reads is missing. each: applied
+    to every value put into a text (the secrets of a file shown in a step are masked as they go in)."""
     if isinstance(value, str):
         m = _PLACE.fullmatch(value.strip())
-        if m:
+        if m and each is None:
             return _compiled(m[1].strip()).evaluate(env)
-        return _PLACE.sub(lambda mm: _text(_compiled(mm[1].strip()).evaluate(env)), value)
+        put = each or (lambda t: t)
+        return _PLACE.sub(lambda mm: put(_text(_compiled(mm[1].strip()).evaluate(env))), value)
     if isinstance(value, list):
-        return [render(v, env) for v in value]
+        return [render(v, env, each) for v in value]
     if isinstance(value, dict):
-        return {k: render(v, env) for k, v in value.items()}
+        return {k: render(v, env, each) for k, v in value.items()}
     return value
 
 
