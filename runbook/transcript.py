@@ -10,16 +10,19 @@ import json
 from typing import Any
 
 from runbook.events import Event
+from runbook.text import human_field
 
 
-def _val(v: Any) -> str:
+def _val(k: str, v: Any) -> str:
     if isinstance(v, str):
         return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return human_field(k, v)  # sizes, durations, rates and counts for people; ports and ids as they are
     return json.dumps(v, default=str, sort_keys=True)
 
 
 def _evidence(ev: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={_val(v)}" for k, v in ev.items())
+    return ", ".join(f"{k}={_val(k, v)}" for k, v in ev.items())
 
 
 def render(e: Event, *, verbose: bool = False) -> list[str]:
@@ -44,7 +47,7 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
         if isinstance(d.get("facts"), dict) and d["facts"].get("reachable") is False:
             return [f"  facts {d.get('probe')} on {d.get('target')}: UNREACHABLE ({d['facts'].get('error')})"]
         if verbose:
-            return [f"  facts {d.get('probe')} on {d.get('target')}: {_val(d.get('facts'))}"]
+            return [f"  facts {d.get('probe')} on {d.get('target')}: {_val('facts', d.get('facts'))}"]
         return [f"  facts {d.get('probe')} on {d.get('target')}: read"]
     if k == "findings":
         out = []
@@ -89,7 +92,7 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
         out = [f"  result: {'ok' if d.get('ok') else 'FAILED'}" + (f" ({d['error']})" if d.get("error") else "")]
         e = d.get("expect")
         if isinstance(e, dict):
-            out.append(f"  expect {e.get('what')}: {'met' if e.get('met') else 'NOT MET'} ({_val(e.get('seen'))})")
+            out.append(f"  expect {e.get('what')}: {'met' if e.get('met') else 'NOT MET'} ({_val('seen', e.get('seen'))})")
         return out
     if k == "blocked":
         return [f"  BLOCKED: {d.get('reason')}"]

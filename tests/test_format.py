@@ -305,3 +305,16 @@ steps:
         j.close()
     resumed = [e.step for e in store.read(path).events if e.kind == "step_entered"]
     assert resumed == ["hand-over", "hand-over/say"]
+
+
+def test_one_formatter_for_evidence_names_sizes_durations_rates_and_counts() -> None:
+    from runbook.text import human_field as h
+
+    assert h("port", 57139) == "57139" and h("master_port", 6379) == "6379" and h("pid", 123456) == "123456"
+    assert h("master_repl_offset", 111803) == "111803" and h("run_id", "abc") == "abc"
+    assert h("maxmemory", 4194304) == "4.0 MiB" and h("used_memory", 1224952) == "1.2 MiB"
+    assert h("disk_free_bytes", 512) == "512 B"
+    assert h("rdb_changes_since_last_save", 4479312) == "4,479,312" and h("keys_live", 1) == "1"
+    assert h("window_s", 3.07) == "3.1 s" and h("pause_ms", 14.866) == "14.9 ms" and h("since_s", 125) == "2 min 5 s"
+    assert h("instantaneous_ops_per_sec", 81932) == "81,932/s"
+    assert h("facts.host.disk_used_pct", 96.5) == "96.5" and h("ok", True) == "true"

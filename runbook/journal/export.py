@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from runbook.journal.store import JournalRead
-from runbook.text import human_value
+from runbook.text import human_field
 
 
 def _md(text: Any) -> str:
@@ -19,7 +19,7 @@ def _md(text: Any) -> str:
 def _ev(evidence: dict[str, Any]) -> str:
     if not evidence:
         return ""
-    return "; ".join(f"{_md(k)}={_md(human_value(v).replace(chr(10), ' / '))}" for k, v in evidence.items())
+    return "; ".join(f"{_md(k)}={_md(human_field(k, v).replace(chr(10), ' / '))}" for k, v in evidence.items())
 
 
 def export_markdown(j: JournalRead) -> str:

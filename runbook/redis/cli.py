@@ -182,7 +182,7 @@ def json_reports(reports: list[dict[str, Any]]) -> str:
 
 
 def render(r: dict[str, Any]) -> str:
-    from runbook.text import human_value
+    from runbook.text import human_field
     from runbook.text import printable as p
 
     lines = [f"{p(r['target'])}  {r.get('role') or '-'}  {r.get('version') or ''}  {r['status'].upper()}"]
@@ -219,7 +219,7 @@ def render(r: dict[str, Any]) -> str:
     for f in r["findings"]:
         lines.append(f"  {f['severity'].upper():8} {f['id']}: {p(f['title'])}")
         for k, v in f["evidence"].items():
-            for n, line in enumerate(human_value(v).splitlines() or [""]):
+            for n, line in enumerate(human_field(k, v).splitlines() or [""]):
                 lines.append(f"           {p(k) + ':' if n == 0 else ' ' * (len(k) + 1)} {p(line)}")
         lines.append(f"           why: {p(f['why'])}")
         lines.append(f"           do:  {p(f['action'])}")

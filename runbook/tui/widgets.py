@@ -14,7 +14,7 @@ from textual.widgets import Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from runbook.targets import Target
-from runbook.text import human_value
+from runbook.text import human_field
 
 SEV_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 STATE_ICON = {"pending": "·", "current": "▶", "done": "✓", "blocked": "✗", "skipped": " "}
@@ -29,7 +29,7 @@ def finding_text(f: dict[str, Any], wide: bool = True) -> Text:
         t.append("Evidence\n", style="bold underline")
         for k, v in f["evidence"].items():
             t.append(f"  {k}: ", style="bold")
-            text = human_value(v)
+            text = human_field(k, v)
             t.append(("\n    " + text.replace("\n", "\n    ") if "\n" in text else text) + "\n")
         t.append("\n")
     t.append("Why it matters\n", style="bold underline")
@@ -118,6 +118,6 @@ def guards_table(guards: list[dict[str, Any]]) -> Group:
             t.append(f": {g['reason']}")
         rows.append(t)
         for k, v in (g.get("evidence") or {}).items():
-            value = ", ".join(human_value(x) for x in v) if isinstance(v, (list, tuple)) else human_value(v)
+            value = ", ".join(human_field(k, x) for x in v) if isinstance(v, (list, tuple)) else human_field(k, v)
             rows.append(Text(f"      {k}: {value}", style="dim"))
     return Group(*rows) if rows else Group(Text("no guards"))
