@@ -451,3 +451,40 @@ async def test_keys_typed_while_the_guards_are_read_never_act_on_the_screen_behi
         await pilot.pause()
         await pilot.press("l")
         assert tabs.active == "timeline"  # once the wait is over, the keys work again
+
+
+async def test_the_confirmation_at_80x24_keeps_its_run_button_small_and_shows_every_guard(tmp_path, files) -> None:
+    flag, marker = files
+    two = """
+      - probe: host.file
+        expr: facts.host.file_content == 'safe'
+        message: the flag file must say safe
+      - probe: host.file
+        expr: facts.host.file_exists
+        message: the flag file must be there"""
+    app = run_app(action_playbook(tmp_path, flag, marker, guards=two))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_action(pilot)
+        await pilot.pause(0.2)
+        run = app.screen.query_one("#run", Button)
+        guards = app.screen.query_one("#guards")
+        assert run.size.height <= 3, run.size  # it was drawn ten rows tall (a rule meant for the run screen)
+        shown = guards.query_one(Static).size.height  # each guard: its verdict line and its evidence lines
+        assert len(app.screen.request.guards) == 2 and guards.size.height >= min(shown, 4), (guards.size, shown)
+
+
+async def test_the_timeline_wraps_within_80_columns(tmp_path, files) -> None:
+    flag, marker = files
+    pb = action_playbook(tmp_path, flag, marker)
+    long_url = "redis://127.0.0.1:65432/0?" + "x" * 40  # nothing of a line is lost past the edge
+    from runbook.targets import Target
+
+    app = run_app(pb, {"host": Target("host", "local", "host")})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_ack is not None)
+        await pilot.press("l")
+        await pilot.pause(0.2)
+        log = app.screen.query_one("#timeline-log", RichLog)
+        log.write(long_url)
+        await pilot.pause(0.2)
+        assert max(len(strip.text) for strip in log.lines) <= log.size.width, (log.size, [s.text for s in log.lines][-3:])

@@ -105,7 +105,7 @@ class RunScreen(Screen[None]):
                         for t in self.targets.values():
                             yield TargetPanel(t, live=self.rb.live_panels and self.mode != "replay")
                 with TabPane("Timeline", id="timeline"):
-                    yield RichLog(id="timeline-log", markup=False, highlight=False, wrap=True)
+                    yield RichLog(id="timeline-log", markup=False, highlight=False, wrap=True, min_width=20)  # wraps to its width at 80x24
         yield Footer(compact=True)
 
     def _step_label(self, sid: str) -> Text:
