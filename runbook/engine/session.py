@@ -131,6 +131,8 @@ class Session:
         self.findings: dict[str, list[Finding]] = {}  # per "target/probe", of the same reads
         self.outcome = ""
         self.done_on: set[tuple[str, str]] = set()  # (action step, target) run before a resume
+        self._deferred: list[int] = []  # signals that came while an action ran (see _signals_wait)
+        self._told = False
         for t in targets.values():  # a target's secrets are masked in every event, before any listener sees it
             journal.secrets |= t.secrets()
 
@@ -673,7 +675,7 @@ class Session:
         import signal
         import threading
 
-        self._deferred: list[int] = []
+        self._deferred, self._told = [], False
         old: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -692,7 +694,7 @@ class Session:
     def _tell_deferred(self, step: Step) -> None:
         import signal
 
-        if getattr(self, "_deferred", None) and not getattr(self, "_told", False):
+        if self._deferred and not self._told:
             self._told = True
             self.emit("note", step.id, text=f"{signal.Signals(self._deferred[0]).name}: finishing the {step.action} "
                                             "first (it runs in its own process); the session stops when it is done")
