@@ -106,11 +106,12 @@ class RedisServer:
             self.proc.kill()  # SIGKILL: no save at exit, nothing written
             self.proc.wait(10)
 
-    def fill(self, n: int, prefix: str = "k") -> None:
+    def fill(self, n: int, prefix: str = "k", value: str | None = None) -> None:
+        """n keys (value: each key's value; by default its number)."""
         c = self.client()
         pipe = c.pipeline(transaction=False)
         for i in range(n):
-            pipe.set(f"{prefix}{i}", i)
+            pipe.set(f"{prefix}{i}", i if value is None else value)
             if i % 1000 == 999:
                 pipe.execute()
         pipe.execute()

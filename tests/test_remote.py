@@ -307,14 +307,8 @@ def test_a_killed_check_leaves_nothing_on_the_host_and_the_next_run_reaps_its_co
     s = RedisServer(tmp_path, "redis", conf="").start()
     check = None
     try:
-        r = s.client()
-        pipe = r.pipeline(transaction=False)
-        for i in range(200_000):
-            pipe.set(f"k{i}", "x" * 200)
-            if i % 5000 == 4999:
-                pipe.execute()
-        pipe.execute()
-        r.save()
+        s.fill(200_000, value="x" * 200)  # enough to load for a while
+        s.client().save()
         inv = tmp_path / "inventory.yaml"
         inv.write_text(f"targets:\n  master:\n    url: {s.url}\n    restart: {{command: [redis-server, {s.conf}]}}\n"
                        f"    ssh: {server.dest}\n    ssh_options:\n" + "".join(f"      - \"{o}\"\n" for o in server.options))

@@ -520,14 +520,8 @@ def test_the_copy_dies_with_a_killed_check(make) -> None:
 
     c = make(conf="")  # no save points: the copy loads the RDB as it is
     c.server.start()
-    r = c.server.client()
-    pipe = r.pipeline(transaction=False)
-    for i in range(200_000):
-        pipe.set(f"k{i}", "x" * 200)
-        if i % 5000 == 4999:
-            pipe.execute()
-    pipe.execute()
-    r.save()
+    c.server.fill(200_000, value="x" * 200)  # enough to load for a while
+    c.server.client().save()
     check = subprocess.Popen([sys.executable, "-m", "runbook.cli", "redis", "check", "--restart", c.server.url],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
