@@ -81,7 +81,7 @@ def test_a_signal_during_a_restart_never_leaves_the_master_down_nor_runs_it_twic
         _until(lambda: "action_intent" in _kinds(state_dir), "the restart's intent in the journal")
         if point != "intent":  # "stopped": the old server has exited, the start has not run yet;
             # "started": the start command ran, the new server is not proven yet
-            _until(lambda: any(f'"{point}"' in p.read_text() for p in (state_dir / "sessions" / "actions").glob("*.jsonl")),
+            _until(lambda: any(f'"phase":"{point}"' in p.read_text() for p in (state_dir / "sessions" / "actions").glob("*.jsonl")),
                    f"the runner to record {point!r}", timeout=60)
         os.kill(proc.pid, sig)
         out, err = proc.communicate(timeout=60)

@@ -41,6 +41,7 @@ def target(p: subprocess.Popen) -> Target:
     return Target("app", f"pid:{p.pid}", "jvm")
 
 
+@pytest.mark.serial
 def test_a_runaway_thread_is_named_with_its_frames(tmp_path, jvms) -> None:
     jvms.append(start(tmp_path, "HotThread.java"))
     time.sleep(1.0)

@@ -165,7 +165,8 @@ async def test_a_rehearsal_started_from_home_stops_when_the_run_is_left() -> Non
 LIBRARY = [n for n, sc in SCENARIOS.items() if sc.playbook != "redis-master-restart" and n != "jvm-gc-pressure"]
 
 
-@pytest.mark.parametrize("name", LIBRARY)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.serial) if n == "jvm-hot-thread" else n
+                                  for n in LIBRARY])
 def test_every_library_rehearsal_names_its_findings_ends_as_it_should_and_leaves_nothing(name) -> None:
     sc = SCENARIOS[name]
     missing = [b for b in sc.needs if not shutil.which(b)]

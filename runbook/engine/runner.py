@@ -4,7 +4,7 @@ engineer's terminal closed, Ctrl-C was pressed, or runbook was killed.
 
 The runner records its progress in a file beside the session's journal (append-only JSON lines, fsynced):
 
-    {"runner": PID, "started": EPOCH}   written by runbook as soon as the runner exists
+    {"runner": PID, "created": EPOCH}   written by runbook as soon as the runner exists
     {"phase": "began"}                  written by the runner just before the action starts to act
     {"phase": "..."}                    the action's own progress (a restart: "stopped", "started")
     {"result": {...}}                   the action's result, masked
@@ -86,7 +86,7 @@ def state(path: Path) -> tuple[str, dict[str, Any]]:
     runner = next((r for r in recs if "runner" in r), None)
     phases = [r["phase"] for r in recs if "phase" in r]
     phase = phases[-1] if phases else ""
-    if runner and _alive(int(runner["runner"]), float(runner.get("started") or 0)):
+    if runner and _alive(int(runner["runner"]), float(runner.get("created") or 0)):
         return "running", {"pid": runner["runner"], "phase": phase}
     if phases:
         return "lost", {"phase": phase}
@@ -135,7 +135,7 @@ def start(record: Path, action: str, target: Any, params: dict[str, Any], timeou
         created = psutil.Process(proc.pid).create_time()
     except psutil.Error:
         created = time.time()
-    _append(record, {"runner": proc.pid, "started": created})
+    _append(record, {"runner": proc.pid, "created": created})
     assert proc.stdin is not None
     proc.stdin.write(json.dumps({"action": action, "target": target.to_dict(masked=False), "params": params,
                                  "timeout": timeout, "secrets": sorted(target.secrets())}).encode())
