@@ -140,3 +140,65 @@ def test_the_readme_main_command_rehearses_twilio_and_leaves_nothing(state_dir) 
         assert not left, left
     finally:
         tmux.kill()
+
+
+@pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="needs redis-tools")
+def test_the_flagship_rehearsal_with_the_glass_broken_restarts_into_the_trap_and_leaves_nothing(state_dir) -> None:
+    """In a real terminal at 80x24: the Twilio rehearsal to its blocked restart, the glass broken with a
+    reason and the target's name; the master really restarts (a new run_id) and comes back as the
+    simulation said (a replica, empty); after Ctrl+Q no process of the sandbox is left, that server
+    included."""
+    import json
+
+    import psutil
+    import redis
+
+    from runbook.journal import store
+
+    tmux = Tmux(f"rbglass{os.getpid()}")
+    try:
+        tmux.start([sys.executable, "-m", "runbook.cli", "rehearse", "twilio-2013"],
+                   {"RUNBOOK_STATE_DIR": str(state_dir), "TERM": "xterm-256color", "TEXTUAL_ANIMATIONS": "none"})
+        tmux.wait_for("The replicas are in a full-sync storm", 180)
+        sandbox = json.loads(next((state_dir / "sandboxes").glob("*.json")).read_text())["dir"]
+        journal = next((state_dir / "sessions").glob("*.jsonl"))
+        url = next(t["url"] for t in store.read(journal).started.data["targets"] if t["name"] == "master")
+        master = redis.Redis.from_url(url, socket_timeout=5)
+        before = master.info("server")["run_id"]
+        for lesson in ("A restart would start empty", "Read the restart simulation"):
+            tmux.send("a")
+            tmux.wait_for(lesson, 30)
+        tmux.send("a")
+        tmux.wait_for("BLOCKED by", 60)
+        tmux.send("BTab")  # from Cancel to "Break glass…"
+        tmux.send("Enter")
+        tmux.wait_for("type master to run it anyway", 15)
+        tmux.send("-l", "rehearsal: see the trap happen")
+        tmux.wait_for("see the trap happen", 10)
+        tmux.send("Tab")  # from the reason to the target's name
+        time.sleep(0.5)
+        tmux.send("-l", "master")
+        time.sleep(0.5)
+        tmux.send("Enter")
+        # the proof on the action's own screen: a master was expected, the trap gave an empty replica
+        tmux.wait_for("a slave with 0 keys", 90)
+        info = master.info()
+        assert info["run_id"] != before and info["role"] == "slave" and master.dbsize() == 0
+        tmux.send("C-q")
+
+        def ours() -> set[int]:
+            out = set()
+            for p in psutil.process_iter():
+                try:
+                    if p.status() != psutil.STATUS_ZOMBIE and p.cwd().removesuffix(" (deleted)").startswith(sandbox):
+                        out.add(p.pid)
+                except psutil.Error:
+                    continue
+            return out
+
+        deadline = time.monotonic() + 30
+        while ours() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not ours()
+    finally:
+        tmux.kill()
