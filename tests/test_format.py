@@ -318,3 +318,15 @@ def test_one_formatter_for_evidence_names_sizes_durations_rates_and_counts() -> 
     assert h("window_s", 3.07) == "3.1 s" and h("pause_ms", 14.866) == "14.9 ms" and h("since_s", 125) == "2 min 5 s"
     assert h("instantaneous_ops_per_sec", 81932) == "81,932/s"
     assert h("facts.host.disk_used_pct", 96.5) == "96.5" and h("ok", True) == "true"
+
+
+def test_a_finding_id_breaks_only_after_its_dots() -> None:
+    from runbook import catalog
+    from runbook.tui.run import wrap_id
+
+    for fid in catalog.RULES:
+        for width in (20, 32, 60):
+            lines = wrap_id(fid, width)
+            assert "".join(lines) == fid and all(len(x) <= width for x in lines)
+            if max(len(p) for p in fid.split(".")) < width:
+                assert all(x.endswith(".") for x in lines[:-1]), lines  # never mid-word

@@ -268,7 +268,9 @@ class RunScreen(Screen[None]):
         table.columns["finding"].width = width  # titles wrap in their column instead of being cut
         table.columns["finding"].auto_width = False
         for i, f in enumerate(rows):
-            title = Text(f"{f['id']}: {f['title']}")
+            # the id never breaks mid-word: at its dots when it is wider than the column, the title below it
+            title = Text("\n".join(wrap_id(f["id"], width)) + "\n", style="bold")
+            title.append(Text(f["title"]))
             lines = len(title.wrap(self.app.console, width))
             table.add_row(Text(f["severity"][:4].upper(), style={"critical": "bold red", "warning": "yellow"}.get(f["severity"], "cyan")),
                           title, Text(str(f.get("target", ""))), key=str(i), height=max(1, lines))
@@ -386,4 +388,20 @@ class RunScreen(Screen[None]):
     def on_unmount(self) -> None:
         self.operator.stop()
 
+
+def wrap_id(fid: str, width: int) -> list[str]:
+    """A finding id in lines of at most width, broken only after its dots (a part wider than width alone
+    is cut)."""
+    lines: list[str] = []
+    cur = ""
+    for n, part in enumerate(fid.split(".")):
+        piece = part + ("." if n < fid.count(".") else "")
+        if cur and len(cur) + len(piece) > width:
+            lines.append(cur)
+            cur = ""
+        cur += piece
+        while len(cur) > width:
+            lines.append(cur[:width])
+            cur = cur[width:]
+    return lines + ([cur] if cur else [])
 
