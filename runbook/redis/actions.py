@@ -10,6 +10,7 @@ from typing import Any
 
 from runbook.expect import expect
 from runbook.secrets import MASK, is_secret_key, mask_url
+from runbook.text import plural
 from runbook.targets import Target
 
 
@@ -156,8 +157,8 @@ class Restart:
             out["error"] += _tail(acc, out.get("start_output"))
             return expect(out, "a new run_id at the address", False, up["error"])
         out["ok"] = True
-        what = f"a new run_id at the address, done loading, a {old['role']} with at least {old['keys']:,} keys"
-        seen = f"run_id {str(up['new_run_id'])[:8]}…, a {up['role']} with {up['keys']:,} keys"
+        what = f"a new run_id at the address, done loading, a {old['role']} with at least {plural(old['keys'], 'key')}"
+        seen = f"run_id {str(up['new_run_id'])[:8]}…, a {up['role']} with {plural(up['keys'], 'key')}"
         return expect(out, what, up["role"] == old["role"] and up["keys"] >= old["keys"], seen)
 
 

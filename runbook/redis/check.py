@@ -212,6 +212,7 @@ def live_summary(url: str, timeout: float) -> dict[str, Any]:
         "role": i.get("role"),
         "ops_per_sec": i.get("instantaneous_ops_per_sec"),
         "used_memory_human": i.get("used_memory_human"),
+        "used_memory": i.get("used_memory"),
         "clients": i.get("connected_clients"),
         "keys": _assess.keys_live(i),
         "replicas": [{"addr": f"{r.get('ip')}:{r.get('port')}", "state": r.get("state"),

@@ -192,7 +192,7 @@ def render(r: dict[str, Any]) -> str:
     if pv and not pv.get("read", True):
         lines.append("  restart         not previewed (--no-preview)")
     elif pv:
-        src = f" ({p(pv['config_source'])})" if pv.get("config_source") else ""
+        src = f" ({p(pv['config_source'])})" if pv.get("config_source") and pv.get("config_file") else ""
         lines.append(f"  restart reads   {p(pv.get('config_file') or '(no config file)')}{src}")
         if pv.get("cwd"):
             lines.append(f"  starts in       {p(pv['cwd'])} ({p(pv.get('cwd_source') or '')})")
@@ -210,7 +210,7 @@ def render(r: dict[str, Any]) -> str:
                      + (f"; RESTART FAILS: {p(pv['restart_fails'])}" if pv.get("restart_fails") else ""))
         for tier, said in (pv.get("tiers") or {}).items():
             if said:
-                lines.append(f"  proved ({tier:6}) {p(said)}")
+                lines.append(f"  proved {'(' + tier + ')':9}{p(said)}")
         if pv.get("simulated") is False:
             lines.append("  simulation      not run: a look reads the files; --restart starts a copy of the restart")
         else:

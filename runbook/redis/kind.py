@@ -17,7 +17,7 @@ from runbook.redis import sentinel
 from runbook.kind import ActionSpec, GuardSpec, Kind, Panel, ProbeSpec
 from runbook.redis import cli
 from runbook.redis.rules import RULES
-from runbook.text import human_bytes, human_value
+from runbook.text import human_bytes, human_field
 
 SCHEMES = ("redis", "rediss", "unix", "redis+unix")
 
@@ -137,10 +137,12 @@ class RedisPanel(Panel):
         return check.live_summary(target.url, timeout)
 
     def lines(self, s: dict[str, Any]) -> list[tuple[str, str, str]]:
-        out = [("role", str(s.get("role")), ""), ("ops/s", str(s.get("ops_per_sec")), ""),
-               ("memory", str(s.get("used_memory_human")), ""), ("clients", str(s.get("clients")), ""),
-               ("keys", human_value(s.get("keys")), "")]
-        persist = (f"rdb {s.get('rdb_last_bgsave_status')}, {s.get('rdb_changes_since_last_save')} unsaved, "
+        out = [("role", str(s.get("role")), ""), ("ops/s", human_field("ops", s.get("ops_per_sec")), ""),
+               ("memory", human_field("used_memory", s.get("used_memory")) if s.get("used_memory") is not None
+                else str(s.get("used_memory_human")), ""),
+               ("clients", human_field("clients", s.get("clients")), ""), ("keys", human_field("keys", s.get("keys")), "")]
+        persist = (f"rdb {s.get('rdb_last_bgsave_status')}, "
+                   f"{human_field('changes', s.get('rdb_changes_since_last_save'))} unsaved, "
                    f"aof {'on' if s.get('aof_enabled') else 'off'}")
         out.append(("persistence", persist, "red" if s.get("rdb_last_bgsave_status") == "err" else ""))
         if s.get("role") == "slave":

@@ -33,7 +33,7 @@ from runbook.redis.launch import Launch, Unprovable, interpret, unit_start
 from runbook.redis.hostfacts import accepts_on
 from runbook.redis.proofs import called_commands, check_paths, max_db, nodes_myself, resolve, run_as
 from runbook.redis.rdb import RdbError, read_header
-from runbook.text import human_bytes
+from runbook.text import human_bytes, plural
 
 SHUTDOWN_MODES = ("default", "save", "nosave")
 DEFAULT_LOAD_LIMIT = 512 * 1024 * 1024
@@ -435,7 +435,7 @@ def _run_check(tool: str, path: str, size: int, acc: Access) -> dict[str, Any]:
         res["keys"] = int(m[1])
     lines = [x.strip() for x in text.splitlines() if x.strip()]
     err = [x for x in lines if "ERROR" in x or "rror" in x or "Can't" in x or "not valid" in x]
-    res["said"] = (f"{tool}: OK" + (f", {res['keys']} keys" if "keys" in res else "")) if res["ok"] else \
+    res["said"] = (f"{tool}: OK" + (f", {plural(res['keys'], 'key')}" if "keys" in res else "")) if res["ok"] else \
         f"{tool}: " + ("; ".join(err[-3:]) or (lines[-1] if lines else f"exit {p.rc}"))[-400:]
     return res
 
@@ -545,7 +545,7 @@ def _simulate(out: dict[str, Any], launch: Launch, binary: str, fc: FileConfig, 
                 said.append("runbook's reading of the files agrees with redis-server's")
         if data:
             out["tiers"]["load"] = {
-                "said": f"loaded a private copy in {res.load_s:.2f} s: {sum(res.keys.values())} keys"
+                "said": f"loaded a private copy in {res.load_s:.2f} s: {plural(sum(res.keys.values()), 'key')}"
                         + (f" ({', '.join(f'{k}={v}' for k, v in sorted(res.keys.items()))})" if res.keys else "")
                         + (", accepts writes" if res.write == "ok" else f", a write got: {res.write}" if res.write else ""),
                 "keys": sum(res.keys.values()), "dbs": res.keys}
