@@ -85,6 +85,7 @@ async def test_leaving_is_an_interruption_and_the_resume_shows_everything(tmp_pa
         else:
             await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: any(e.kind == "note" and "interrupted" in e.data["text"] for e in journal_events()))
+        await wait_for(pilot, lambda: getattr(app, "exit_status", None) is not None)
     assert app.exit_status == 1 and "session_ended" not in kinds()
     journal = sorted(store.sessions_dir().glob("*.jsonl"))[-1]
     before = [e.kind for e in journal_events()]
@@ -98,7 +99,7 @@ async def test_leaving_is_an_interruption_and_the_resume_shows_everything(tmp_pa
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(again.screen, ConfirmActionScreen))
         await pilot.press(*"host", "enter")
-        await wait_for(pilot, lambda: "session_ended" in kinds())
+        await wait_for(pilot, lambda: "session_ended" in kinds() and getattr(again, "exit_status", None) is not None)
     after = kinds()
     assert after[:len(before)] == before and after.count("session_started") == 1
     assert after.index("session_resumed") < after.index("guard")  # the guards read fresh after the resume

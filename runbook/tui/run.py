@@ -204,6 +204,7 @@ class RunScreen(Screen[None]):
                 self._refresh_steps(ev.step.split("/", 1)[0])
             if ev.kind == "session_ended":
                 self._ended = True
+                self.app.exit_status = 0 if ev.data.get("outcome") == "completed" else 1  # as --headless
                 for sid, st in self.states.items():
                     if st == "current":
                         self.states[sid] = "done" if ev.data.get("outcome") == "completed" else st
