@@ -34,9 +34,9 @@ def replay_app() -> RunbookApp:
                                      journal_path=store.sessions_dir() / "snap.jsonl", facts=RecordedFacts(data["facts"])))
 
 
-def action_app(tmp: Path) -> RunbookApp:
+def action_app(tmp: Path, flag_says: str = "unsafe") -> RunbookApp:
     flag = tmp / "flag"
-    flag.write_text("unsafe")
+    flag.write_text(flag_says)
     pb = action_playbook(tmp, flag, tmp / "marker")
     pb.steps[2] = pb.steps[2].__class__(**{**pb.steps[2].__dict__, "params": {"command": ["true"], "path": str(flag)}})
     pb.__post_init__()
@@ -124,6 +124,20 @@ def test_action_blocked(snap_compare, size, tmp_path) -> None:
         await at_instruction(pilot)
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_action_confirm(snap_compare, size, tmp_path) -> None:
+    """A safe action's confirmation: the command, every guard, the field for the target's name, Run and Cancel."""
+    app = action_app(tmp_path, "safe")
+
+    async def run_before(pilot) -> None:
+        await at_instruction(pilot)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
+        await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
