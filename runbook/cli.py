@@ -138,9 +138,10 @@ def _resumed_targets(journalled: list[dict[str, Any]], given: dict[str, Any]) ->
         t = Target.from_dict(d)
         again = given.get(t.name)
         if again is not None:
-            if again.to_dict() != d and again.to_dict()["url"] != d["url"]:
+            shown = again.to_dict()  # as the journal would have it: the same target, or its password given again
+            if shown != d and shown["url"] != d["url"]:
                 raise UsageError(f"target {t.name} was {d['url']} in this session; a resume binds the same targets")
-            t = again if again.to_dict() == d else replace(t, url=again.url)
+            t = again if shown == d else replace(t, url=again.url)
         masked = [k for k, v in t.to_dict(masked=False).items() if MASK in str(v)]
         if masked:
             raise UsageError(f"target {t.name} had a secret in its {', '.join(masked)}; give it again with "

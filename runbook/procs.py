@@ -80,6 +80,17 @@ def run(argv: list[str], timeout: float, **kw: Any) -> subprocess.CompletedProce
     return subprocess.CompletedProcess(argv, p.returncode, out, err)
 
 
+def still_running(pid: int, create_time: float, slack_s: float = 1.0) -> bool:
+    """The process started at create_time runs (not gone, not a zombie, not a later one with its pid)."""
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        return abs(p.create_time() - create_time) < slack_s and p.status() != psutil.STATUS_ZOMBIE
+    except (psutil.Error, OSError):
+        return False
+
+
 # -- what runbook leaves in /tmp: each dir holds a lock its owner keeps while it runs; the kernel drops the
 # lock when the owner dies (however it dies, in whatever pid namespace), so the next run can tell what is stale
 def mark_owned(directory: str) -> int:

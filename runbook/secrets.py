@@ -89,6 +89,11 @@ def mask_ssh_option(option: str) -> str:
     return key + sep + MASK if is_secret_key(key.strip()) and value else option
 
 
+def is_secret_flag(word: str) -> bool:
+    """`--requirepass`, `--masterauth`...: a command-line option whose value (the next word) is a secret."""
+    return word.startswith("--") and is_secret_key(word[2:])
+
+
 @functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     k = key.lower()

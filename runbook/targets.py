@@ -72,7 +72,7 @@ class Target:
         (SetEnv=REDISCLI_AUTH=x). The journal masks each of them wherever it appears."""
         from urllib.parse import parse_qsl, urlsplit
 
-        from runbook.secrets import is_secret_key, mask_ssh_option
+        from runbook.secrets import is_secret_flag, is_secret_key, mask_ssh_option
 
         out: set[str] = set()
         try:
@@ -85,7 +85,7 @@ class Target:
         except ValueError:
             pass
         cmd = self.restart_command
-        out.update(cmd[i + 1] for i in range(len(cmd) - 1) if cmd[i].startswith("--") and is_secret_key(cmd[i][2:]))
+        out.update(cmd[i + 1] for i in range(len(cmd) - 1) if is_secret_flag(cmd[i]))
         for o in self.ssh_options:
             if mask_ssh_option(o) != o:
                 value = o.partition("=")[2] if "=" in o else o.partition(" ")[2]

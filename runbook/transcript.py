@@ -58,7 +58,7 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
         return out
     if k == "decision":
         if d.get("unknown"):
-            out = [f"  decision: UNDECIDED, a fact is missing" + (f": go to {d['goto']} (on_unknown)" if d.get("goto") else "")]
+            out = ["  decision: UNDECIDED, a fact is missing" + (f": go to {d['goto']} (on_unknown)" if d.get("goto") else "")]
         else:
             why = f"because {d['when']}" if d.get("when") else "(no branch true: default)"
             out = [f"  decision: go to {d.get('goto')} {why}"]

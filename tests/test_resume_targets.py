@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import ROOT, runbook
+from conftest import runbook
 from runbook.cli import UsageError, _resumed_targets
 from runbook.targets import Target
 

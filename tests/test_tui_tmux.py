@@ -51,6 +51,21 @@ class Tmux:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
 
+def in_sandbox(sandbox: str) -> set[int]:
+    """The processes that run in a rehearsal's sandbox dir (deleted or not): its own, and those its actions
+    started there (other suites' sandboxes may run beside it)."""
+    import psutil
+
+    out = set()
+    for p in psutil.process_iter():
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and p.cwd().removesuffix(" (deleted)").startswith(sandbox):
+                out.add(p.pid)
+        except psutil.Error:
+            continue
+    return out
+
+
 def test_restart_blocked_in_a_real_terminal(tmp_path, state_dir) -> None:
     s = RedisServer(tmp_path, "m").start()
     tmux = Tmux(f"rbtest{os.getpid()}")
@@ -99,8 +114,6 @@ def test_the_readme_main_command_rehearses_twilio_and_leaves_nothing(state_dir) 
     block = readme.split("```sh", 1)[1].split("```", 1)[0]
     main_cmd = block.strip().splitlines()[0].split("#", 1)[0].strip()
     assert main_cmd.endswith("runbook rehearse twilio-2013")
-    import psutil
-
     tmux = Tmux(f"rbmain{os.getpid()}")
     try:
         tmux.start_shell(main_cmd, {"RUNBOOK_STATE_DIR": str(state_dir), "TERM": "xterm-256color"})
@@ -110,17 +123,7 @@ def test_the_readme_main_command_rehearses_twilio_and_leaves_nothing(state_dir) 
         # this rehearsal's sandbox (other suites' may run beside it): what must be gone at the end
         sandbox = json.loads(next((state_dir / "sandboxes").glob("*.json")).read_text())["dir"]
 
-        def ours() -> set[int]:
-            out = set()
-            for p in psutil.process_iter():
-                try:
-                    if p.status() != psutil.STATUS_ZOMBIE and p.cwd().removesuffix(" (deleted)").startswith(sandbox):
-                        out.add(p.pid)
-                except psutil.Error:
-                    continue
-            return out
-
-        assert ours()  # the sandbox's servers, while it runs
+        assert in_sandbox(sandbox)  # the sandbox's servers, while it runs
         tmux.send("a")
         tmux.wait_for("A restart would start empty", 30)  # the storm does not hide this lesson
         tmux.send("a")
@@ -133,7 +136,7 @@ def test_the_readme_main_command_rehearses_twilio_and_leaves_nothing(state_dir) 
         tmux.send("C-q")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            left = ours()
+            left = in_sandbox(sandbox)
             if not left:
                 break
             time.sleep(0.2)
@@ -150,7 +153,6 @@ def test_the_flagship_rehearsal_with_the_glass_broken_restarts_into_the_trap_and
     included."""
     import json
 
-    import psutil
     import redis
 
     from runbook.journal import store
@@ -186,19 +188,9 @@ def test_the_flagship_rehearsal_with_the_glass_broken_restarts_into_the_trap_and
         assert info["run_id"] != before and info["role"] == "slave" and master.dbsize() == 0
         tmux.send("C-q")
 
-        def ours() -> set[int]:
-            out = set()
-            for p in psutil.process_iter():
-                try:
-                    if p.status() != psutil.STATUS_ZOMBIE and p.cwd().removesuffix(" (deleted)").startswith(sandbox):
-                        out.add(p.pid)
-                except psutil.Error:
-                    continue
-            return out
-
         deadline = time.monotonic() + 30
-        while ours() and time.monotonic() < deadline:
+        while in_sandbox(sandbox) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not ours()
+        assert not in_sandbox(sandbox)
     finally:
         tmux.kill()

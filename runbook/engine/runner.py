@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from runbook.procs import still_running
+
 _RECORD: Path | None = None  # in the runner: where progress() writes
 _SECRETS: frozenset[str] = frozenset()  # in the runner: the target's secrets, masked in the record
 
@@ -64,18 +66,6 @@ def read_record(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _alive(pid: int, started: float) -> bool:
-    """Whether that runner still runs: the pid exists, is not a zombie, and is the process started then
-    (not a later process that reused the pid)."""
-    import psutil
-
-    try:
-        p = psutil.Process(pid)
-        return p.status() != psutil.STATUS_ZOMBIE and abs(p.create_time() - started) < 2.0
-    except (psutil.Error, OSError):
-        return False
-
-
 def state(path: Path) -> tuple[str, dict[str, Any]]:
     """What the record says: ("done", result), ("running", {"pid", "phase"}), ("lost", {"phase"}) or
     ("not_run", {})."""
@@ -86,7 +76,7 @@ def state(path: Path) -> tuple[str, dict[str, Any]]:
     runner = next((r for r in recs if "runner" in r), None)
     phases = [r["phase"] for r in recs if "phase" in r]
     phase = phases[-1] if phases else ""
-    if runner and _alive(int(runner["runner"]), float(runner.get("created") or 0)):
+    if runner and still_running(int(runner["runner"]), float(runner.get("created") or 0), slack_s=2.0):
         return "running", {"pid": runner["runner"], "phase": phase}
     if phases:
         return "lost", {"phase": phase}

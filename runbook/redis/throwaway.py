@@ -312,14 +312,14 @@ def _conf_quote(v: str) -> str:
 def _secret_options(options: list[str]) -> tuple[list[str], list[str]]:
     """The options split: those that stay on the copy's argv, and the secret ones (--requirepass VALUE,
     --masterauth VALUE, ...) as config lines, in their order. Later lines win, as later options do."""
-    from runbook.secrets import is_secret_key
+    from runbook.secrets import is_secret_flag
 
     plain: list[str] = []
     lines: list[str] = []
     i = 0
     while i < len(options):
         o = options[i]
-        if o.startswith("--") and is_secret_key(o[2:]) and i + 1 < len(options) and not options[i + 1].startswith("--"):
+        if is_secret_flag(o) and i + 1 < len(options) and not options[i + 1].startswith("--"):
             lines.append(f"{o[2:]} {_conf_quote(options[i + 1])}")
             i += 2
             continue

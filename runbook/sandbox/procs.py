@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from runbook.journal.store import state_dir
+from runbook.procs import still_running
 
 
 def sandboxes_dir() -> Path:
@@ -30,19 +31,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _alive(pid: int, create_time: float) -> bool:
-    """The process we started is alive (not a later process that reused its pid)."""
-    import psutil
-
-    try:
-        p = psutil.Process(pid)
-        return abs(p.create_time() - create_time) < 1.0 and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
 def _kill(pid: int, create_time: float) -> bool:
-    if not _alive(pid, create_time):
+    if not still_running(pid, create_time):
         return False
     try:
         os.kill(pid, signal.SIGCONT)  # a stopped process (fault injection) must be able to die
@@ -90,7 +80,7 @@ def cleanup_stale(say: Callable[[str], None] = lambda s: None) -> int:
             f.unlink(missing_ok=True)
             continue
         owner = rec.get("owner", {})
-        if owner and _alive(owner.get("pid", -1), owner.get("create_time", 0)):
+        if owner and still_running(owner.get("pid", -1), owner.get("create_time", 0)):
             continue  # its run is still going
         for p in rec.get("processes", []):
             if _kill(p["pid"], p["create_time"]):
