@@ -330,3 +330,37 @@ def test_a_finding_id_breaks_only_after_its_dots() -> None:
             assert "".join(lines) == fid and all(len(x) <= width for x in lines)
             if max(len(p) for p in fid.split(".")) < width:
                 assert all(x.endswith(".") for x in lines[:-1]), lines  # never mid-word
+
+
+def test_a_step_text_shows_facts_for_people_and_params_keep_the_value_itself() -> None:
+    from runbook.playbook.template import render
+
+    env = {"facts": {"redis": {"used_memory": 1224952, "maxmemory": 4194304, "connected_clients": 10500,
+                               "replicas": [{"port": 57139}]}},
+           "params": {"recent_s": 300, "mb": 4}}
+    text = ("Redis uses ${facts.redis.used_memory} of ${facts.redis.maxmemory}; ${facts.redis.connected_clients} "
+            "clients; replica port ${facts.redis.replicas[0].port}; last ${params.recent_s}")
+    shown = render(text, env, lambda v: v)
+    assert shown == "Redis uses 1.2 MiB of 4.0 MiB; 10,500 clients; replica port 57139; last 5 min 0 s"
+    # a param is the value itself, a number stays a number and is never formatted
+    assert render("${params.mb * 1048576}", env) == 4194304
+    assert render("--size=${params.mb * 1048576}", env) == "--size=4194304"
+
+
+def test_a_size_setting_is_shown_for_people_beside_the_value_redis_takes() -> None:
+    from runbook.redis.actions import ConfigSet
+    from runbook.targets import parse_binding
+
+    t = parse_binding("cache=redis://127.0.0.1:6379")
+    assert "CONFIG SET maxmemory 4194304 (4.0 MiB); CONFIG REWRITE" in ConfigSet.describe(
+        t, {"name": "maxmemory", "value": 4194304})
+    assert "CONFIG SET maxmemory-samples 7;" in ConfigSet.describe(t, {"name": "maxmemory-samples", "value": 7})
+
+
+def test_the_gc_report_says_when_a_short_stretch_happened_not_1_1() -> None:
+    from runbook.tui.gc_report import _when
+
+    assert _when({"first_s": 1.2, "last_s": 1.4}) == "1.2–1.4"
+    assert _when({"first_s": 1.04, "last_s": 1.02}) == "1.0"
+    assert _when({"first_s": 100.4, "last_s": 2500}) == "100–2,500"
+    assert _when({"since_s": 3600}) == "from 3,600"

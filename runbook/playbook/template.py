@@ -39,23 +39,39 @@ def has_templates(value: Any) -> bool:
     return bool(expressions(value))
 
 
-def _text(v: Any) -> str:
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _text(v: Any, source: str = "", people: bool = False) -> str:
+    """A value put into a text. For people (a step's text), a number is formatted by what the fact is
+    called, the last name in its expression: used_memory as MiB, a _s as a duration, a pid as it is."""
     if v is None:
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
+    if people and isinstance(v, (int, float)):
+        from runbook.text import human_field
+
+        names = _NAME.findall(re.sub(r"'[^']*'|\"[^\"]*\"", "", source))
+        return human_field(names[-1] if names else "", v)
     return str(v)
 
 
 def render(value: Any, env: dict[str, Any], each: Callable[[str], str] | None = None) -> Any:
-    """The value with every `${EXPR}` evaluated; ExprError when a fact it reads is missing. each: applied
-    to every value put into a text (the secrets of a file shown in a step are masked as they go in)."""
+    """The value with every `${EXPR}` evaluated; ExprError when a fact it reads is missing. each: given for
+    a text shown to people, applied to every value put in (the secrets of a file shown in a step are masked
+    as they go in); their numbers are then formatted for people too (4.0 MiB, 2 min 5 s, 12,000)."""
     if isinstance(value, str):
         m = _PLACE.fullmatch(value.strip())
         if m and each is None:
             return _compiled(m[1].strip()).evaluate(env)
         put = each or (lambda t: t)
-        return _PLACE.sub(lambda mm: put(_text(_compiled(mm[1].strip()).evaluate(env))), value)
+
+        def one(mm: re.Match[str]) -> str:
+            source = mm[1].strip()
+            return put(_text(_compiled(source).evaluate(env), source, people=each is not None))
+
+        return _PLACE.sub(one, value)
     if isinstance(value, list):
         return [render(v, env, each) for v in value]
     if isinstance(value, dict):

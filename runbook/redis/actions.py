@@ -10,7 +10,7 @@ from typing import Any
 
 from runbook.expect import expect
 from runbook.secrets import MASK, is_secret_key, mask_url
-from runbook.text import plural
+from runbook.text import human_bytes, plural
 from runbook.targets import Target
 
 
@@ -335,6 +335,18 @@ class Shutdown:
                       "no answer" if gone else "the server still answers")
 
 
+_SIZE_SETTINGS = ("maxmemory", "repl-backlog-size", "client-query-buffer-limit", "proto-max-bulk-len",
+                  "active-defrag-ignore-bytes", "auto-aof-rewrite-min-size")
+
+
+def _sized(name: str, value: object) -> str:
+    """A size setting's value as Redis takes it, and for people beside it: '4194304 (4.0 MiB)'."""
+    v = str(value)
+    if name.lower() in _SIZE_SETTINGS and v.isdigit() and int(v) >= 1024:
+        return f"{v} ({human_bytes(int(v))})"
+    return v
+
+
 class ConfigSet:
     @staticmethod
     def _nv(params: dict[str, Any]) -> tuple[str, str]:
@@ -352,7 +364,7 @@ class ConfigSet:
     @staticmethod
     def describe(target: Target, params: dict[str, Any]) -> str:
         name, value = ConfigSet._nv(params)
-        shown = MASK if ConfigSet.secrets(params) else shlex.quote(value)
+        shown = MASK if ConfigSet.secrets(params) else _sized(name, shlex.quote(value))
         return f"CONFIG SET {name} {shown}; CONFIG REWRITE {_on(target)}"
 
     @staticmethod
@@ -374,7 +386,7 @@ class ConfigSet:
         met = now is not None and normalize(str(now)) == normalize(value)
         secret = bool(ConfigSet.secrets(params))
         return expect(r, f"CONFIG GET {name} gives the new value", met,
-                      ("the new value" if met else "another value") if secret else now)
+                      ("the new value" if met else "another value") if secret else _sized(name, now))
 
 
 class EnableAof:

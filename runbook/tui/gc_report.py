@@ -53,7 +53,10 @@ def heap_chart(series: dict[str, list[float]], buckets: int = BUCKETS) -> list[f
 def _when(ev: dict[str, Any]) -> str:
     """Where in the log a finding happened, from its evidence."""
     if "first_s" in ev:
-        return f"{ev['first_s']:,.0f}–{ev.get('last_s', ev['first_s']):,.0f}"
+        a, b = float(ev["first_s"]), float(ev.get("last_s", ev["first_s"]))
+        digits = 0 if b - a >= 10 else 1  # a stretch of a few seconds is not "1-1"
+        first, last = f"{a:,.{digits}f}", f"{b:,.{digits}f}"
+        return first if first == last else f"{first}–{last}"
     if "since_s" in ev:
         return f"from {ev['since_s']:,.0f}"
     if "cluster_start_s" in ev:
