@@ -167,3 +167,28 @@ def test_gc_report(snap_compare, size) -> None:
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_run_targets(snap_compare, size) -> None:
+    async def run_before(pilot) -> None:
+        await at_instruction(pilot)
+        await pilot.press("t")
+        await pilot.pause(0.1)
+
+    assert snap_compare(replay_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_leave_asked(snap_compare, size) -> None:
+    from runbook.tui.modals import AskScreen
+
+    app = replay_app()
+
+    async def run_before(pilot) -> None:
+        await at_instruction(pilot)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen))
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -194,3 +194,68 @@ def test_the_flagship_rehearsal_with_the_glass_broken_restarts_into_the_trap_and
         assert not in_sandbox(sandbox)
     finally:
         tmux.kill()
+
+
+def _walkable_rehearsals() -> list:
+    from runbook.sandbox.scenarios import SCENARIOS
+
+    out = []
+    for name, sc in SCENARIOS.items():
+        if name == "jvm-container-limit" or not all(shutil.which(n) for n in sc.needs):
+            continue  # needs root and a cgroup of its own
+        # a hot thread is hot only on a machine with a core to spare: run it alone (see the serial tests)
+        out.append(pytest.param(name, marks=pytest.mark.serial) if name == "jvm-hot-thread" else name)
+    return out
+
+
+@pytest.mark.parametrize("name", _walkable_rehearsals())
+def test_each_rehearsal_walked_to_its_action_screen_at_80x24(name, state_dir) -> None:
+    """Each rehearsal in a real terminal at 80x24, walked step by step (Done on every instruction) to the
+    screen of its first action: the command, every guard by name, and the way on (the field and Run, or
+    Break glass) are all on screen; Cancel goes back; Ctrl+Q leaves no process of the sandbox."""
+    from runbook.journal import store
+
+    tmux = Tmux(f"rbwalk{os.getpid()}{abs(hash(name)) % 10000}")
+    sandbox = None
+    try:
+        tmux.start([sys.executable, "-m", "runbook.cli", "rehearse", name],
+                   {"RUNBOOK_STATE_DIR": str(state_dir), "TERM": "xterm-256color", "TEXTUAL_ANIMATIONS": "none"})
+        deadline = time.monotonic() + 240
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = tmux.screen()
+            if sandbox is None and list((state_dir / "sandboxes").glob("*.json")):
+                sandbox = json.loads(next((state_dir / "sandboxes").glob("*.json")).read_text())["dir"]
+            if "Guards, evaluated just now" in screen and ("Cancel" in screen):
+                break
+            if "Session completed" in screen or "Session failed" in screen or "Session blocked" in screen:
+                break
+            if "a Done" in screen:
+                tmux.send("a")
+                time.sleep(0.5)
+            elif "It runs only if you say so" in screen:
+                tmux.send("Enter")  # a consent asked: the safe answer (Skip it) has the focus
+                time.sleep(0.5)
+            else:
+                time.sleep(0.2)
+        journal = next((state_dir / "sessions").glob("*.jsonl"))
+        events = store.read(journal).events
+        guards = [e.data for e in events if e.kind == "guard"]
+        if "Guards, evaluated just now" not in screen:
+            # a rehearsal whose path has no action without inputs (raising maxmemory needs --param): it ends
+            assert "Session completed" in screen and not any(e.kind == "action_intent" for e in events), screen
+        else:
+            assert "Command" in screen and (guards or "no guards" in screen), screen
+            # every guard by name, the command, and the way on are on the screen at 80x24
+            for g in guards:
+                assert str(g.get("guard"))[:60] in screen.replace("\n", ""), (g, screen)
+            assert ("to run it" in screen and "Run" in screen) or ("BLOCKED by" in screen and "Break glass" in screen), screen
+            tmux.send("Escape")
+            tmux.wait_for("Cancelled: nothing ran", 30)
+        tmux.send("C-q")
+        deadline = time.monotonic() + 30
+        while sandbox and in_sandbox(sandbox) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not (sandbox and in_sandbox(sandbox))
+    finally:
+        tmux.kill()

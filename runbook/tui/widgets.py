@@ -108,6 +108,8 @@ class StepInfo(Static):
 
 
 def guards_table(guards: list[dict[str, Any]]) -> Group:
+    """Every guard's verdict first, one line each (at 80x24 a long evidence never hides a second guard),
+    then each guard's evidence under its name."""
     rows = []
     for g in guards:
         t = Text()
@@ -117,7 +119,11 @@ def guards_table(guards: list[dict[str, Any]]) -> Group:
         if g.get("reason") and g["reason"] != g["guard"]:
             t.append(f": {g['reason']}")
         rows.append(t)
-        for k, v in (g.get("evidence") or {}).items():
+    for g in guards:
+        if not g.get("evidence"):
+            continue
+        rows.append(Text(f"{g['guard']}", style="dim bold"))
+        for k, v in g["evidence"].items():
             value = ", ".join(human_field(k, x) for x in v) if isinstance(v, (list, tuple)) else human_field(k, v)
             rows.append(Text(f"      {k}: {value}", style="dim"))
     return Group(*rows) if rows else Group(Text("no guards"))
