@@ -238,7 +238,8 @@ def test_each_rehearsal_walked_to_its_action_screen_at_80x24(name, state_dir) ->
                 time.sleep(0.5)
             else:
                 time.sleep(0.2)
-        journal = next((state_dir / "sessions").glob("*.jsonl"))
+        journal = next((state_dir / "sessions").glob("*.jsonl"), None)
+        assert journal, f"{name}: no session began; the screen was:\n{screen}"
         events = store.read(journal).events
         guards = [e.data for e in events if e.kind == "guard"]
         if "Guards, evaluated just now" not in screen:

@@ -199,7 +199,8 @@ def start_redis(sb: "Sandbox", name: str, conf: str) -> tuple[Any, int, Path, Pa
     cfg = d / "redis.conf"
     cfg.write_text(f"port {port}\nbind 127.0.0.1\ndir {d}\nlogfile {d}/redis.log\ndaemonize no\nsave \"\"\nappendonly no\n{conf}")
     proc = sb.start(f"redis-server {name}", ["redis-server", str(cfg)], cwd=d, info=f"on 127.0.0.1:{port}")
-    c = redis.Redis(port=port, socket_timeout=2, decode_responses=True)
+    # the build's own client: a DEBUG POPULATE or a long script on a busy machine takes more than seconds
+    c = redis.Redis(port=port, socket_timeout=120, socket_connect_timeout=2, decode_responses=True)
     deadline = time.monotonic() + 10
     while True:
         if proc.popen.poll() is not None:

@@ -42,7 +42,12 @@ def main(args: argparse.Namespace) -> int:
     try:
         with Sandbox(sc.name, say=say) as sb:
             say(f"building {sc.name} in {sb.dir}")
-            built = sc.build(sb)
+            try:
+                built = sc.build(sb)
+            except (SandboxError, SignalExit, KeyboardInterrupt):
+                raise
+            except Exception as e:  # noqa: BLE001 - a live process refused or timed out: say which, no traceback
+                raise SandboxError(f"{type(e).__name__}: {e}") from e
             if args.headless:
                 return _headless(pb, built, getattr(args, "answers", None))
             from runbook.journal import store
