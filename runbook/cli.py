@@ -374,10 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     fn = getattr(args, "fn", None) or cmd_home
     args.screens = Screens()
-    from runbook.events import SignalExit
-
-    def terminated(signum: int, frame: object) -> None:
-        raise SignalExit(signum)
+    from runbook.events import SignalExit, terminated
 
     signal.signal(signal.SIGTERM, terminated)  # journals close and sandboxes stop, then 128 + 15
     signal.signal(signal.SIGHUP, terminated)  # a terminal that went away (a dropped ssh): the same, 128 + 1

@@ -60,3 +60,15 @@ class SignalExit(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+def terminated(signum: int, frame: object = None) -> None:
+    """The handler of SIGTERM and SIGHUP: raise SignalExit. A terminal that goes away (a dropped ssh, a
+    closed tmux) sends SIGCONT after SIGHUP; the TUI's own SIGCONT handler would then take the dead terminal
+    back (a reader spinning on it, a writer blocked on it: a process that never ends and keeps its sandbox
+    running), so from here on SIGCONT does nothing."""
+    import signal
+
+    if hasattr(signal, "SIGCONT"):
+        signal.signal(signal.SIGCONT, signal.SIG_DFL)
+    raise SignalExit(signum)

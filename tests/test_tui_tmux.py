@@ -260,3 +260,44 @@ def test_each_rehearsal_walked_to_its_action_screen_at_80x24(name, state_dir) ->
         assert not (sandbox and in_sandbox(sandbox))
     finally:
         tmux.kill()
+
+
+@pytest.mark.parametrize("where", ["instruction", "action screen"])
+def test_a_terminal_that_goes_away_ends_the_rehearsal_and_its_sandbox(where, state_dir, tmp_path) -> None:
+    """A dropped ssh or a closed tmux sends SIGHUP and then SIGCONT. runbook ends (129), stops its sandbox,
+    and leaves the session resumable: it never takes the dead terminal back (a reader spinning on it, a
+    writer blocked on it, the sandbox left running: seen after a closed tmux at the action screen)."""
+    import signal
+
+    import psutil
+
+    from runbook.journal import store
+
+    rc = tmp_path / "rc"
+    tmux = Tmux(f"rbhup{os.getpid()}{len(where)}")
+    try:
+        tmux.start_shell(f"{sys.executable} -m runbook.cli rehearse redis-dir-deleted; echo $? > {rc}",
+                         {"RUNBOOK_STATE_DIR": str(state_dir), "TERM": "xterm-256color", "TEXTUAL_ANIMATIONS": "none"})
+        tmux.wait_for("a Done", 60)
+        if where == "action screen":
+            for _ in range(10):
+                tmux.send("a")
+                time.sleep(0.7)
+                if "Guards, evaluated just now" in tmux.screen():
+                    break
+            tmux.wait_for("BLOCKED by", 30)
+        record = json.loads(next((state_dir / "sandboxes").glob("*.json")).read_text())
+        owner = psutil.Process(record["owner"]["pid"])
+        assert in_sandbox(record["dir"])
+        owner.send_signal(signal.SIGHUP)
+        owner.send_signal(signal.SIGCONT)  # what a terminal that goes away sends next
+        deadline = time.monotonic() + 20
+        while not rc.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert rc.exists(), f"runbook did not end within 20 s of SIGHUP ({where})"
+        assert rc.read_text().strip() == "129"
+        assert not in_sandbox(record["dir"])
+        journal = next((state_dir / "sessions").glob("*.jsonl"))
+        assert store.read(journal).ended is None  # interrupted: it resumes
+    finally:
+        tmux.kill()

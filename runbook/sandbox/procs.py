@@ -175,9 +175,9 @@ class Sandbox:
         return self
 
     def _on_signal(self, signum: int, frame: Any) -> None:
-        from runbook.events import SignalExit
+        from runbook.events import terminated
 
-        raise SignalExit(signum)
+        terminated(signum, frame)
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
