@@ -10,7 +10,7 @@ import functools
 from typing import Any
 
 from runbook.findings import Finding
-from runbook.kind import Rule, kinds
+from runbook.kind import Rule, rules
 
 __all__ = ["Rule", "RULES", "make", "explain"]
 
@@ -19,11 +19,10 @@ __all__ = ["Rule", "RULES", "make", "explain"]
 def _rules() -> dict[str, Rule]:
     """Every kind's rules, by id (read on first use: the kinds' modules import make from here)."""
     out: dict[str, Rule] = {}
-    for k in kinds():
-        for r in k.rules:
-            if r.id in out:
-                raise ValueError(f"finding id {r.id} is declared twice")
-            out[r.id] = r
+    for r in rules():
+        if r.id in out:
+            raise ValueError(f"finding id {r.id} is declared twice")
+        out[r.id] = r
     return out
 
 

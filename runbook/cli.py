@@ -344,10 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions() -> list[Callable[[Any], None]]:
     """Commands of the kinds (redis, gc and jvm: runbook/KIND/kind.py) and of the sandbox (rehearse, test,
     record)."""
-    from runbook.kind import kinds
+    from runbook.kind import command_modules
     from runbook.sandbox import cli as sandbox_cli
 
-    return [k.commands for k in kinds() if k.commands] + [sandbox_cli.register]
+    return [m.register for m in command_modules()] + [sandbox_cli.register]
 
 
 class Screens:

@@ -7,7 +7,11 @@ A kind is a package of runbook with a `kind.py` whose KIND says everything the r
 - its finding rules (the catalogue's entries: `runbook explain ID`);
 - what `runbook record` reads of it, how it is found on this machine (discovery), the live panel's
   summary in the TUI (plain lines, no UI code), its secrets (config keys, and URL forms whose user part
-  is a password), and its command-line subcommands.
+  is a password).
+
+Two parts are found by their module's name instead, so that a command line and a finding do not import
+every kind's probes: its finding rules are RULES in KIND/rules.py when it has one (KIND.rules is that
+tuple), and its subcommands are added by register(subparsers) in KIND/cli.py when it has one.
 
 Adding a kind (say Postgres) is adding runbook/postgres/ with a kind.py, and its docs: kinds() finds it.
 Ground floor: imports nothing of runbook; the kinds import it.
@@ -113,7 +117,6 @@ class Kind:
     panel: Callable[[], Any] | None = None  # a new live panel: poll(target, timeout), lines(summary), chart
     secret_keys: frozenset[str] = frozenset()  # its config keys whose values are secrets
     password_user_schemes: tuple[str, ...] = ()  # URL schemes where a lone user part is a password
-    commands: Callable[[Any], None] | None = None  # adds its subcommands to the command line's subparsers
 
     def __post_init__(self) -> None:
         for spec in (*self.probes, *self.actions):
@@ -144,14 +147,31 @@ _ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 @functools.lru_cache(maxsize=1)
+def packages() -> tuple[str, ...]:
+    """The packages of runbook that are kinds (they have a kind.py), found on disk: nothing is imported."""
+    return tuple(e for e in sorted(os.listdir(_ROOT)) if os.path.isfile(os.path.join(_ROOT, e, "kind.py")))
+
+
 def kinds() -> tuple[Kind, ...]:
-    """Every kind: the packages of runbook that have a kind.py (found on disk, so no other package is
-    imported to look)."""
-    found = []
-    for entry in sorted(os.listdir(_ROOT)):
-        if os.path.isfile(os.path.join(_ROOT, entry, "kind.py")):
-            found.append(importlib.import_module(f"runbook.{entry}.kind").KIND)
-    return tuple(found)
+    """Every kind, its kind.py imported (with its probes, guards and actions)."""
+    return tuple(importlib.import_module(f"runbook.{entry}.kind").KIND for entry in packages())
+
+
+def rules() -> tuple[Rule, ...]:
+    """Every kind's finding rules: from its rules.py alone where it has one (a finding made from a GC log
+    needs no probe), else from its kind.py."""
+    out: list[Rule] = []
+    for entry in packages():
+        has_own = os.path.isfile(os.path.join(_ROOT, entry, "rules.py"))
+        out += importlib.import_module(f"runbook.{entry}.rules").RULES if has_own else \
+            importlib.import_module(f"runbook.{entry}.kind").KIND.rules
+    return tuple(out)
+
+
+def command_modules() -> tuple[Any, ...]:
+    """The kinds' command-line modules (KIND/cli.py, each with register(subparsers))."""
+    return tuple(importlib.import_module(f"runbook.{entry}.cli") for entry in packages()
+                 if os.path.isfile(os.path.join(_ROOT, entry, "cli.py")))
 
 
 def kind(name: str) -> Kind | None:

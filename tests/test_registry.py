@@ -69,3 +69,23 @@ def test_an_escalated_finding_has_the_severity_its_page_states(tmp_path) -> None
         rule = catalog.RULES[fid]
         assert found[fid]["severity"] == rule.otherwise[0] == "critical" and rule.severity == "warning"
         assert "critical when" in catalog.explain(fid)
+
+
+def test_each_kind_declares_the_rules_and_commands_found_by_module_name() -> None:
+    """A finding and the command line read rules.py and cli.py without importing the kinds' probes; the
+    kind's own declaration is that same tuple."""
+    import importlib
+    import subprocess
+    import sys
+
+    from runbook.kind import packages
+
+    for entry in packages():
+        kind = importlib.import_module(f"runbook.{entry}.kind").KIND
+        assert kind.rules is importlib.import_module(f"runbook.{entry}.rules").RULES
+    # `gc analyze` and its findings import no probe module (asyncio, redis-py and psutil stay out)
+    code = ("import sys; from runbook.cli import build_parser; build_parser(); from runbook.catalog import make; "
+            "make('gc.pause.long', {}); print(sorted(m for m in sys.modules if m.count('.') == 2 and "
+            "m.split('.')[-1] in ('probe', 'probes', 'live', 'check', 'kind')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out

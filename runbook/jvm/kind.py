@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from runbook.jvm import live
 from runbook.jvm import memory
 from runbook.jvm import threads
-from runbook.jvm import cli
 from runbook.jvm.rules import RULES
 from runbook.kind import ActionSpec, GuardSpec, Kind, Panel, ProbeSpec
 from runbook.text import human_bytes
@@ -106,4 +105,4 @@ class JvmPanel(Panel):
 
 
 KIND = Kind("jvm", _claims, "pid:N or http(s):// (JVM)", PROBES, GUARDS, ACTIONS, RULES,
-            record_probes=("jvm.check",), discover=discover, panel=JvmPanel, commands=cli.register)
+            record_probes=("jvm.check",), discover=discover, panel=JvmPanel)

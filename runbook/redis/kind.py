@@ -15,7 +15,6 @@ from runbook.redis import guards
 from runbook.redis import latency
 from runbook.redis import sentinel
 from runbook.kind import ActionSpec, GuardSpec, Kind, Panel, ProbeSpec
-from runbook.redis import cli
 from runbook.redis.rules import RULES
 from runbook.text import human_bytes, human_field
 
@@ -157,4 +156,4 @@ KIND = Kind("redis", _claims, "redis://, rediss://, unix:// (Redis)", PROBES, GU
             record_probes=("redis.check", "redis.replication"), discover=discover, panel=RedisPanel,
             secret_keys=frozenset({"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass",
                                    "sentinel-pass"}),
-            password_user_schemes=("redis", "rediss"), commands=cli.register)
+            password_user_schemes=("redis", "rediss"))

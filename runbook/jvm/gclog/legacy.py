@@ -198,6 +198,8 @@ class LegacyReader:
             last_t = t
             if last_after_k is not None and hb_k > last_after_k:
                 allocated_k += hb_k - last_after_k
+            elif last_after_k is None and acc.first_before is None:
+                acc.first_before = hb_k * 1024.0
             last_after_k = ha_k
             t_append(t)
             after_append(ha_k << 10)

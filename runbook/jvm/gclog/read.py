@@ -254,12 +254,12 @@ def _parse_stream(acc: Acc, fmt: str, chunks: Iterator[bytes], size: int, progre
             continue
         part, carry = buf[:cut], buf[cut:]
         acc.bytes += len(part)
-        acc.lines += part.count(b"\n")
+        lines = part.count(b"\n")
+        acc.lines += lines
         if legacy is not None:
             legacy.feed_buffer(part)
         else:
-            parse_chunk(acc, part)
-            _unified_unparsed(acc, part)
+            _unified(acc, part, lines)
         acc.compact()
         progress(min(pos, size))
     if carry:
@@ -268,8 +268,7 @@ def _parse_stream(acc: Acc, fmt: str, chunks: Iterator[bytes], size: int, progre
         if legacy is not None:
             legacy.feed_lines([carry])
         else:
-            parse_chunk(acc, carry + b"\n")
-            _unified_unparsed(acc, carry + b"\n")
+            _unified(acc, carry + b"\n", 1)
     if legacy is not None:
         legacy.finish()
         if acc.collector is None and legacy.collector_hint:
@@ -295,10 +294,11 @@ def _boundaries(path: str, fmt: str, size: int, n: int) -> list[int]:
     return cuts
 
 
-def _read_range(args: tuple[str, str, int, int]) -> Acc:
-    path, fmt, start, end = args
+def _read_range(args: tuple[str, str, int, int, int | None]) -> Acc:
+    path, fmt, start, end, region_size = args
     acc = Acc()
     acc.format = fmt
+    acc.region_size = region_size  # said once at the start of the file; a later stretch needs it too
 
     def chunks() -> Iterator[bytes]:
         with open(path, "rb") as f:
@@ -338,25 +338,36 @@ def worker_pool(n: int):
 def _read_parallel(acc: Acc, path: str, fmt: str, size: int, n: int, progress: Callable[[int], None]) -> None:
     """Stretches of one big file read by n processes, merged in order."""
     cuts = _boundaries(path, fmt, size, n)
-    jobs = [(path, fmt, a, b) for a, b in zip(cuts, cuts[1:])]
+    region_size = None
+    if fmt == "unified":  # the file's start says what every stretch needs to know (G1's region size)
+        with open(path, "rb") as f:
+            head = f.read(SNIFF)
+        start = Acc()
+        parse_chunk(start, head[: head.rfind(b"\n") + 1])
+        region_size = start.region_size
+    jobs = [(path, fmt, a, b, region_size) for a, b in zip(cuts, cuts[1:])]
     with worker_pool(len(jobs)) as pool:
         done = 0
-        for (_, _, a, b), part in zip(jobs, pool.imap(_read_range, jobs)):
+        for (_, _, a, b, _), part in zip(jobs, pool.imap(_read_range, jobs)):
             acc.merge(part)
             done += b - a
             progress(done)
     acc.compact()
 
 
+_UNDECORATED = re.compile(rb"\n[^\[]")
 _NOT_DECORATED = re.compile(rb"\n(?!\[|\n|GC\(|Using |\s)([^\n]*)")
 
 
-def _unified_unparsed(acc: Acc, part: bytes) -> None:
-    """Lines of a unified log that are not log lines at all (other output mixed in)."""
-    if part.count(b"\n[") + 8 >= part.count(b"\n"):
-        return  # nearly every line is decorated: nothing to look at
-    for m in _NOT_DECORATED.finditer(part):
-        acc.unknown(m[1].decode("utf-8", "replace"))
+def _unified(acc: Acc, part: bytes, lines: int) -> None:
+    """Whole lines of a unified log. When every line is decorated (starts with "["), the fast scans read
+    them; otherwise the general one, and the lines that are not log lines at all (other output mixed in)
+    are counted."""
+    decorated = part[:1] == b"[" and _UNDECORATED.search(part, 0, len(part) - 1) is None
+    parse_chunk(acc, part, decorated)
+    if not decorated and part.count(b"\n[") + 8 < lines:
+        for m in _NOT_DECORATED.finditer(part):
+            acc.unknown(m[1].decode("utf-8", "replace"))
 
 
 def _iter_with_head(head: bytes, stream: BinaryIO) -> Iterator[bytes]:

@@ -67,6 +67,7 @@ class Acc:
         self.last_t: float | None = None
         self.restarts = 0
         self.last_after: float | None = None
+        self.first_before: float | None = None  # the heap before this Acc's first collection (merge: what was allocated across)
         self.allocated = 0.0
         self.promoted = 0.0
         self.promotion_known = False
@@ -156,6 +157,8 @@ class Acc:
         last = self.last_after
         if last is not None and before is not None and before > last:
             self.allocated += before - last
+        elif last is None and self.first_before is None:
+            self.first_before = before
         self.last_after = after
         if t is not None:
             self.after_t.append(t)
@@ -234,6 +237,9 @@ class Acc:
             self.pause_kinds.setdefault(kind, array("d")).extend(values)
         if b.segments:
             if self.segments and b.segments[0][0] >= self.segments[-1][1] - 1.0:
+                # the same JVM goes on: what it allocated between the two stretches counts too
+                if self.last_after is not None and b.first_before is not None and b.first_before > self.last_after:
+                    self.allocated += b.first_before - self.last_after
                 self.segments[-1][1] = max(self.segments[-1][1], b.segments[0][1])
                 self.segments += b.segments[1:]
             else:

@@ -7,6 +7,7 @@ a whole chunk (C speed), and only those lines are parsed.
 from __future__ import annotations
 
 import re
+from typing import Iterable
 
 from runbook.jvm.gclog.stats import Acc, to_bytes
 from runbook.jvm.gclog.timefmt import iso_to_epoch
@@ -77,8 +78,64 @@ def decorations(line: bytes) -> tuple[float | None, bytes]:
     return (up if up is not None else wall), rest
 
 
-def parse_chunk(acc: Acc, buf: bytes) -> None:
-    """Parse the whole lines of buf (it ends at a line boundary)."""
+# The fast way, for logs whose every line is decorated ("[uptime][level][tags] message"): two scans, each
+# anchored on a literal that Python's re finds at memchr speed, instead of one scan for any of the markers
+# anywhere (that alternation tries every capital letter of the file: 3.5x slower). A GC's own lines say
+# "GC(n) " before their message; the other lines we read are messages of their own, right after "] ".
+_GC_ID = re.compile(rb"GC\(\d+\) (?:[A-Za-z]: )?(?:User=(\d+(?:\.\d+)?)s Sys=(\d+(?:\.\d+)?)s Real=(\d+(?:\.\d+)?)s"
+                    rb"|Old regions: (\d+)->(\d+)"
+                    rb"|(Pause (?=[^\n]*ms\r?\n)|User=|To-space exhausted|Old regions: |ParOldGen: |Tenured: |Concurrent cleanup "
+                    rb"|Allocation Stall \(|Relocation Stall \(|(?:Garbage|Major|Minor) Collection \())")
+_CPU_TIMES, _OLD_REGIONS = 3, 5  # which of _GC_ID's forms matched (its lastindex): read from the match itself
+_MESSAGE = re.compile(rb"\] (Using |Version: |Heap region size: |Total time for which|Safepoint \"|Allocation Stall \("
+                      rb"|Relocation Stall \()")
+_PACING = re.compile(rb"<average total>")
+_CANON = {b"Garbage Collection (": b"Collection (", b"Major Collection (": b"Collection (",
+          b"Minor Collection (": b"Collection ("}
+
+
+def parse_chunk(acc: Acc, buf: bytes, decorated: bool = False) -> None:
+    """Parse the whole lines of buf (it ends at a line boundary). decorated: every line of buf starts with
+    a decoration (the caller has counted them), so the fast scans find every line the slow one would."""
+    if not decorated:
+        _parse_any(acc, buf)
+        return
+    rare = list(_MESSAGE.finditer(buf))
+    if acc.collector in (None, "Shenandoah"):
+        rare += _PACING.finditer(buf)
+    matches: Iterable[re.Match[bytes]] = _GC_ID.finditer(buf)
+    if rare:  # the collector, the JDK, safepoints, stalls: few lines, merged in the order of the file
+        matches = sorted([*rare, *matches], key=lambda m: m.start())
+    rfind, find = buf.rfind, buf.find
+    for m in matches:
+        k = m.lastindex
+        if m.re is _GC_ID:
+            if k == _CPU_TIMES:  # the most frequent lines, read from the match alone
+                user, sys_, real = float(m[1]), float(m[2]), float(m[3])
+                line = None
+                if sys_ > user or real >= 0.1:  # the only times the line is kept as a sample
+                    line = decorations(buf[rfind(b"\n", 0, m.start()) + 1 : _end(buf, m.start())].rstrip(b"\r"))[1]
+                    line = line.decode("utf-8", "replace")
+                acc.cpu(user, sys_, real, line)
+                continue
+            if k == _OLD_REGIONS:
+                if acc.region_size:
+                    acc.promotion((int(m[5]) - int(m[4])) * acc.region_size)
+                continue
+        s = m.start()
+        marker = m[k] if k else m[0]
+        # (a pause's start line, without the "ms" its end line has, is not matched at all)
+        t, rest = decorations(buf[rfind(b"\n", 0, s) + 1 : _end(buf, s)].rstrip(b"\r"))
+        _handle(acc, t, rest, _CANON.get(marker, marker))
+
+
+def _end(buf: bytes, s: int) -> int:
+    le = buf.find(b"\n", s)
+    return len(buf) if le < 0 else le
+
+
+def _parse_any(acc: Acc, buf: bytes) -> None:
+    """Any line, decorated or not, other output mixed in: every marker looked for anywhere."""
     pos_end = -1
     for m in MARKERS.finditer(buf):
         s = m.start()
@@ -185,8 +242,16 @@ def _guess_collector(kind: str, rest: bytes) -> str | None:
     return None
 
 
+_MS_TOKEN = re.compile(rb"(\d+(?:[.,]\d+)?)ms\s*")
+
+
+def _ms(rest: bytes) -> re.Match[bytes] | None:
+    """_MS.search(rest), 5x faster: the duration is the line's last word ("... 23M->5M(64M) 5.662ms")."""
+    return _MS_TOKEN.fullmatch(rest, rest.rfind(b" ") + 1) or _MS.search(rest)
+
+
 def _pause(acc: Acc, t: float | None, rest: bytes) -> None:
-    m = _MS.search(rest)
+    m = _ms(rest)
     if not m:
         return  # the start line of a pause; its end line carries the duration
     ms = float(m[1].replace(b",", b"."))
