@@ -6,12 +6,17 @@ and its workers, sampled in a separate run).
 With --gcviewer CLASSES (a GCViewer build: benchmarks/build_gcviewer.sh), GCViewer reads the same files in the
 same run, headless, writing its summary: once with -Xmx128m and once with the JVM's default heap.
 
+Each file is also read by `grep -c Pause` in the same run (its output through a pipe: grep stops at the first
+match when it writes to /dev/null): the ratio to it is the figure that survives a slower machine. And the
+number of collections per MB: a legacy CMS log holds 30 times more of them per MB than a G1 details log.
+
     .venv/bin/python benchmarks/gc_analyze.py [--repeat 3] [--gcviewer /tmp/gcviewer/classes]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -40,7 +45,7 @@ def gcviewer_cmd(classes: str, heap: str | None):
 def timed(cmd: list[str]) -> float:
     """Wall seconds of the whole command (nothing else running: sampling memory would steal a core)."""
     t = time.perf_counter()
-    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     if r.returncode not in (0, 1, 2):  # runbook: 1 and 2 are findings (warning, critical)
         raise SystemExit(f"{cmd[0]} failed ({r.returncode}): {r.stderr.decode(errors='replace')[-500:]}")
     return time.perf_counter() - t
@@ -84,13 +89,17 @@ def main() -> None:
         with open(cms, "wb") as out:
             for _ in range(68):
                 out.write(cms_src)
-        print(f"{'reader':<22} {'log':<30} {'MB':>7} {'best s':>8} {'MB/s':>8} {'peak MB':>8}")
+        print(f"{'reader':<22} {'log':<30} {'MB':>7} {'best s':>8} {'MB/s':>8} {'peak MB':>8} {'x grep':>7}")
         for label, path in (("unified G1 jdk11_details", g1), ("unified G1 jdk11_details x4", x4), ("legacy CMS 1073_1 x68", cms)):
             size = path.stat().st_size / 1e6
+            grep = min(timed(["grep", "-c", "Pause", str(path)]) for _ in range(args.repeat))
+            pauses = json.loads(subprocess.run(runbook_cmd(path), capture_output=True, cwd=ROOT).stdout)["pauses"]["count"]
+            print(f"{'grep -c Pause':<22} {label:<30} {size:>7.1f} {grep:>8.2f} {size / grep:>8.1f} {'':>8} {1:>7.1f}"
+                  f"   ({pauses / size:,.0f} collections per MB)")
             for reader, cmd in readers:
                 best = min(timed(cmd(path)) for _ in range(args.repeat))
                 mem = peak(cmd(path)) / 1e6
-                print(f"{reader:<22} {label:<30} {size:>7.1f} {best:>8.2f} {size / best:>8.1f} {mem:>8.1f}")
+                print(f"{reader:<22} {label:<30} {size:>7.1f} {best:>8.2f} {size / best:>8.1f} {mem:>8.1f} {best / grep:>7.1f}")
         print(f"(cpus: {os.cpu_count()})")
     finally:
         for f in tmp.iterdir():
