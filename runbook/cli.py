@@ -289,10 +289,25 @@ def default_playbook_dir() -> Path:
 
 
 # ---------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
+def _home_only(argv: list[str]) -> bool:
+    """`runbook` alone (or with --playbooks DIR): the TUI home, which needs no subcommand's parser."""
+    it = iter(argv)
+    for a in it:
+        if a == "--playbooks":
+            next(it, None)
+        elif not a.startswith("--playbooks="):
+            return False
+    return True
+
+
+def build_parser(home_only: bool = False) -> argparse.ArgumentParser:
+    """The command line; home_only: its global options alone (the subcommands' parsers import the kinds'
+    command modules: the home screen's first frame does not wait for them)."""
     p = argparse.ArgumentParser(prog="runbook", description="Incident runbooks for Redis and JVM hosts, in the terminal.")
     p.add_argument("--version", action="version", version="runbook 0.1.0")
     p.add_argument("--playbooks", action="append", help="playbook directory for the TUI home (default: ./playbooks)")
+    if home_only:
+        return p
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
 
     v = sub.add_parser("validate", help="check playbooks; one PATH:LINE:COL: message per problem")
@@ -370,7 +385,8 @@ class Screens:
 def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(home_only=_home_only(argv))
     args = parser.parse_args(argv)
     fn = getattr(args, "fn", None) or cmd_home
     args.screens = Screens()

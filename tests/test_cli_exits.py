@@ -134,3 +134,13 @@ def test_gc_analyze_tui_of_what_is_not_a_gc_log_exits_3_without_a_screen(tmp_pat
     f.write_bytes(content)
     r = runbook("gc", "analyze", str(f), "--tui", timeout=20)  # a screen would wait for a key: the timeout
     assert r.returncode == 3 and str(f) in r.stderr and "\x1b[" not in r.stdout, r.stderr
+
+
+def test_the_home_needs_no_subcommand_parser_and_help_still_lists_every_command() -> None:
+    from runbook.cli import _home_only
+
+    assert _home_only([]) and _home_only(["--playbooks", "x"]) and _home_only(["--playbooks=x", "--playbooks", "y"])
+    assert not _home_only(["--help"]) and not _home_only(["gc", "analyze", "f"]) and not _home_only(["--version"])
+    out = runbook("--help").stdout
+    for command in ("run", "rehearse", "gc", "redis", "jvm", "journal"):
+        assert command in out, command

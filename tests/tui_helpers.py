@@ -13,11 +13,20 @@ from runbook.tui.app import RunbookApp, fixed_clock
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0) -> None:
+async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
+    """Until cond() holds; a widget it reads that is not mounted yet is "not yet"."""
+    from textual.css.query import NoMatches
+
+    def holds() -> bool:
+        try:
+            return bool(cond())
+        except NoMatches:
+            return False
+
     deadline = time.monotonic() + timeout
-    while not cond():
+    while not holds():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(f"condition not met in {timeout:g} s: {what or getattr(cond, '__name__', cond)}")
         await pilot.pause(0.05)
 
 

@@ -86,11 +86,15 @@ class RunbookApp(App[int]):
 
             self.push_screen(GcReportScreen(self.gc_files))
             return
-        self.push_screen(HomeScreen())
         if self.start_run:
             from runbook.tui.run import RunScreen
 
             self.push_screen(RunScreen(**self.start_run))
+
+    def get_default_screen(self) -> Screen:
+        """The home is the app's first screen (not pushed over an empty one: one screen less to lay out
+        before the first frame); a GC report has none beneath it."""
+        return Screen() if self.gc_files else HomeScreen()
 
     async def action_quit(self) -> None:
         """Ctrl+Q: a session still running is interrupted (resumable, exit 1), never ended."""
