@@ -112,3 +112,27 @@ def test_a_healthy_server_with_a_limit_is_not_at_it(tmp_path) -> None:
         assert "redis.memory.maxmemory_reached" not in ids and "redis.memory.no_limit" not in ids
     finally:
         s.stop()
+
+
+def test_the_restart_verdict_is_one_value_read_the_same_by_the_simulation_and_the_guard() -> None:
+    """The shutdown mode a step asks for is worked out in one place (the simulation and the guard used
+    to read `save` and `shutdown` in opposite orders), and a restart's loss is judged per mode by one
+    value: the simulation's own mode as it judged it, another mode by that mode's outcome."""
+    from runbook.redis.check import simulation_params
+    from runbook.redis.guards import restart_is_safe
+    from runbook.redis.verdict import RestartPreview, shutdown_mode
+    from runbook.targets import parse_binding
+
+    t = parse_binding("m=redis://127.0.0.1:6379")
+    for params in ({"save": False, "shutdown": "save"}, {"shutdown": "nosave"}, {"save": True}, {}):
+        assert simulation_params(t, params)["shutdown"] == shutdown_mode(params)
+    raw = {"simulated": True, "reached": True, "shutdown": "default", "keys_live": 10, "keys_after": 10,
+           "outcomes": {"default": {"keys_after": 10}, "save": {"keys_after": 10}, "nosave": {"keys_after": 3}}}
+    pv = RestartPreview(raw)
+    assert pv.loss() is None and pv.loss("save") is None
+    assert pv.loss("nosave").keys_after == 3 and "NOSAVE" in pv.loss("nosave").why
+    assert RestartPreview({**raw, "resyncs_from_current_master": True}).loss("nosave") is None  # synced back
+    facts = {"reachable": True, "info": {"role": "master"}, "restart_preview": raw}
+    assert restart_is_safe(facts, {"shutdown": "default"})[0]
+    ok, ev, why = restart_is_safe(facts, {"save": False})
+    assert not ok and ev["shutdown"] == "nosave" and "redis.restart.data_loss" in why

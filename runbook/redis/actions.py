@@ -386,7 +386,7 @@ class ConfigSet:
         met = now is not None and normalize(str(now)) == normalize(value)
         secret = bool(ConfigSet.secrets(params))
         return expect(r, f"CONFIG GET {name} gives the new value", met,
-                      ("the new value" if met else "another value") if secret else _sized(name, now))
+                      ("the new value" if met else "another value") if secret else now)
 
 
 class EnableAof:

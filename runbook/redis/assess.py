@@ -8,6 +8,7 @@ from typing import Any
 from runbook.catalog import make
 from runbook.findings import Finding
 from runbook.redis.info import keyspace, replicas
+from runbook.redis.verdict import RestartPreview
 from runbook.text import human_bytes
 
 LAG_BYTES = 1024 * 1024
@@ -243,16 +244,17 @@ def _replication_now(info: dict[str, Any], facts: dict[str, Any]) -> list[Findin
 
 def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> list[Finding]:
     out = []
-    keys_live = int(p.get("keys_live") or 0)
+    pv = RestartPreview(p)
+    keys_live = pv.keys_live
     base = {"config_file": p.get("config_file") or "(none)", "config_source": p.get("config_source") or ""}
     if p.get("reads_other_file"):
         base["running_config_file"] = p.get("running_config_file")
-    if not p.get("config_file") and not p.get("running_config_file") and p.get("reached", p.get("local")):
+    if not p.get("config_file") and not p.get("running_config_file") and pv.reached:
         out.append(make("redis.restart.no_config_file", {"config_file": "", "keys_live": keys_live}))
-    if p.get("unproven") and p.get("simulated", True):  # a look that did not simulate proves nothing either way
-        out.append(make("redis.restart.unproven", {**base, "not_proven": p["unproven"]}))
-    if p.get("restart_fails"):
-        out.append(make("redis.restart.would_fail", {**base, "reason": p["restart_fails"]}))
+    if pv.unproven and pv.simulated:  # a look that did not simulate proves nothing either way
+        out.append(make("redis.restart.unproven", {**base, "not_proven": pv.unproven}))
+    if pv.fails:
+        out.append(make("redis.restart.would_fail", {**base, "reason": pv.fails}))
     aof = p.get("aof") or {}
     rdb = p.get("rdb") or {}
     if p.get("appendonly") == "yes" and p.get("starts_empty") and (keys_live > 0 or rdb.get("keys")):
@@ -265,21 +267,23 @@ def _preview(info: dict[str, Any], facts: dict[str, Any], p: dict[str, Any]) -> 
     if aof.get("problems"):
         out.append(make("redis.restart.aof_damaged", {**base, "aof_dir": aof.get("dir"), "problems": aof["problems"],
                                                       "exits_at_start": bool(aof.get("fatal"))}))
-    loss = p.get("data_loss")
+    loss = pv.loss()
     cache = is_cache(facts) if loss else {}
     if loss and cache:
         out.append(make("redis.restart.empties_cache", {
-            **base, "keys_live": loss["keys_live"], "keys_after_restart": loss["keys_after"], **cache},
-            title=f"A restart empties this cache: {loss['keys_live']:,} keys, by design"))
+            **base, "keys_live": loss.keys_live, "keys_after_restart": loss.keys_after, **cache},
+            title=f"A restart empties this cache: {loss.keys_live:,} keys, by design"))
     elif loss:
-        ev = {**base, "keys_after_restart": loss["keys_after"], "keys_live": loss["keys_live"], "lost": loss["lost"],
-              "why": loss["why"], "shutdown": loss.get("shutdown"), "loads": p.get("loads"), "path": p.get("path")}
-        if loss.get("safe_modes"):
-            ev["safe_with"] = [f"SHUTDOWN {m.upper()}" if m != "default" else "SHUTDOWN" for m in loss["safe_modes"]]
-        title = None if loss["keys_after"] is None else \
-            f"A restart would come up with {loss['keys_after']:,} of {loss['keys_live']:,} keys"
+        lost = (p.get("data_loss") or {}).get("lost")
+        ev = {**base, "keys_after_restart": loss.keys_after, "keys_live": loss.keys_live, "lost": lost,
+              "why": loss.why, "shutdown": (p.get("data_loss") or {}).get("shutdown"), "loads": p.get("loads"),
+              "path": p.get("path")}
+        if loss.safe_modes:
+            ev["safe_with"] = [f"SHUTDOWN {m.upper()}" if m != "default" else "SHUTDOWN" for m in loss.safe_modes]
+        title = None if loss.keys_after is None else \
+            f"A restart would come up with {loss.keys_after:,} of {loss.keys_live:,} keys"
         out.append(make("redis.restart.data_loss", {k: v for k, v in ev.items() if v is not None}, title=title))
-    elif p.get("loads") == "rdb" and not (p.get("stop") or {}).get("current", {}).get(p.get("shutdown", "default")):
+    elif p.get("loads") == "rdb" and not (p.get("stop") or {}).get("current", {}).get(pv.mode):
         changes = int(info.get("rdb_changes_since_last_save") or 0)
         if changes > 0 and keys_live > 0:
             age = server_now(info) - int(info.get("rdb_last_save_time") or 0)

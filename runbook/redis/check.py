@@ -37,6 +37,7 @@ def simulation_params(target: Target, params: dict[str, Any]) -> dict[str, Any]:
     """What the restart simulation needs from the target and the step: where the command runs, the
     shutdown mode the action will use, the load limit and consent to load modules."""
     from runbook.redis.preview import DEFAULT_LOAD_LIMIT
+    from runbook.redis.verdict import shutdown_mode
 
     out: dict[str, Any] = {"restart_command": target.restart_command, "restart_unit": target.restart_unit,
                            "declared_config": target.config, "restart_cwd": target.restart_cwd}
@@ -44,10 +45,7 @@ def simulation_params(target: Target, params: dict[str, Any]) -> dict[str, Any]:
         out["ssh"], out["ssh_options"] = target.ssh, tuple(target.ssh_options)
     if target.data:
         out["data"] = target.data
-    if "save" in params and isinstance(params["save"], bool):  # redis.shutdown's own param
-        out["shutdown"] = "save" if params["save"] else "nosave"
-    if params.get("shutdown") in ("default", "save", "nosave"):
-        out["shutdown"] = params["shutdown"]
+    out["shutdown"] = shutdown_mode(params)
     out["load_limit"] = int(float(params.get("load_limit_mb", DEFAULT_LOAD_LIMIT / 1048576)) * 1048576)
     out["allow_modules"] = bool(params.get("allow_modules", False))
     return out

@@ -7,6 +7,7 @@ from typing import Any
 
 from runbook.redis.assess import assess, is_cache
 from runbook.redis.info import replicas
+from runbook.redis.verdict import RestartPreview, shutdown_mode
 
 Result = tuple[bool, dict[str, Any], str]
 
@@ -25,40 +26,32 @@ def restart_is_safe(facts: dict[str, Any], params: dict[str, Any]) -> Result:
     bad = _unreadable(facts)
     if bad:
         return bad
-    p = facts.get("restart_preview") or {}
-    mode = params.get("shutdown") or p.get("shutdown") or "default"
-    if isinstance(params.get("save"), bool):  # redis.shutdown's own param
-        mode = "save" if params["save"] else "nosave"
-    outcome = (p.get("outcomes") or {}).get(mode) or {}
+    p = RestartPreview.of(facts)
+    mode = shutdown_mode(params, p.mode)
     # evidence is what the verdict rests on, not live counters: under a writer the key counts change
     # with every read, and a confirmation bound to them would be voided again and again
-    ev = {"config_file": p.get("config_file") or "", "loads": p.get("loads"), "path": p.get("path"),
-          "shutdown": mode, "writable": p.get("writable")}
-    if not p or not p.get("simulated", True):
+    ev = {"config_file": p.raw.get("config_file") or "", "loads": p.raw.get("loads"), "path": p.raw.get("path"),
+          "shutdown": mode, "writable": p.raw.get("writable")}
+    if not p.simulated:
         return False, ev, "no restart simulation was run"
-    if not p.get("reached", p.get("local")) and not p.get("unproven"):  # (recordings before ssh: "local")
+    if not p.reached and not p.unproven:
         return False, ev, "the server's host was not reached: the restart preview is unknown"
-    if p.get("unproven"):
-        ev["not_proven"] = p["unproven"]
-        return False, ev, "the restart could not be proven safe: " + "; ".join(p["unproven"])
-    found = assess(facts)
-    critical = sorted({f.id for f in found if f.severity == "critical" and f.id.startswith(RESTART_BLOCKERS)})
-    if mode != p.get("shutdown") and "redis.restart.data_loss" in critical:
-        # the preview judged another shutdown mode: judge this one from its outcome
-        evicts = "maxmemory" in str((p.get("data_loss") or {}).get("why"))
-        if not evicts:
-            critical.remove("redis.restart.data_loss")
-    keys_live = int(p.get("keys_live") or 0)
-    after = outcome.get("keys_after")
-    cache = is_cache(facts) if isinstance(after, int) and after < keys_live else {}
+    if p.unproven:
+        ev["not_proven"] = p.unproven
+        return False, ev, "the restart could not be proven safe: " + "; ".join(p.unproven)
+    # the data loss is judged for this action's mode (the simulation may have judged another)
+    critical = {f.id for f in assess(facts) if f.severity == "critical" and f.id.startswith(RESTART_BLOCKERS)}
+    critical.discard("redis.restart.data_loss")
+    loss = p.loss(mode)
+    cache = is_cache(facts) if loss else {}
     if cache:  # lost by design: the confirmation is bound to this line, so the loss is acknowledged, not missed
         # (no key count: under a writer it changes with every read, and would void the confirmation)
         ev["empties_cache"] = f"a restart empties this cache: its keys are lost ({cache['cache']})"
-        after = keys_live
-    if after is None and not p.get("restart_fails"):
+    elif loss:
+        critical.add("redis.restart.data_loss")
+    critical = sorted(critical)
+    if p.keys_after(mode) is None and not p.fails and not cache:
         critical.append("keys after the restart unknown")
-    elif isinstance(after, int) and after < keys_live and "redis.restart.data_loss" not in critical:
-        critical.append("redis.restart.data_loss")
     ev["critical_findings"] = critical
     if critical:
         return False, ev, "the restart simulation has critical findings: " + ", ".join(critical)

@@ -33,9 +33,9 @@ from runbook.redis.launch import Launch, Unprovable, interpret, unit_start
 from runbook.redis.hostfacts import accepts_on
 from runbook.redis.proofs import called_commands, check_paths, max_db, nodes_myself, resolve, run_as
 from runbook.redis.rdb import RdbError, read_header
+from runbook.redis.verdict import SHUTDOWN_MODES
 from runbook.text import human_bytes, plural
 
-SHUTDOWN_MODES = ("default", "save", "nosave")
 DEFAULT_LOAD_LIMIT = 512 * 1024 * 1024
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 # Compared between the running server and what the restart reads (redis-server's own values).
