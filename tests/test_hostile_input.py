@@ -20,9 +20,11 @@ needs_redis = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis
 
 
 class EndlessServer:
-    """Answers anything with an array header of 2^31-1 elements, then elements for as long as it is read."""
+    """Answers anything with a header of 2^31-1 (an array's elements, or a string's bytes), then elements
+    or bytes for as long as it is read."""
 
-    def __init__(self) -> None:
+    def __init__(self, header: bytes = b"*2147483647\r\n", chunk: bytes = b"$1\r\nx\r\n" * 8192) -> None:
+        self.header, self.chunk = header, chunk
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
@@ -40,12 +42,11 @@ class EndlessServer:
             threading.Thread(target=self._flood, args=(conn,), daemon=True).start()
 
     def _flood(self, conn: socket.socket) -> None:
-        chunk = b"$1\r\nx\r\n" * 8192
         try:
             conn.recv(65536)
-            conn.sendall(b"*2147483647\r\n")
+            conn.sendall(self.header)
             while not self.stop.is_set():
-                conn.sendall(chunk)
+                conn.sendall(self.chunk)
         except OSError:
             pass
         finally:
@@ -56,11 +57,15 @@ class EndlessServer:
         self.sock.close()
 
 
-def test_a_server_that_never_stops_answering_is_cut_off_small_and_in_time() -> None:
+@pytest.mark.parametrize("header,chunk,said", [
+    (b"*2147483647\r\n", b"$1\r\nx\r\n" * 8192, "announces 2,147,483,647 elements"),  # refused at its header
+    (b"$2147483647\r\n", b"x" * 65536, "larger than 16 MB"),  # read up to the byte limit
+], ids=["array", "string"])
+def test_a_server_that_never_stops_answering_is_cut_off_small_and_in_time(header, chunk, said) -> None:
     import subprocess
     import sys
 
-    srv = EndlessServer()
+    srv = EndlessServer(header, chunk)
     try:
         t = time.monotonic()
         p = subprocess.Popen([sys.executable, "-m", "runbook.cli", "redis", "check", f"redis://127.0.0.1:{srv.port}",
@@ -77,7 +82,7 @@ def test_a_server_that_never_stops_answering_is_cut_off_small_and_in_time() -> N
             assert time.monotonic() - t < 30, "still reading after 30 s"
         out, err = p.communicate()
         report = json.loads(out)[0]
-        assert not report["reachable"] and "larger than" in report["error"], report
+        assert not report["reachable"] and said in report["error"], report
         assert peak < 300 * 1024 * 1024, f"peak RSS {peak / 1e6:.0f} MB"
         assert "Traceback" not in err
     finally:

@@ -245,7 +245,9 @@ def test_a_jvm_over_ssh_is_read_with_its_own_jstat(server, tmp_path) -> None:
         assert m["threads"] > 5 and "limit" in m["container"]
         th = threads.probe(t, {"interval_s": 1.0}, 30)
         hot = th["top"][0]
-        assert hot["cpu_pct"] > 50 and hot["kind"] == "application" and hot["frames"], th["top"][:3]
+        # the spinning thread on top, named with its frames (its share of a core depends on the machine's load)
+        assert hot["cpu_pct"] > 0 and hot["kind"] == "application", th["top"][:3]
+        assert any("HotThread.recalculate" in fr for fr in hot["frames"]), th["top"][:3]
         dump = tmp_path / "over-ssh.hprof"
         assert str(dump) in HeapDump.describe(t, {"path": str(dump)}) and "over ssh" in HeapDump.describe(t, {"path": str(dump)})
         res = HeapDump.run(t, {"path": str(dump)}, 60)

@@ -18,6 +18,19 @@ import hiredis
 # The most a probe reads in one call. The largest real replies are far below it (INFO all with its
 # command stats, CONFIG GET *, CLIENT LIST of 10,000 clients: a few MB at most).
 MAX_REPLY_BYTES = 16 * 1024 * 1024
+# No reply a probe reads has more elements than this (CLIENT LIST is one string; CONFIG GET * is about
+# 400 names and values): a reply that announces more is not read at all, since building millions of
+# elements costs seconds before the byte limit is reached.
+MAX_ELEMENTS = 1_000_000
+
+
+def _refuse_huge_aggregate(data: bytes) -> None:
+    """The first bytes of a reply: an array, map, set or push that announces more than MAX_ELEMENTS."""
+    if data[:1] in (b"*", b"%", b"~", b">"):
+        end = data.find(b"\r\n", 1, 24)
+        head = data[1:end] if end > 0 else b""
+        if head.isdigit() and int(head) > MAX_ELEMENTS:
+            raise WireError(f"the reply announces {int(head):,} elements (more than {MAX_ELEMENTS:,}): not read")
 
 
 class WireError(Exception):
@@ -112,6 +125,8 @@ class Wire:
                 data = await self.reader.read(65536)
                 if not data:
                     raise WireError("the server closed the connection")
+                if got == 0:
+                    _refuse_huge_aggregate(data)
                 got += len(data)
                 if got > MAX_REPLY_BYTES:  # a server that never stops answering does not grow us without end
                     raise WireError(f"the reply is larger than {MAX_REPLY_BYTES // (1024 * 1024)} MB: not read")

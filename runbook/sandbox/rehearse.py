@@ -17,7 +17,7 @@ def say(text: str) -> None:
 def main(args: argparse.Namespace) -> int:
     from runbook.events import SignalExit
     from runbook.sandbox.procs import Sandbox, cleanup_stale
-    from runbook.sandbox.scenarios import SCENARIOS, SandboxError
+    from runbook.sandbox.scenarios import REHEARSAL_TIMEOUT, SCENARIOS, SandboxError
 
     cleanup_stale(say)
     if not args.scenario:
@@ -53,8 +53,10 @@ def main(args: argparse.Namespace) -> int:
             from runbook.journal import store
 
             path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
+            from runbook.engine.facts import LiveFacts
+
             args.screens.run_playbook(pb, built.targets, mode="rehearsal", journal_path=path, resume_events=None,
-                                      read_only=False, params=built.params)
+                                      read_only=False, params=built.params, facts=LiveFacts(REHEARSAL_TIMEOUT))
             outcome = _outcome(path)
             if args.keep:
                 say("the sandbox keeps running; press Ctrl-C to stop it")
@@ -90,6 +92,7 @@ def _outcome(path: Any) -> str:
 
 def _headless(pb: Any, built: Any, answers_file: str | None = None) -> int:
     from runbook.engine.facts import LiveFacts
+    from runbook.sandbox.scenarios import REHEARSAL_TIMEOUT
     from runbook.engine.operators import AnswersOperator
     from runbook.engine.session import Session
     from runbook.journal import store
@@ -116,7 +119,7 @@ def _headless(pb: Any, built: Any, answers_file: str | None = None) -> int:
         answers, by = {**built.answers, **read_mapping(answers_file, "answers file")}, os.path.basename(answers_file)
     try:
         outcome = Session(pb, built.targets, mode="rehearsal", journal=journal,
-                          operator=AnswersOperator(answers, by=by), facts=LiveFacts(3.0),
+                          operator=AnswersOperator(answers, by=by), facts=LiveFacts(REHEARSAL_TIMEOUT),
                           listeners=[show, collect], params=built.params).start()
     finally:
         journal.close()

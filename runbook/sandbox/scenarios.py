@@ -19,6 +19,11 @@ PLAYBOOKS = Path(__file__).resolve().parent.parent.parent / "playbooks"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+# A probe's timeout in a rehearsal: its processes are local and fresh, and a busy machine (a JVM's attach
+# takes seconds when the cores are taken) must not change what the rehearsal teaches.
+REHEARSAL_TIMEOUT = 10.0
+
+
 @dataclass
 class Built:
     targets: dict[str, Target]

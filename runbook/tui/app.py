@@ -290,8 +290,12 @@ class HomeScreen(Screen[None]):
             self.stop_sandbox(sb)
 
         path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
+        from runbook.engine.facts import LiveFacts
+        from runbook.sandbox.scenarios import REHEARSAL_TIMEOUT
+
         self.app.push_screen(RunScreen(playbook=pb, targets=built.targets, mode="rehearsal", journal_path=path,
-                                       read_only=self.rb.read_only, params=built.params), done)
+                                       read_only=self.rb.read_only, params=built.params,
+                                       facts=LiveFacts(REHEARSAL_TIMEOUT)), done)
 
     @work(thread=True, group="sandbox-stop", exit_on_error=False)
     def stop_sandbox(self, sb: Any) -> None:
