@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_UNKNOWN = 3  # as the check commands: what was asked could not be read
 
 
 class UsageError(Exception):
@@ -172,8 +173,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         playbook_path = args.playbook or started.data["playbook"]
         resume_events = jr.events
     else:
+        if args.alert:
+            handling = _from_alert(args)
+            args.playbook = args.playbook or handling.playbook.path
         if not args.playbook:
-            raise UsageError("run needs a PLAYBOOK (or --resume SESSION)")
+            raise UsageError("run needs a PLAYBOOK (or --resume SESSION, or --alert FINGERPRINT)")
         playbook_path = args.playbook
         path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
     if not Path(playbook_path).is_file():
@@ -187,6 +191,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         targets = _bind_targets(args)
     except TargetError as e:
         raise UsageError(str(e)) from None
+    alert = None
+    if args.alert and not args.resume:
+        given = {t.partition("=")[0] for t in args.target or []}  # --target wins over what the alert says
+        targets = {**handling.targets, **{k: v for k, v in targets.items() if k in given}}
+        alert = handling.alert.to_dict()
     if started is not None:
         targets = _resumed_targets(started.data.get("targets", []), targets)
     mode = "dry-run" if args.dry_run else (started.data.get("mode", "live") if started else "live")
@@ -207,7 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if not args.headless:
         return args.screens.run_playbook(pb, targets, mode=mode, journal_path=path, resume_events=resume_events,
-                                         read_only=args.read_only, params=params)
+                                         read_only=args.read_only, params=params, alert=alert)
     if args.answers:
         try:
             operator: Any = AnswersOperator.from_file(args.answers)
@@ -224,13 +233,101 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         session = Session(pb, targets, mode=mode, journal=journal, operator=operator, facts=LiveFacts(args.timeout),
-                          listeners=[show], read_only=args.read_only, params=params)
+                          listeners=[show], read_only=args.read_only, params=params, alert=alert)
         outcome = session.resume(resume_events) if resume_events is not None else session.start()
     except SessionError as e:
         raise UsageError(str(e)) from None
     finally:
         journal.close()
     return EXIT_OK if outcome == "completed" else EXIT_FAIL
+
+
+# ---------------------------------------------------------------- alerts
+def _playbooks(dirs: list[str] | None) -> list[Any]:
+    from runbook.playbook import loader
+
+    out = []
+    for f in loader.find_playbooks(dirs or ["playbooks"]):
+        pb, _ = loader.load(f)
+        if pb is not None:
+            out.append(pb)
+    return out
+
+
+def _alerts(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
+    """(handlings of the firing alerts, the playbooks); UsageError with one line when the Alertmanager
+    cannot be read."""
+    from runbook import alerts
+    from runbook.targets import TargetError, load_inventory
+
+    url = alerts.alertmanager_url(args.alertmanager)
+    if not url:
+        raise UsageError(f"give --alertmanager URL or set ${alerts.ENV}")
+    try:
+        inventory = load_inventory(args.inventory) if getattr(args, "inventory", None) else {}
+    except TargetError as e:
+        raise UsageError(str(e)) from None
+    playbooks = _playbooks(getattr(args, "playbooks", None))
+    try:
+        firing = alerts.fetch(url, getattr(args, "timeout", None) or alerts.TIMEOUT_S)
+    except alerts.AlertsError as e:
+        raise AlertsUnreadable(str(e)) from None
+    return [alerts.handle(a, playbooks, inventory) for a in firing], playbooks
+
+
+class AlertsUnreadable(Exception):
+    pass
+
+
+def _from_alert(args: argparse.Namespace) -> Any:
+    try:
+        handlings, _ = _alerts(args)
+    except AlertsUnreadable as e:
+        raise UsageError(str(e)) from None
+    found = [h for h in handlings if h.alert.fingerprint == args.alert or h.alert.fingerprint.startswith(args.alert)]
+    if not found:
+        raise UsageError(f"no firing alert has the fingerprint {args.alert!r} (runbook alerts lists them)")
+    if len(found) > 1:
+        raise UsageError(f"{args.alert!r} is the start of {len(found)} alerts' fingerprints: give more of it")
+    h = found[0]
+    if h.playbook is None:
+        raise UsageError(f"no playbook handles {h.alert.name}" + (f" (closest: {', '.join(h.closest)})" if h.closest else ""))
+    given = {t.partition("=")[0] for t in args.target or []}
+    missing = [m for m in h.missing if m.split(":", 1)[0] not in given]
+    if missing:
+        raise UsageError(f"{h.alert.name} opens {h.playbook.name}, but " + "; ".join(missing))
+    return h
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from runbook.secrets import mask_url
+    from runbook.text import printable as p
+
+    try:
+        handlings, _ = _alerts(args)
+    except AlertsUnreadable as e:
+        _err(f"runbook: {e}")
+        return EXIT_UNKNOWN
+    if args.json:
+        _out(json.dumps([h.to_dict() for h in handlings], indent=2))
+        return EXIT_OK
+    if not handlings:
+        _out("no alert is firing")
+    for h in handlings:
+        a = h.alert
+        labels = ", ".join(f"{p(k)}={p(v)}" for k, v in sorted(a.labels.items()) if k != "alertname")
+        _out(f"{p(a.name)}  {p(a.fingerprint)}  since {p(a.starts_at)}  {labels}")
+        if a.annotations.get("summary"):
+            _out(f"  {p(a.annotations['summary'])}")
+        if h.playbook is None:
+            _out("  no playbook handles it" + (f"; closest: {', '.join(h.closest)}" if h.closest else ""))
+            continue
+        bound = ", ".join(f"{r}={p(mask_url(t.url))}" for r, t in h.targets.items())
+        _out(f"  playbook {h.playbook.name}: {bound or 'no target bound'}")
+        for m in h.missing:
+            _out(f"  needs {p(m)}")
+        _out(f"  runbook run --alert {a.fingerprint}" + "".join(f" --target {m.split(':', 1)[0]}=URL" for m in h.missing))
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- journal
@@ -334,7 +431,17 @@ def build_parser(home_only: bool = False) -> argparse.ArgumentParser:
     r.add_argument("--read-only", action="store_true", help="refuse every action")
     r.add_argument("--timeout", type=float, default=3.0, help="network timeout of each probe, seconds (default 3)")
     r.add_argument("--state-dir", help="where journals live (default: $RUNBOOK_STATE_DIR or XDG state dir)")
+    r.add_argument("--alert", metavar="FINGERPRINT", help="start the playbook that handles this firing alert, its "
+                   "targets bound from its labels (with --alertmanager or $RUNBOOK_ALERTMANAGER)")
+    r.add_argument("--alertmanager", metavar="URL", help="the Alertmanager to read --alert from")
     r.set_defaults(fn=cmd_run)
+
+    al = sub.add_parser("alerts", help="the firing alerts of an Alertmanager, each with the playbook that handles it")
+    al.add_argument("--alertmanager", metavar="URL", help="its URL (default: $RUNBOOK_ALERTMANAGER)")
+    al.add_argument("--inventory", "-i", metavar="FILE", help="inventory: the names an alert's labels may give")
+    al.add_argument("--json", action="store_true")
+    al.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the Alertmanager (default 3)")
+    al.set_defaults(fn=cmd_alerts)
 
     j = sub.add_parser("journal", help="list, show and export session journals")
     jsub = j.add_subparsers(dest="journal_cmd", metavar="list|show|export", required=True)

@@ -29,7 +29,11 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
     d = e.data
     k = e.kind
     if k == "session_started":
+        alert = d.get("alert") or {}
         return [f"session {d.get('mode')} of {d.get('playbook_name')}"] + [
+            f"  alert {alert.get('alertname')} ({alert.get('fingerprint')}) since {alert.get('starts_at')}: "
+            + ", ".join(f"{k}={v}" for k, v in sorted((alert.get("labels") or {}).items())) for _ in [1] if alert
+        ] + [
             f"  target {t['name']} ({t['kind']}) = {t['url']}" for t in d.get("targets", [])
         ]
     if k == "session_resumed":

@@ -106,6 +106,7 @@ class Session:
         read_only: bool = False,
         params: dict[str, Any] | None = None,
         prefix: str = "",
+        alert: dict[str, Any] | None = None,
     ) -> None:
         if mode not in MODES:
             raise SessionError(f"unknown mode {mode!r}")
@@ -115,6 +116,7 @@ class Session:
         except ValueError as e:
             raise SessionError(str(e)) from None
         self.prefix = prefix  # a called playbook's steps are journalled as CALL-STEP/STEP
+        self.alert = alert  # the Alertmanager alert the session was started from (its labels and annotations)
         self.playbook = playbook
         self.targets = targets
         self.mode = mode
@@ -218,6 +220,7 @@ class Session:
             read_only=self.read_only,
             targets=[t.to_dict() for t in self.targets.values()],
             **({"params": mask_mapping(self.params)} if self.params else {}),
+            **({"alert": self.alert} if self.alert else {}),
         )
         return self.run_from(self.playbook.steps[0].id)
 

@@ -31,6 +31,14 @@ def export_markdown(j: JournalRead) -> str:
     lines.append(f"- Started: {s['started']} (UTC)")
     lines.append(f"- Status: {_md(s['status'])}")
     if st:
+        alert = st.data.get("alert")
+        if alert:
+            lines.append(f"- Alert: {_md(alert.get('alertname'))} (fingerprint `{_md(alert.get('fingerprint'))}`), "
+                         f"firing since {_md(alert.get('starts_at'))}")
+            for k, v in sorted((alert.get("labels") or {}).items()):
+                lines.append(f"  - label {_md(k)}: {_md(v)}")
+            for k, v in sorted((alert.get("annotations") or {}).items()):
+                lines.append(f"  - annotation {_md(k)}: {_md(v)}")
         for t in st.data.get("targets", []):
             lines.append(f"- Target {_md(t.get('name'))}: {_md(t.get('url'))}")
     if j.damaged:

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 MAX_LENGTH = 2000
-ROOT_NAMES = frozenset({"facts", "findings", "params", "true", "false", "null"})
+ROOT_NAMES = frozenset({"facts", "findings", "params", "true", "false", "null", "labels", "annotations"})
+ALERT_NAMES = frozenset({"labels", "annotations"})  # an alert's, read only where a playbook binds its targets from one
 
 
 class ExprError(Exception):
@@ -95,6 +96,11 @@ class Expression:
             ):
                 out.append(node.args[0].value)
         return out
+
+    def names(self) -> list[str]:
+        """The names the expression reads at its top level (facts, params, labels...), functions apart."""
+        called = {id(n.func) for n in ast.walk(self.tree) if isinstance(n, ast.Call)}
+        return sorted({n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name) and id(n) not in called})
 
     def param_names(self) -> list[str]:
         """params.NAME read by the expression."""
@@ -179,7 +185,8 @@ def _check(node: ast.AST, depth: int = 0) -> None:
             raise ExprError("constant type not allowed", col)
     elif isinstance(node, ast.Name):
         if node.id not in ROOT_NAMES and node.id not in ("True", "False", "None"):
-            raise ExprError(f"unknown name {node.id!r} (expected facts, findings or params)", col)
+            raise ExprError(f"unknown name {node.id!r} (expected facts, findings or params; labels and "
+                            f"annotations in an alert's targets)", col)
     elif isinstance(node, ast.Attribute):
         if node.attr.startswith("_"):
             raise ExprError("names starting with _ are not allowed", col)

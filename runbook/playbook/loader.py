@@ -10,9 +10,9 @@ from typing import Any
 
 from runbook import catalog, registry
 from runbook.playbook import schema
-from runbook.playbook.expr import ExprError, compile_expr
+from runbook.playbook.expr import ALERT_NAMES, ExprError, compile_expr
 from runbook.playbook import template
-from runbook.playbook.model import END, Branch, GuardRef, Input, Playbook, Problem, Step, TargetRole
+from runbook.playbook.model import END, AlertSpec, Branch, GuardRef, Input, Playbook, Problem, Step, TargetRole
 from runbook.playbook.yamlpos import YamlError, YNode, compose, decode
 
 MAX_BYTES = 16 * 1024 * 1024
@@ -195,6 +195,7 @@ def _build(c: _Checker, root: YNode) -> Playbook | None:
         steps.append(step)
     if top.get("steps") is not None and not top["steps"]:
         c.err(top["__pos__steps"], "steps: a playbook needs at least one step")
+    alerts = _alerts(c, top.get("alerts") or [], roles)
     if top.get("version") not in (None, 1):
         c.err(top["__pos__version"], f"version: only version 1 is known, got {top['version']}")
     if c.problems:
@@ -208,16 +209,49 @@ def _build(c: _Checker, root: YNode) -> Playbook | None:
         steps=steps,
         version=top.get("version") or 1,
         inputs=inputs,
+        alerts=alerts,
     )
 
 
-def _expr(c: _Checker, node: YNode, source: str | None, where: str) -> Any:
+def _alerts(c: _Checker, nodes: list[Any], roles: dict[str, TargetRole]) -> list[AlertSpec]:
+    """The alerts a playbook handles: each role it binds is one of its targets, and its templates read
+    only the alert's labels and annotations."""
+    out = []
+    for node, spec in nodes:
+        if spec is None:
+            continue
+        name = spec.get("alertname") or ""
+        where = f"alert {name or '?'}"
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_:]*$", name):
+            c.err(spec.get("__pos__alertname") or node, f"{where}: alertname must be a Prometheus alert name")
+        match = {k: v for k, (_kn, _vn, v) in (spec.get("match") or {}).items() if v is not None}
+        targets = {}
+        for role, (kn, vn, value) in (spec.get("targets") or {}).items():
+            if value is None:
+                continue
+            if role not in roles:
+                c.err(kn, f"{where}: targets: {role!r} is not a target of this playbook{_suggest(role, roles)}")
+                continue
+            for source in template.expressions(value):
+                _expr(c, vn, source.strip(), f"{where}: targets: {role}: ${{{source.strip()}}}", alert=True)
+            targets[role] = value
+        out.append(AlertSpec(name, match, targets))
+    return out
+
+
+def _expr(c: _Checker, node: YNode, source: str | None, where: str, alert: bool = False) -> Any:
+    """alert: an alert's binding, which reads its labels and annotations (nothing else reads them)."""
     if source is None:
         return None
     try:
         e = compile_expr(source)
     except ExprError as ex:
         c.err(node, f"{where}: {ex}", col=node.col + ex.col)
+        return None
+    wrong = set(e.names()) - ALERT_NAMES if alert else set(e.names()) & ALERT_NAMES
+    if wrong:
+        c.err(node, f"{where}: {', '.join(sorted(wrong))}: " + ("an alert's binding reads only labels and annotations"
+                                                                 if alert else "only an alert's targets read these"))
         return None
     for fid in e.finding_ids():
         if fid not in catalog.RULES:

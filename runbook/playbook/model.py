@@ -119,6 +119,17 @@ class Step:
         return self.title or self.id
 
 
+@dataclass(frozen=True)
+class AlertSpec:
+    """An Alertmanager alert the playbook handles: its alertname (and other labels that must match), and
+    for each target role, where the alert's labels say the target is (`${labels.instance}`, or a name of
+    the inventory)."""
+
+    alertname: str
+    match: dict[str, str] = field(default_factory=dict)
+    targets: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Playbook:
     path: str
@@ -129,6 +140,7 @@ class Playbook:
     steps: list[Step]
     version: int = 1
     inputs: dict[str, Input] = field(default_factory=dict)
+    alerts: list[AlertSpec] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.by_id = {s.id: s for s in self.steps}

@@ -26,6 +26,19 @@ OBJECTS: dict[str, dict[str, Any]] = {
             "targets": (("map", ("obj", "target")), "Named roles bound at run time (--target NAME=URL)."),
             "inputs": (("map", ("obj", "input")), "Typed parameters, given with --param NAME=VALUE; read as params.NAME."),
             "steps": (("list", ("obj", "step")), "The steps, run in order unless next/goto says otherwise."),
+            "alerts": (("list", ("obj", "alert")), "The Alertmanager alerts this playbook handles (`runbook alerts`), "
+                                                   "and how an alert's labels bind its targets."),
+        },
+    },
+    "alert": {
+        "doc": "An alert this playbook handles, by its alertname, and the targets its labels name.",
+        "required": ["alertname"],
+        "fields": {
+            "alertname": ("str", "The alert's alertname label (RedisDown, HostOutOfMemory...)."),
+            "match": (("map", "str"), "Other labels that must have these values for the playbook to handle it."),
+            "targets": (("map", "str"), "For each target role, its URL or inventory name from the alert: "
+                                        "`redis://${labels.addr}`, `${labels.instance}`; only labels and "
+                                        "annotations are read."),
         },
     },
     "target": {

@@ -58,9 +58,10 @@ class RunScreen(Screen[None]):
 
     def __init__(self, playbook: Playbook, targets: dict[str, Target], mode: str, journal_path: Path,
                  resume_events: list[Event] | None = None, read_only: bool = False, facts: Any = None,
-                 params: dict[str, Any] | None = None) -> None:
+                 params: dict[str, Any] | None = None, alert: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.params = params
+        self.alert = alert
         self.playbook = playbook
         self.targets = targets
         self.mode = mode
@@ -138,7 +139,7 @@ class RunScreen(Screen[None]):
             session = Session(self.playbook, self.targets, mode=self.mode, journal=journal, operator=self.operator,
                               facts=self.facts_source or LiveFacts(2.0), clock=self.rb.clock,
                               listeners=[lambda ev: self.app_call(self.on_session_event, ev)], read_only=self.read_only,
-                              params=self.params)
+                              params=self.params, alert=self.alert)
             try:
                 return session.resume(self.resume_events) if self.resume_events else session.start()
             except Interrupted:  # the engineer left: no end in the journal, so that it resumes
