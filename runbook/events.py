@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,11 @@ class SignalExit(KeyboardInterrupt):
         self.signum = signum
 
 
+# Set when SIGTERM or SIGHUP arrives: threads that wait for a person (a session waiting for an answer in
+# the TUI) stop waiting, so that the process can end (an interpreter waits for its worker threads).
+TERMINATING = threading.Event()
+
+
 def terminated(signum: int, frame: object = None) -> None:
     """The handler of SIGTERM and SIGHUP: raise SignalExit. A terminal that goes away (a dropped ssh, a
     closed tmux) sends SIGCONT after SIGHUP; the TUI's own SIGCONT handler would then take the dead terminal
@@ -71,4 +77,5 @@ def terminated(signum: int, frame: object = None) -> None:
 
     if hasattr(signal, "SIGCONT"):
         signal.signal(signal.SIGCONT, signal.SIG_DFL)
+    TERMINATING.set()
     raise SignalExit(signum)

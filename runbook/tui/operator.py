@@ -77,9 +77,12 @@ class Reply:
             self._event.set()
 
     def wait(self) -> Any:
-        """The answer; Interrupted when the screen went away before it was given."""
+        """The answer; Interrupted when the screen went away before it was given, or runbook is being
+        terminated (SIGTERM, SIGHUP: the screen may never get to say it is going away)."""
+        from runbook.events import TERMINATING
+
         while not self._event.wait(0.1):
-            if self._stopped.is_set():
+            if self._stopped.is_set() or TERMINATING.is_set():
                 raise Interrupted()
         return self.value
 
