@@ -304,13 +304,23 @@ def build_container_memory(sb: Sandbox) -> dict[str, Any]:
             "expected": "completed", "findings": {"jvm.container.memory_limit"}}
 
 
-def remove_cgroup(path: Path) -> None:
-    """rmdir a cgroup once the processes in it are gone (the kernel lets go of them a moment later)."""
-    for _ in range(50):
+def remove_cgroup(path: Path, timeout: float = 30.0) -> None:
+    """rmdir the sandbox's cgroup once the processes in it are gone: any still listed in it (a child the
+    sandbox did not start itself) is killed, and the kernel lets go of them a moment later, longer on a
+    busy machine."""
+    deadline = time.monotonic() + timeout
+    while True:
         try:
             path.rmdir()
             return
         except FileNotFoundError:
             return
         except OSError:
-            time.sleep(0.1)
+            if time.monotonic() > deadline:
+                raise SandboxError(f"the cgroup {path} still holds processes: remove it with rmdir once they end") from None
+        for pid in _read(path / "cgroup.procs").split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        time.sleep(0.1)
