@@ -375,7 +375,10 @@ def cmd_journal(args: argparse.Namespace) -> int:
 def cmd_home(args: argparse.Namespace) -> int:
     from runbook.tui import launch
 
-    return launch.home(playbook_dirs=args.playbooks or [str(default_playbook_dir())])
+    from runbook.alerts import alertmanager_url
+
+    return launch.home(playbook_dirs=args.playbooks or [str(default_playbook_dir())],
+                       alertmanager=alertmanager_url(getattr(args, "home_alertmanager", None)))
 
 
 def default_playbook_dir() -> Path:
@@ -390,9 +393,9 @@ def _home_only(argv: list[str]) -> bool:
     """`runbook` alone (or with --playbooks DIR): the TUI home, which needs no subcommand's parser."""
     it = iter(argv)
     for a in it:
-        if a == "--playbooks":
+        if a in ("--playbooks", "--alertmanager"):
             next(it, None)
-        elif not a.startswith("--playbooks="):
+        elif not a.startswith(("--playbooks=", "--alertmanager=")):
             return False
     return True
 
@@ -403,6 +406,8 @@ def build_parser(home_only: bool = False) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="runbook", description="Incident runbooks for Redis and JVM hosts, in the terminal.")
     p.add_argument("--version", action="version", version="runbook 0.1.0")
     p.add_argument("--playbooks", action="append", help="playbook directory for the TUI home (default: ./playbooks)")
+    p.add_argument("--alertmanager", dest="home_alertmanager", metavar="URL",
+                   help="the TUI home lists its firing alerts (default: $RUNBOOK_ALERTMANAGER)")
     if home_only:
         return p
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")

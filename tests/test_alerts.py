@@ -151,3 +151,47 @@ def test_the_example_rules_load_in_prometheus_and_each_alert_opens_the_playbook_
             alert = alerts.Alert("f", {"alertname": rule["alert"]}, rule["annotations"], "")
             declared = [pb.name for pb in playbooks if alerts.handles(pb, alert)]
             assert declared == [alerts.by_runbook_url(alert, playbooks).name], rule["alert"]
+
+
+@needs_am
+async def test_the_tui_home_lists_the_firing_alerts_and_enter_starts_the_playbook_with_its_targets(am, tmp_path) -> None:
+    """The home lists what fires (refreshed in the background); Enter on an alert binds the playbook's
+    targets from its labels (shown to the engineer before anything starts) and the run's journal holds it.
+    An Alertmanager that cannot be read is one line, and the rest of the home works."""
+    from textual.widgets import DataTable, Static
+
+    from runbook.journal import store
+    from runbook.tui.app import RunbookApp
+    from runbook.tui.modals import BindTargetsScreen
+    from runbook.tui.run import RunScreen
+    from tui_helpers import wait_for
+
+    fp = am.fire("RedisOutOfConfiguredMaxmemory", {"instance": "redis://127.0.0.1:6390", "job": "redis"})
+    am.fire("RedisSlowCommandsPiling", {"instance": "redis://127.0.0.1:6390"})
+    app = RunbookApp([ROOT / "playbooks"], discover=False, alertmanager=am.url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#alerts", DataTable).row_count == 2, what="two alerts listed")
+        table = app.screen.query_one("#alerts", DataTable)
+        rows = {str(table.get_row(k)[0]): [str(c) for c in table.get_row(k)] for k in table.rows}
+        assert rows["RedisOutOfConfiguredMaxmemory"][2:] == ["redis-memory-limit", "redis=redis://127.0.0.1:6390"]
+        assert rows["RedisSlowCommandsPiling"][2].startswith("none (closest: ")
+        assert app.screen.query_one("#playbooks", DataTable).row_count > 0  # the rest of the home is there
+        table.focus()
+        table.move_cursor(row=table.get_row_index(fp))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, BindTargetsScreen), what="the binding screen")
+        assert app.screen.query_one("#role-redis").value == "redis://127.0.0.1:6390"
+        app.screen.query_one("#dry").press()
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), what="the run screen")
+        await wait_for(pilot, lambda: list(store.sessions_dir().glob("*.jsonl")), what="a journal")
+        await wait_for(pilot, lambda: store.read(next(store.sessions_dir().glob("*.jsonl"))).started is not None,
+                       what="the session's start")
+        started = store.read(next(store.sessions_dir().glob("*.jsonl"))).started.data
+        assert started["alert"]["fingerprint"] == fp and started["mode"] == "dry-run"
+        await pilot.press("ctrl+q")
+
+    dead = RunbookApp([ROOT / "playbooks"], discover=False, alertmanager="http://127.0.0.1:1")
+    async with dead.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: "cannot read the alerts" in str(dead.screen.query_one("#alerts-status", Static).render()),
+                       what="the Alertmanager's one line")
+        await wait_for(pilot, lambda: dead.screen.query_one("#playbooks", DataTable).row_count > 0, what="the playbooks")

@@ -62,8 +62,9 @@ class RunbookApp(App[int]):
     def __init__(self, playbook_dirs: list[Path], start_run: dict[str, Any] | None = None,
                  clock: Callable[[], str] = utcnow, live_panels: bool = True, read_only: bool = False,
                  targets: dict[str, Target] | None = None, discover: bool = True,
-                 gc_files: list[str] | None = None) -> None:
+                 gc_files: list[str] | None = None, alertmanager: str | None = None) -> None:
         super().__init__()
+        self.alertmanager = alertmanager  # the home lists its firing alerts (--alertmanager, $RUNBOOK_ALERTMANAGER)
         self.gc_files = gc_files
         self.sandboxes: list[Any] = []  # rehearsals started from the home screen, stopped on the way out
         self.playbook_dirs = playbook_dirs
@@ -152,6 +153,14 @@ class HomeScreen(Screen[None]):
                    Static(Text("Past sessions", style="bold"), classes="section"), sessions)
         rehearsals.add_columns("rehearsal", "what it starts")
         sessions.add_columns("session", "playbook", "mode", "status", "last step")
+        if self.rb.alertmanager:  # the page first: above the playbooks, refreshed in the background
+            alerts = DataTable(id="alerts", cursor_type="row")
+            home.mount(Static(Text(f"Alerts firing ({self.rb.alertmanager})", style="bold"), classes="section"),
+                       Static(Text("reading…", style="dim"), id="alerts-status"), alerts, before=0)
+            alerts.add_columns("alert", "since", "playbook", "targets")
+            self.handlings: dict[str, Any] = {}
+            self.read_alerts()
+            self.set_interval(30, self.read_alerts)
         self.action_reload()
 
     @property
@@ -216,11 +225,45 @@ class HomeScreen(Screen[None]):
                 found.update(k.discover())
         return found
 
+    @work(thread=True, exclusive=True, group="alerts", exit_on_error=False)
+    def read_alerts(self) -> list[Any]:
+        """The firing alerts, each with the playbook that handles it (off the screen's thread)."""
+        from runbook import alerts
+        from runbook.playbook import loader
+
+        playbooks = [pb for f in loader.find_playbooks([str(d) for d in self.rb.playbook_dirs])
+                     for pb in [loader.load(f)[0]] if pb is not None]
+        return [alerts.handle(a, playbooks, self.rb.known_targets) for a in alerts.fetch(self.rb.alertmanager)]
+
+    def _show_alerts(self, handlings: list[Any]) -> None:
+        from runbook.secrets import mask_url
+
+        table = self.query_one("#alerts", DataTable)
+        table.clear()
+        self.handlings = {h.alert.fingerprint: h for h in handlings}
+        for h in handlings:
+            a = h.alert
+            where = ", ".join(f"{r}={mask_url(t.url)}" for r, t in h.targets.items()) or \
+                (f"needs {', '.join(m.split(':', 1)[0] for m in h.missing)}" if h.missing else "")
+            table.add_row(Text(a.name), Text(a.starts_at.replace("T", " ")[:19]),
+                          Text(h.playbook.name if h.playbook else "none" + (f" (closest: {', '.join(h.closest)})"
+                                                                            if h.closest else ""),
+                               style="" if h.playbook else "yellow"),
+                          Text(where), key=a.fingerprint)
+        self.query_one("#alerts-status", Static).update(
+            Text(f"{len(handlings)} firing; Enter starts the playbook with the alert's targets" if handlings
+                 else "no alert is firing", style="dim"))
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "rehearsal" and event.state == WorkerState.ERROR:
             self.notify(f"the rehearsal could not start: {event.worker.error}", severity="error")
+        if event.worker.group == "alerts" and event.state == WorkerState.ERROR:  # one line; nothing else stops
+            self.query_one("#alerts-status", Static).update(Text(f"cannot read the alerts: {event.worker.error}",
+                                                                 style="bold red"))
         if event.state != WorkerState.SUCCESS:
             return
+        if event.worker.group == "alerts":
+            self._show_alerts(event.worker.result or [])
         if event.worker.group == "rehearsal":
             self._start_rehearsal(*event.worker.result)
         elif event.worker.group == "discover":
@@ -257,6 +300,15 @@ class HomeScreen(Screen[None]):
             self.bind_and_run(pb)
         elif table == "sessions":
             self.resume(key)
+        elif table == "alerts":
+            h = getattr(self, "handlings", {}).get(key)
+            if h is None:
+                return
+            if h.playbook is None:
+                self.notify(f"no playbook handles {h.alert.name}" + (f"; closest: {', '.join(h.closest)}" if h.closest
+                                                                       else ""), severity="warning")
+                return
+            self.bind_and_run(h.playbook, prefill=h.targets, alert=h.alert.to_dict())
         elif table == "rehearsals":
             self.notify(f"building the {key} sandbox: real local processes, stopped when you leave the run",
                         title="rehearsal")
@@ -304,7 +356,8 @@ class HomeScreen(Screen[None]):
             self.rb.sandboxes.remove(sb)
 
     def bind_and_run(self, pb: Any, resume_events: list[Any] | None = None, journal_path: Path | None = None,
-                     prefill: dict[str, Target] | None = None, params: dict[str, Any] | None = None) -> None:
+                     prefill: dict[str, Target] | None = None, params: dict[str, Any] | None = None,
+                     alert: dict[str, Any] | None = None) -> None:
         from runbook.journal import store
         from runbook.tui.modals import BindTargetsScreen
         from runbook.tui.run import RunScreen
@@ -328,7 +381,7 @@ class HomeScreen(Screen[None]):
             path = journal_path or store.sessions_dir() / f"{store.new_session_id()}.jsonl"
             self.app.push_screen(RunScreen(playbook=pb, targets=result, mode="dry-run" if dry else "live",
                                            journal_path=path, resume_events=resume_events, read_only=self.rb.read_only,
-                                           params=params))
+                                           params=params, alert=alert))
 
         from dataclasses import replace
 

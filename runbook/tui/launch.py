@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 
-def home(playbook_dirs: list[str], targets: dict[str, Any] | None = None, read_only: bool = False) -> int:
+def home(playbook_dirs: list[str], targets: dict[str, Any] | None = None, read_only: bool = False,
+         alertmanager: str | None = None) -> int:
     from runbook.tui.app import run_app
 
-    return run_app(playbook_dirs=[Path(d) for d in playbook_dirs], targets=targets, read_only=read_only)
+    return run_app(playbook_dirs=[Path(d) for d in playbook_dirs], targets=targets, read_only=read_only,
+                   alertmanager=alertmanager)
 
 
 def run_playbook(playbook: Any, targets: dict[str, Any], *, mode: str, journal_path: Path,
