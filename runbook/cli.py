@@ -247,7 +247,7 @@ def _playbooks(dirs: list[str] | None) -> list[Any]:
     from runbook.playbook import loader
 
     out = []
-    for f in loader.find_playbooks(dirs or ["playbooks"]):
+    for f in loader.find_playbooks(dirs or [str(default_playbook_dir())]):
         pb, _ = loader.load(f)
         if pb is not None:
             out.append(pb)
