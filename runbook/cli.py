@@ -243,21 +243,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- alerts
-def _playbooks(dirs: list[str] | None) -> list[Any]:
-    from runbook.playbook import loader
-
-    out = []
-    for f in loader.find_playbooks(dirs or [str(default_playbook_dir())]):
-        pb, _ = loader.load(f)
-        if pb is not None:
-            out.append(pb)
-    return out
-
-
-def _alerts(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
-    """(handlings of the firing alerts, the playbooks); UsageError with one line when the Alertmanager
-    cannot be read."""
+def _alerts(args: argparse.Namespace) -> list[Any]:
+    """The firing alerts, each handled; AlertsError (one line) when the Alertmanager cannot be read."""
     from runbook import alerts
+    from runbook.playbook import loader
     from runbook.targets import TargetError, load_inventory
 
     url = alerts.alertmanager_url(args.alertmanager)
@@ -267,22 +256,17 @@ def _alerts(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
         inventory = load_inventory(args.inventory) if getattr(args, "inventory", None) else {}
     except TargetError as e:
         raise UsageError(str(e)) from None
-    playbooks = _playbooks(getattr(args, "playbooks", None))
-    try:
-        firing = alerts.fetch(url, getattr(args, "timeout", None) or alerts.TIMEOUT_S)
-    except alerts.AlertsError as e:
-        raise AlertsUnreadable(str(e)) from None
-    return [alerts.handle(a, playbooks, inventory) for a in firing], playbooks
-
-
-class AlertsUnreadable(Exception):
-    pass
+    playbooks = loader.valid_playbooks(getattr(args, "playbooks", None) or [str(default_playbook_dir())])
+    firing = alerts.fetch(url, getattr(args, "timeout", None) or alerts.TIMEOUT_S)
+    return [alerts.handle(a, playbooks, inventory) for a in firing]
 
 
 def _from_alert(args: argparse.Namespace) -> Any:
+    from runbook.alerts import AlertsError
+
     try:
-        handlings, _ = _alerts(args)
-    except AlertsUnreadable as e:
+        handlings = _alerts(args)
+    except AlertsError as e:
         raise UsageError(str(e)) from None
     found = [h for h in handlings if h.alert.fingerprint == args.alert or h.alert.fingerprint.startswith(args.alert)]
     if not found:
@@ -303,9 +287,11 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from runbook.secrets import mask_url
     from runbook.text import printable as p
 
+    from runbook.alerts import AlertsError
+
     try:
-        handlings, _ = _alerts(args)
-    except AlertsUnreadable as e:
+        handlings = _alerts(args)
+    except AlertsError as e:
         _err(f"runbook: {e}")
         return EXIT_UNKNOWN
     if args.json:

@@ -558,6 +558,11 @@ _PLAYBOOK_KEY = re.compile(rb"^steps[ \t]*:", re.M)
 _SKIP_DIRS = frozenset({"node_modules", "site-packages", "__pycache__", "scenarios"})
 
 
+def valid_playbooks(paths: list[str]) -> list[Playbook]:
+    """The playbooks under these paths that load without a problem (those with one are left out)."""
+    return [pb for f in find_playbooks(paths) for pb in [load(f)[0]] if pb is not None]
+
+
 def find_playbooks(paths: list[str]) -> list[Path]:
     """Files named are taken as they are; directories are walked for YAML files that are playbooks (a
     top-level `steps:`), skipping hidden directories, virtualenvs and scenario folders."""

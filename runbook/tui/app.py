@@ -231,8 +231,7 @@ class HomeScreen(Screen[None]):
         from runbook import alerts
         from runbook.playbook import loader
 
-        playbooks = [pb for f in loader.find_playbooks([str(d) for d in self.rb.playbook_dirs])
-                     for pb in [loader.load(f)[0]] if pb is not None]
+        playbooks = loader.valid_playbooks([str(d) for d in self.rb.playbook_dirs])
         return [alerts.handle(a, playbooks, self.rb.known_targets) for a in alerts.fetch(self.rb.alertmanager)]
 
     def _show_alerts(self, handlings: list[Any]) -> None:

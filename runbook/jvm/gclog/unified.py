@@ -106,7 +106,6 @@ def parse_chunk(acc: Acc, buf: bytes, decorated: bool = False) -> None:
     matches: Iterable[re.Match[bytes]] = _GC_ID.finditer(buf)
     if rare:  # the collector, the JDK, safepoints, stalls: few lines, merged in the order of the file
         matches = sorted([*rare, *matches], key=lambda m: m.start())
-    rfind, find = buf.rfind, buf.find
     for m in matches:
         k = m.lastindex
         if m.re is _GC_ID:
@@ -114,8 +113,7 @@ def parse_chunk(acc: Acc, buf: bytes, decorated: bool = False) -> None:
                 user, sys_, real = float(m[1]), float(m[2]), float(m[3])
                 line = None
                 if sys_ > user or real >= 0.1:  # the only times the line is kept as a sample
-                    line = decorations(buf[rfind(b"\n", 0, m.start()) + 1 : _end(buf, m.start())].rstrip(b"\r"))[1]
-                    line = line.decode("utf-8", "replace")
+                    line = decorations(_line_at(buf, m.start())[0])[1].decode("utf-8", "replace")
                 acc.cpu(user, sys_, real, line)
                 continue
             if k == _OLD_REGIONS:
@@ -125,13 +123,16 @@ def parse_chunk(acc: Acc, buf: bytes, decorated: bool = False) -> None:
         s = m.start()
         marker = m[k] if k else m[0]
         # (a pause's start line, without the "ms" its end line has, is not matched at all)
-        t, rest = decorations(buf[rfind(b"\n", 0, s) + 1 : _end(buf, s)].rstrip(b"\r"))
+        t, rest = decorations(_line_at(buf, s)[0])
         _handle(acc, t, rest, _CANON.get(marker, marker))
 
 
-def _end(buf: bytes, s: int) -> int:
+def _line_at(buf: bytes, s: int) -> tuple[bytes, int]:
+    """The line of buf that holds position s (without its line break), and where it ends."""
     le = buf.find(b"\n", s)
-    return len(buf) if le < 0 else le
+    if le < 0:
+        le = len(buf)
+    return buf[buf.rfind(b"\n", 0, s) + 1 : le].rstrip(b"\r"), le
 
 
 def _parse_any(acc: Acc, buf: bytes) -> None:
@@ -141,15 +142,10 @@ def _parse_any(acc: Acc, buf: bytes) -> None:
         s = m.start()
         if s < pos_end:
             continue  # a second marker on a line already handled
-        ls = buf.rfind(b"\n", 0, s) + 1
-        le = buf.find(b"\n", s)
-        if le < 0:
-            le = len(buf)
-        pos_end = le
+        line, pos_end = _line_at(buf, s)
         marker = m.group()
-        if marker == b"Pause " and buf[le - 2 : le] != b"ms" and buf[le - 3 : le] != b"ms\r":
+        if marker == b"Pause " and not line.endswith(b"ms"):
             continue  # the start line of a pause: its end line carries the duration
-        line = buf[ls:le].rstrip(b"\r")
         t, rest = decorations(line)
         _handle(acc, t, rest, marker)
 
