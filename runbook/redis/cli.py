@@ -98,6 +98,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from runbook.redis.check import aggregate, assess, report, status_code
     from runbook.redis.connect import RedisUrlError, connection_kwargs
 
+    from runbook.fanout import sharded
     from runbook.redis.check import simulation_params
     from runbook.targets import TargetError, load_inventory
 
@@ -133,7 +134,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                          "backlog): the report follows the second reading\n")
         sys.stderr.flush()
 
-    async def checked(urls: list[str]) -> list[dict[str, Any]]:
+    async def judged(urls: list[str], expand: bool) -> list[tuple[dict[str, Any], int, bool, list[str]]]:
+        """Each URL's report, status code, whether it is a Sentinel, and the instances it names."""
         from runbook.redis.check import look, read_window
 
         async def one(u: str) -> dict[str, Any]:
@@ -142,26 +144,31 @@ def cmd_check(args: argparse.Namespace) -> int:
                 return await read_window(u, args.timeout, args.interval, args.outage, preview=not args.no_preview, **kw)
             return await look(u, args.timeout, args.outage, preview=not args.no_preview, **kw)
 
-        return list(await asyncio.gather(*(one(u) for u in urls)))
+        out = []
+        for url, facts in zip(urls, await asyncio.gather(*(one(u) for u in urls))):
+            more = await discover(facts, url, args.timeout) if expand else []
+            findings = assess(facts)
+            sentinel = (facts.get("info") or {}).get("redis_mode") == "sentinel"
+            out.append((report(facts, findings), status_code(facts, findings), sentinel, more))
+        return out
 
-    async def run() -> list[dict[str, Any]]:
-        urls = list(dict.fromkeys([*args.urls, *per_url]))
-        results = await checked(urls)
-        if args.no_discover:
-            return results
+    def judge(urls: list[str], expand: bool) -> list[tuple[dict[str, Any], int, bool, list[str]]]:
+        if args.restart or any(p.get("ssh") for p in per_url.values()):
+            # a copy of the restart is owned by the process that started it (and is most of the cost); an ssh
+            # connection is one per process, and might ask for a password again
+            return asyncio.run(judged(urls, expand))
+        return sharded(urls, lambda part: asyncio.run(judged(part, expand)))
+
+    urls = list(dict.fromkeys([*args.urls, *per_url]))
+    rows = judge(urls, not args.no_discover)
+    if not args.no_discover:
         more: list[str] = []
-        for url, facts in zip(urls, results):
-            more += [u for u in await discover(facts, url, args.timeout) if u not in urls and u not in more]
-        # a Sentinel is a way in, not an instance to judge
-        results = [f for f in results if (f.get("info") or {}).get("redis_mode") != "sentinel"]
-        return results + (await checked(more) if more else [])
-
-    all_facts = asyncio.run(run())
-    reports, codes = [], []
-    for facts in all_facts:
-        findings = assess(facts)
-        codes.append(status_code(facts, findings))
-        reports.append(report(facts, findings))
+        for *_, named in rows:
+            more += [u for u in named if u not in urls and u not in more]
+        rows = [row for row in rows if not row[2]]  # a Sentinel is a way in, not an instance to judge
+        rows += judge(more, False) if more else []
+    reports = [row[0] for row in rows]
+    codes = [row[1] for row in rows]
     if args.json:
         sys.stdout.write(json_reports(reports))
     else:
