@@ -1,4 +1,5 @@
-"""The incident findings of the playbook library, each raised on a real redis-server put into that state."""
+"""The incident findings of the playbook library, each raised on a real redis-server put into that state, by
+the playbook's probe and by the one look an engineer runs first (`runbook redis check`), with the same id."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 import pytest
 import redis as redis_py
 
+from conftest import runbook
 from redis_server import RedisServer
 from runbook.redis.check import assess, probe
 from runbook.targets import Target
@@ -19,6 +21,17 @@ pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-
 def findings(url: str, **params) -> dict:
     facts = probe(Target("r", url, "redis"), params, 5.0)
     return {f.id: f for f in assess(facts)}
+
+
+def looked(url: str, discover: bool = False) -> dict[str, dict]:
+    """The findings `runbook redis check` names for the server at url (a Sentinel: its own report)."""
+    import json
+
+    r = runbook("redis", "check", "--json", *([] if discover else ["--no-discover"]), url)
+    assert "Traceback" not in r.stderr and r.returncode in (0, 1, 2, 3), r.stderr
+    mine = [x for x in json.loads(r.stdout) if x["target"] == url]
+    assert mine, f"no report for {url}: {r.stdout[:500]}"
+    return {f["id"]: f for f in mine[0]["findings"]}
 
 
 def test_connections_refused_at_maxclients(tmp_path) -> None:
@@ -38,6 +51,7 @@ def test_connections_refused_at_maxclients(tmp_path) -> None:
         ev = f["redis.clients.rejected"]
         assert ev.severity == "critical" and ev.evidence["rejected_connections"] >= 1
         assert ev.evidence["connected_clients"] == 3 and ev.evidence["maxclients"] == 3
+        assert looked(s.url)["redis.clients.rejected"]["evidence"]["rejected_connections"] >= 1
         for c in held:
             c.close()
         held.clear()
@@ -68,6 +82,7 @@ def test_a_subscriber_that_does_not_read_is_dropped_and_named(tmp_path) -> None:
         f = findings(s.url)
         ev = f["redis.clients.output_buffer_disconnects"].evidence
         assert ev["disconnects_in_log_tail"] == 1 and "flags=P" in ev["last"]
+        assert "flags=P" in looked(s.url)["redis.clients.output_buffer_disconnects"]["evidence"]["last"]
         assert "redis.replication.full_sync_storm" not in f  # a subscriber is not a replica
     finally:
         sub.close()
@@ -98,6 +113,7 @@ def test_fragmentation_after_deleting_most_keys(tmp_path) -> None:
         f = findings(s.url)
         ev = f["redis.memory.fragmentation"].evidence
         assert ev["mem_fragmentation_ratio"] >= 1.5 and ev["activedefrag"] == "no"
+        assert "redis.memory.fragmentation" in looked(s.url)
     finally:
         s.stop()
 
@@ -140,6 +156,8 @@ def test_a_slow_script_and_a_slow_fork_are_named(tmp_path) -> None:
         facts, f = _probe("latency", s.url)
         ev = f["redis.latency.slow_commands"].evidence
         assert ev["slow_commands"] >= 1 and ev["slowest"].upper().startswith("EVAL ") and "EVAL" in ev["by_command"]
+        seen = looked(s.url)["redis.latency.slow_commands"]["evidence"]
+        assert seen["slowest"].upper().startswith("EVAL ") and seen["by_command"] == ev["by_command"]
         assert "redis.latency.fork" not in f  # a fork of a small dataset is quick
         fork_ms = facts["latest_fork_usec"] / 1000
         assert fork_ms > 0
@@ -174,6 +192,8 @@ def test_sentinel_quorum_and_a_master_down(tmp_path) -> None:
         facts, f = _probe("sentinel", sentinels[0].url)
         assert facts["is_sentinel"] and facts["masters"][0]["name"] == "main"
         assert "NOQUORUM" in f["redis.sentinel.no_quorum"].evidence["ckquorum"]  # one Sentinel, quorum 2
+        # the one look through the Sentinel reports it for what it says, beside the master it names
+        assert "NOQUORUM" in looked(sentinels[0].url, discover=True)["redis.sentinel.no_quorum"]["evidence"]["ckquorum"]
         sentinels += [_sentinel(tmp_path, "s2", m.port, 2), _sentinel(tmp_path, "s3", m.port, 2)]
         deadline = time.monotonic() + 20
         while True:  # the Sentinels find each other through the master's hello channel
@@ -193,6 +213,7 @@ def test_sentinel_quorum_and_a_master_down(tmp_path) -> None:
             time.sleep(0.3)
         ev = f["redis.sentinel.master_down"].evidence
         assert "o_down" in ev["flags"] and ev["replicas_able_to_take_over"] == []
+        assert "o_down" in looked(sentinels[0].url)["redis.sentinel.master_down"]["evidence"]["flags"]
         _, f = _probe("sentinel", m.url)  # not a Sentinel (and not reachable): unreachable, never a guess
         assert "redis.unreachable" in f
     finally:
@@ -211,6 +232,7 @@ def test_a_cluster_with_a_failed_node_and_uncovered_slots(tmp_path) -> None:
     try:
         _, f = _probe("cluster", nodes[0].url)
         assert "redis.cluster.slots_uncovered" in f  # nothing assigned yet
+        assert "redis.cluster.slots_uncovered" in looked(nodes[0].url)
         ranges = [(0, 5460), (5461, 10922), (10923, 16383)]
         for n, (a, b) in zip(nodes, ranges):
             n.client().execute_command("CLUSTER", "ADDSLOTSRANGE", a, b)
@@ -225,6 +247,7 @@ def test_a_cluster_with_a_failed_node_and_uncovered_slots(tmp_path) -> None:
             time.sleep(0.2)
         assert "redis.cluster.slots_uncovered" not in f and "redis.cluster.node_failed" not in f
         assert len(f["redis.cluster.no_replica"].evidence["masters_without_a_replica"]) == 3
+        assert len(looked(nodes[0].url)["redis.cluster.no_replica"]["evidence"]["masters_without_a_replica"]) == 3
         nodes[2].stop()
         deadline = time.monotonic() + 20
         while True:
@@ -237,6 +260,9 @@ def test_a_cluster_with_a_failed_node_and_uncovered_slots(tmp_path) -> None:
         assert f["redis.cluster.node_failed"].evidence["slots_on_them"] == 5461
         ev = f["redis.cluster.slots_uncovered"].evidence
         assert ev["cluster_state"] == "fail" and ev["slots_not_served"] == 5461
+        seen = looked(nodes[0].url)
+        assert seen["redis.cluster.node_failed"]["evidence"]["failed"] == [f"127.0.0.1:{nodes[2].port}"]
+        assert seen["redis.cluster.slots_uncovered"]["evidence"]["slots_not_served"] == 5461
         nodes.append(RedisServer(tmp_path, "plain").start())  # stopped with the others
         _, f = _probe("cluster", nodes[-1].url)
         assert f == {}  # not a cluster node: nothing to say

@@ -104,7 +104,25 @@ def probe_replication(target: Target, params: dict[str, Any], timeout: float) ->
 
 
 def assess(facts: dict[str, Any]) -> list[Finding]:
+    """The findings of the redis.check probe (a playbook reads SLOWLOG, a Sentinel, a cluster by their
+    own probes, whose findings these would repeat)."""
     return sort_findings(_assess.assess(facts))
+
+
+def assess_look(facts: dict[str, Any]) -> list[Finding]:
+    """Every finding of one look (`redis check`): the server's own, and those of the read-only probes that
+    apply to it (redis.latency always, redis.cluster on a cluster node; on a Sentinel only redis.sentinel's),
+    with the ids those probes give in a playbook."""
+    from runbook.redis import cluster, latency, sentinel
+
+    if facts.get("reachable") and facts.get("sentinel"):
+        return sort_findings(sentinel.assess(facts["sentinel"]))
+    out = _assess.assess(facts)
+    if facts.get("reachable"):
+        for key, rules in (("latency", latency.assess), ("cluster", cluster.assess)):
+            if (facts.get(key) or {}).get("reachable"):
+                out += rules(facts[key])
+    return sort_findings(out)
 
 
 def status_code(facts: dict[str, Any], findings: list[Finding]) -> int:

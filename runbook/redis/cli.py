@@ -95,7 +95,7 @@ def _pairs(x: Any) -> dict[str, str]:
 def cmd_check(args: argparse.Namespace) -> int:
     import asyncio
 
-    from runbook.redis.check import aggregate, assess, report, status_code
+    from runbook.redis.check import aggregate, assess_look, report, status_code
     from runbook.redis.connect import RedisUrlError, connection_kwargs
 
     from runbook.fanout import sharded
@@ -147,7 +147,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         out = []
         for url, facts in zip(urls, await asyncio.gather(*(one(u) for u in urls))):
             more = await discover(facts, url, args.timeout) if expand else []
-            findings = assess(facts)
+            findings = assess_look(facts)
             sentinel = (facts.get("info") or {}).get("redis_mode") == "sentinel"
             out.append((report(facts, findings), status_code(facts, findings), sentinel, more))
         return out
@@ -165,7 +165,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         more: list[str] = []
         for *_, named in rows:
             more += [u for u in named if u not in urls and u not in more]
-        rows = [row for row in rows if not row[2]]  # a Sentinel is a way in, not an instance to judge
+        # a Sentinel is a way in, not an instance to judge: reported only for what it says of its masters
+        rows = [row for row in rows if not row[2] or row[0]["findings"]]
         rows += judge(more, False) if more else []
     reports = [row[0] for row in rows]
     codes = [row[1] for row in rows]

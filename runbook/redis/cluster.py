@@ -3,11 +3,12 @@ CLUSTER NODES."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from runbook.catalog import make
 from runbook.findings import Finding
-from runbook.redis.command import read_many
+from runbook.redis.command import read_many_async
 from runbook.targets import Target
 
 SLOTS = 16384
@@ -36,7 +37,12 @@ def parse_nodes(text: str) -> list[dict[str, Any]]:
 
 
 def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
-    facts, replies = read_many(target.url, [["CLUSTER", "INFO"], ["CLUSTER", "NODES"]], timeout)
+    return asyncio.run(read(target.url, timeout))
+
+
+async def read(url: str, timeout: float) -> dict[str, Any]:
+    """The cluster as the node at url sees it (the probe's facts; `redis check` reads it too)."""
+    facts, replies = await read_many_async(url, [["CLUSTER", "INFO"], ["CLUSTER", "NODES"]], timeout)
     if not facts["reachable"]:
         return facts
     info_raw, nodes_raw = replies

@@ -68,9 +68,14 @@ def _plain(v: Any) -> Any:
 def read_many(url: str, commands: list[list[str]], timeout: float) -> tuple[dict[str, Any], list[Any]]:
     """Allow-listed read commands in one pipeline on one connection: (facts with url, reachable, error;
     the plain replies, an error reply as {"error": ...}). Never raises for a dead host."""
+    return asyncio.run(read_many_async(url, commands, timeout))
+
+
+async def read_many_async(url: str, commands: list[list[str]], timeout: float) -> tuple[dict[str, Any], list[Any]]:
+    """read_many, awaited inside a look that reads many servers at once."""
     for words in commands:
         check_allowed(words)
-    return asyncio.run(_read_many(url, commands, timeout))
+    return await _read_many(url, commands, timeout)
 
 
 async def _read_many(url: str, commands: list[list[str]], timeout: float) -> tuple[dict[str, Any], list[Any]]:

@@ -27,23 +27,40 @@ def _words(args: Any) -> str:
     return " ".join(str(a)[:60] for a in args[:2])
 
 
+# What the look sends beside INFO and CONFIG GET (their settings are read from those)
+COMMANDS = [["SLOWLOG", "GET", "128"], ["LATENCY", "LATEST"], ["TIME"]]
+
+
 def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    facts, replies = read_many(target.url, COMMANDS + [
+        ["INFO", "all"], ["CONFIG", "GET", "slowlog-log-slower-than"], ["CONFIG", "GET", "latency-monitor-threshold"],
+    ], timeout)
+    if not facts["reachable"]:
+        facts["recent_s"] = float(params.get("recent_s", RECENT_S))
+        facts["fork_ms"] = float(params.get("fork_ms", FORK_MS))
+        return facts
+    slowlog, latest, now, info_raw, slow_cfg, lat_cfg = replies
+    config = {**_pairs(slow_cfg), **_pairs(lat_cfg)} if isinstance(slow_cfg, list) or isinstance(lat_cfg, list) else None
+    return facts_of(facts, slowlog, latest, now, parse_info(info_raw) if isinstance(info_raw, str) else {},
+                    config, params)
+
+
+def _pairs(reply: Any) -> dict[str, Any]:
+    return pairs_to_dict(reply) if isinstance(reply, list) else {}
+
+
+def facts_of(facts: dict[str, Any], slowlog: Any, latest: Any, now: Any, info: dict[str, Any],
+             config: dict[str, Any] | None, params: dict[str, Any]) -> dict[str, Any]:
+    """The probe's facts from the replies to COMMANDS (plain: an error is {"error": ...}), INFO and the
+    config (None: CONFIG refused); `redis check` builds them from its own look."""
     from runbook.secrets import mask_mapping
 
-    facts, replies = read_many(target.url, [
-        ["SLOWLOG", "GET", "128"], ["LATENCY", "LATEST"], ["INFO", "all"], ["TIME"],
-        ["CONFIG", "GET", "slowlog-log-slower-than"], ["CONFIG", "GET", "latency-monitor-threshold"],
-    ], timeout)
     facts["recent_s"] = float(params.get("recent_s", RECENT_S))
     facts["fork_ms"] = float(params.get("fork_ms", FORK_MS))
-    if not facts["reachable"]:
-        return facts
-    slowlog, latest, info_raw, now, slow_cfg, lat_cfg = replies
-    info = parse_info(info_raw) if isinstance(info_raw, str) else {}
     server_now = int(now[0]) if isinstance(now, list) and now else None
     facts["server_time"] = server_now
-    facts["slowlog_log_slower_than_us"] = _config_int(slow_cfg, "slowlog-log-slower-than")
-    facts["latency_monitor_threshold_ms"] = _config_int(lat_cfg, "latency-monitor-threshold")
+    facts["slowlog_log_slower_than_us"] = _config_int(config, "slowlog-log-slower-than")
+    facts["latency_monitor_threshold_ms"] = _config_int(config, "latency-monitor-threshold")
     if isinstance(slowlog, list):
         facts["slow_commands"] = [
             {"id": e[0], "at": e[1], "ago_s": None if server_now is None else server_now - int(e[1]),
@@ -64,10 +81,10 @@ def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, A
     return mask_mapping(facts)
 
 
-def _config_int(reply: Any, name: str) -> int | None:
-    if not isinstance(reply, list):
+def _config_int(config: dict[str, Any] | None, name: str) -> int | None:
+    if config is None:
         return None  # CONFIG refused (renamed, or not allowed to this user)
-    v = pairs_to_dict(reply).get(name)
+    v = config.get(name)
     return int(v) if v is not None and str(v).lstrip("-").isdigit() else None
 
 

@@ -1,7 +1,8 @@
 """Read one Redis instance (and its host, where it runs on this machine). Read-only.
 
-Commands sent: INFO all, CONFIG GET *, ROLE, DBSIZE (one pipeline, one connection), and
-INFO server on the address the server replicates from, to compare run ids. Nothing else.
+Commands sent: INFO all, CONFIG GET *, ROLE, DBSIZE, SLOWLOG GET 128, LATENCY LATEST, TIME (one pipeline,
+one connection); on a Sentinel what redis.sentinel reads, on a cluster node what redis.cluster reads; and
+INFO server on the address the server replicates from, to compare run ids.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def _s(v: Any) -> Any:
 
 
 async def read_server(url: str, timeout: float) -> dict[str, Any]:
-    """INFO all, CONFIG GET *, ROLE, DBSIZE. Never raises for a dead host: reachable=False and error."""
+    """INFO all, CONFIG GET *, ROLE, DBSIZE, and what redis.latency reads (facts["latency"]). Never raises
+    for a dead host: reachable=False and error."""
+    from runbook.redis import latency
+    from runbook.redis.command import _plain
     from runbook.redis.connect import connection_kwargs
     from runbook.redis.wire import Wire, WireError
 
@@ -43,7 +47,8 @@ async def read_server(url: str, timeout: float) -> dict[str, Any]:
     w = None
     try:
         w = await Wire.open(kw, timeout)
-        info_raw, config_raw, role, dbsize = await w.call([["INFO", "all"], ["CONFIG", "GET", "*"], ["ROLE"], ["DBSIZE"]])
+        info_raw, config_raw, role, dbsize, *lat = await w.call(
+            [["INFO", "all"], ["CONFIG", "GET", "*"], ["ROLE"], ["DBSIZE"], *latency.COMMANDS])
         if isinstance(info_raw, Exception):
             raise WireError(f"INFO refused: {info_raw}")
         facts["reachable"] = True
@@ -58,6 +63,8 @@ async def read_server(url: str, timeout: float) -> dict[str, Any]:
             facts["config"] = mask_mapping(config)  # masked at once
         facts["role"] = None if isinstance(role, Exception) else _s(role)
         facts["dbsize"] = None if isinstance(dbsize, Exception) else int(dbsize)
+        facts["latency"] = latency.facts_of({"url": facts["url"], "reachable": True}, *map(_plain, lat),
+                                            facts["info"], facts["config"], {})
     except WireError as e:
         facts["error"] = str(e)
     finally:
@@ -263,6 +270,15 @@ async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str
         facts["master_is_self_by_address"] = bool(
             (host.get("on_host") if acc else host.get("local")) and info.get("master_port") == info.get("tcp_port")
             and any(accepts_on(ip, host) for ip in (acc or LOCAL).resolve(str(info["master_host"]))))
+    if info.get("redis_mode") == "sentinel":  # what it knows of its masters; a Sentinel is not restarted here
+        from runbook.redis import sentinel
+
+        facts["sentinel"] = await sentinel.read(url, timeout)
+        preview = False
+    elif info.get("cluster_enabled") == 1:
+        from runbook.redis import cluster
+
+        facts["cluster"] = await cluster.read(url, timeout)
     if preview:
         from runbook.redis.preview import after_reads, restart_preview
 

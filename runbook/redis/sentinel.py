@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from runbook.catalog import make
 from runbook.findings import Finding
-from runbook.redis.command import read_many
+from runbook.redis.command import read_many_async
 from runbook.redis.info import pairs_to_dict
 from runbook.targets import Target
 
@@ -24,9 +25,14 @@ def _replica(d: dict[str, str]) -> dict[str, Any]:
 
 
 def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    return asyncio.run(read(target.url, timeout))
+
+
+async def read(url: str, timeout: float) -> dict[str, Any]:
+    """What the Sentinel at url knows of its masters (the probe's facts; `redis check` reads it too)."""
     from runbook.secrets import mask_mapping
 
-    facts, replies = read_many(target.url, [["SENTINEL", "MASTERS"]], timeout)
+    facts, replies = await read_many_async(url, [["SENTINEL", "MASTERS"]], timeout)
     if not facts["reachable"]:
         return facts
     masters = replies[0]
@@ -45,7 +51,7 @@ def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, A
                     "last_ok_ping_reply_ms": _int(m.get("last-ok-ping-reply")),
                     "failover_timeout_ms": _int(m.get("failover-timeout"))})
     if out:
-        more, replies = read_many(target.url, [cmd for m in out for cmd in (
+        more, replies = await read_many_async(url, [cmd for m in out for cmd in (
             ["SENTINEL", "CKQUORUM", str(m["name"])], ["SENTINEL", "REPLICAS", str(m["name"])])], timeout)
         if not more["reachable"]:
             return more
