@@ -103,3 +103,36 @@ def test_a_heap_larger_than_its_cgroup_limit(tmp_path, jvms) -> None:
             p.wait(10)
         jvms.clear()
         remove_cgroup(cg)
+
+
+def jvm_check(p: subprocess.Popen) -> dict[str, dict]:
+    """The findings `runbook jvm check PID` names: the one look an engineer runs first."""
+    import json
+
+    from conftest import runbook
+
+    r = runbook("jvm", "check", "--json", str(p.pid))
+    assert "Traceback" not in r.stderr and r.returncode in (0, 1, 2), r.stderr
+    (report,) = json.loads(r.stdout)
+    return {f["id"]: f for f in report["findings"]}
+
+
+@pytest.mark.serial
+def test_jvm_check_names_a_hot_thread_by_name_with_its_frames(tmp_path, jvms) -> None:
+    jvms.append(start(tmp_path, "HotThread.java"))
+    time.sleep(1.0)
+    ev = jvm_check(jvms[0])["jvm.threads.hot"]["evidence"]
+    assert ev["thread"] == "price-recalc" and ev["kind"] == "application" and ev["cpu_pct"] >= 80
+    assert any("HotThread.recalculate" in fr or "HotThread.lambda" in fr for fr in ev["top_frames"])
+
+
+def test_jvm_check_names_a_deadlock_and_a_full_old_generation(tmp_path, jvms) -> None:
+    jvms.append(start(tmp_path, "Deadlock.java"))
+    jvms.append(start(tmp_path, "HeapFull.java", "-XX:+UseParallelGC", "-Xmx64m", "-Xmn8m", args=("120", "54")))
+    healthy = start(tmp_path, "HeapFull.java", "-XX:+UseParallelGC", "-Xmx256m", args=("120", "8"))
+    jvms.append(healthy)
+    time.sleep(1.0)
+    assert jvm_check(jvms[0])["jvm.deadlock"]["evidence"]["thread_states"]["BLOCKED"] >= 2
+    ev = jvm_check(jvms[1])["gc.heap.too_small"]["evidence"]
+    assert ev["old_gen_used_pct"] >= 95 and ev["full_gcs"] >= 1
+    assert not {"jvm.deadlock", "gc.heap.too_small", "jvm.threads.hot"} & set(jvm_check(healthy))

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from typing import Any
 
 from runbook import catalog, procs
@@ -442,6 +443,60 @@ def access_of(target: Target) -> Any:
 
 
 # ------------------------------------------------------------------ CLI
+LOOK_S = 0.3  # the threads' CPU is sampled over this long, before the look's own reads load the machine
+
+
+def look_local(pid: int, timeout: float) -> dict[str, Any]:
+    """`jvm check` of a JVM on this machine: read_local, with what jvm.threads and jvm.thread_dump read
+    in a playbook: each thread's CPU over LOOK_S (a hot thread, by name and frames) and a thread dump
+    (deadlocks), which runs beside the look's jstat. The sample comes first: jstat and jcmd are JVMs of
+    their own, and on a small machine they would take the CPU a hot thread is using.
+    (jvm.memory's two samples seconds apart stay the playbooks'.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from runbook.access import LOCAL
+    from runbook.jvm import threads
+
+    sample: tuple[Any, ...] | str
+    try:
+        before = threads._ticks(pid, LOCAL)[0]
+        t0 = time.monotonic()
+        time.sleep(LOOK_S)
+        after, comms = threads._ticks(pid, LOCAL)
+        sample = (before, after, comms, time.monotonic() - t0)
+    except ValueError as e:
+        sample = str(e)
+    with ThreadPoolExecutor(1) as pool:
+        dumping = pool.submit(thread_dump, pid, max(timeout, 10))
+        facts = read_local(pid, timeout)
+        try:
+            text: str | None = dumping.result()
+        except JvmError as e:
+            text = None
+            facts["thread_dump_error"] = str(e)
+    if not facts.get("reachable"):
+        return facts
+    if text is not None:
+        facts["thread_dump"] = dump_summary(text)
+    if isinstance(sample, tuple):  # named from the dump taken just after
+        facts["threads"] = threads.facts_of(pid, *sample, text, LOCAL, {})
+    else:
+        facts["threads_error"] = sample
+    return facts
+
+
+def assess_look(facts: dict[str, Any]) -> list[Finding]:
+    """Every finding of `jvm check`: the JVM's own, a deadlock in its thread dump, a hot thread."""
+    from runbook.jvm import threads
+
+    out = assess(facts)
+    if facts.get("reachable"):
+        out += assess_diagnostics(facts.get("thread_dump") or {})
+        if facts.get("threads"):
+            out += threads.assess(facts["threads"])
+    return sort_findings(out)
+
+
 def cli_check(args: Any) -> int:
     from runbook.findings import exit_code
     from runbook.text import printable as p
@@ -477,10 +532,10 @@ def cli_check(args: Any) -> int:
     codes = []
     for t in targets:
         if isinstance(t, int):
-            facts = read_over(acc, t, args.timeout * 3) if acc else read_local(t, args.timeout)
+            facts = read_over(acc, t, args.timeout * 3) if acc else look_local(t, args.timeout)
         else:
             facts = read_remote(t, args.timeout)
-        findings = assess(facts)
+        findings = assess_look(facts)
         code = 3 if not facts.get("reachable") else exit_code(findings)
         codes.append(code)
         reports.append({"target": facts.get("pid") or facts.get("url"), "facts": facts,
@@ -575,7 +630,11 @@ def probe_thread_dump(target: Target, params: dict[str, Any], timeout: float) ->
     """jcmd Thread.print, summarised: thread states, a deadlock if the JVM found one."""
     if target.pid is None:
         raise JvmError("a thread dump needs a local JVM (pid:N)")
-    text = thread_dump(target.pid, max(timeout, 10), access_of(target))
+    return dump_summary(thread_dump(target.pid, max(timeout, 10), access_of(target)))
+
+
+def dump_summary(text: str) -> dict[str, Any]:
+    """A thread dump's thread states, and whether the JVM found a deadlock."""
     states: dict[str, int] = {}
     for m in re.finditer(r"java\.lang\.Thread\.State: (\w+)", text):
         states[m[1]] = states.get(m[1], 0) + 1

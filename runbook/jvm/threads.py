@@ -100,25 +100,32 @@ def probe(target: Target, params: dict[str, Any], timeout: float) -> dict[str, A
         raise ValueError("per-thread CPU needs the JVM's pid (pid:N, with ssh: for another host)")
     acc = for_target(target)
     interval = float(params.get("interval_s", 1.0))
-    hz, cpus = _clock(acc)
     a, _ = _ticks(target.pid, acc)
     t0 = time.monotonic()
     time.sleep(interval)
     b, comms = _ticks(target.pid, acc)
     dt = time.monotonic() - t0
-    dump = parse_dump(thread_dump(target.pid, max(timeout, 10), acc))
+    return facts_of(target.pid, a, b, comms, dt, thread_dump(target.pid, max(timeout, 10), acc), acc, params)
+
+
+def facts_of(pid: int, a: dict[int, int], b: dict[int, int], comms: dict[int, str], dt: float, dump_text: str | None,
+             acc: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The probe's facts from two samples of the threads' ticks dt seconds apart and a thread dump taken
+    between them (None: no dump; the kernel's names are used); `jvm check` samples around its own reads."""
+    hz, cpus = _clock(acc)
+    dump = parse_dump(dump_text) if dump_text else {}
     rows = []
     for tid, ticks in b.items():
         pct = round(100.0 * (ticks - a.get(tid, ticks)) / hz / dt, 1)
         info = dump.get(tid)
-        name = info["name"] if info else (comms.get(tid, "").strip() or _comm(target.pid, tid, acc))
+        name = info["name"] if info else (comms.get(tid, "").strip() or _comm(pid, tid, acc))
         rows.append({"tid": tid, "name": name, "cpu_pct": pct, "kind": kind_of(name),
                      "state": info["state"] if info else None, "frames": info["frames"] if info else []})
     rows.sort(key=lambda r: -r["cpu_pct"])
     by_kind: dict[str, float] = {}
     for r in rows:
         by_kind[r["kind"]] = round(by_kind.get(r["kind"], 0.0) + r["cpu_pct"], 1)
-    return {"pid": target.pid, "interval_s": round(dt, 2), "cpus": cpus, "threads": len(rows),
+    return {"pid": pid, "interval_s": round(dt, 2), "cpus": cpus, "threads": len(rows),
             "hot_pct": float(params.get("hot_pct", HOT_PCT)), "cpu_pct_by_kind": by_kind, "top": rows[:10]}
 
 
