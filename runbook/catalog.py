@@ -46,7 +46,8 @@ def make(rule_id: str, evidence: dict[str, Any], *, escalated: bool = False, tit
 
 def explain(rule_id: str) -> str:
     r = _rules()[rule_id]
-    lines = [f"{r.id}  ({r.severity_text})", "", r.title, "", "Why it matters", "  " + r.why, "", "What to do", "  " + r.action]
+    lines = [f"{r.id}  ({r.severity_text})", "", r.title, "", "Why it matters", "  " + r.why, "", "What to do", "  " + r.action,
+             "", "Named by", *("  " + n for n in r.named_by)]
     if r.example:
         lines += ["", "Example", "  " + r.example]
     return "\n".join(lines)

@@ -64,7 +64,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     if not args.id:
         for r in catalog.RULES.values():
-            _out(f"{r.id:45} {r.severity:8} {r.title}")
+            _out(f"{r.id:45} {r.severity:8} {r.title}  [{'; '.join(r.named_by)}]")
         return EXIT_OK
     if args.id not in catalog.RULES:
         import difflib

@@ -19,6 +19,7 @@ Ground floor: imports nothing of runbook; the kinds import it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import os
@@ -39,12 +40,27 @@ class Rule:
     # The one other severity a finding of this rule can have, and when: ("critical", "a pause is 5x the
     # threshold"). Code asks for it with make(..., escalated=True); nothing else changes a severity.
     otherwise: tuple[str, str] = ("", "")
+    # What names it: the one-look commands ("redis check") and, where no command does, the probes that a
+    # playbook runs ("probe jvm.memory"). Set by each kind's rules.py through named_by().
+    named_by: tuple[str, ...] = ()
 
     @property
     def severity_text(self) -> str:
         """How the page states it: "warning; critical when ..." """
         sev, when = self.otherwise
         return f"{self.severity}; {sev} when {when}" if sev else self.severity
+
+
+def named_by(rules: tuple[Rule, ...], by: dict[str, tuple[str, ...]]) -> tuple[Rule, ...]:
+    """The rules, each with what names it: by maps an id, or a prefix of ids ending in ".", to the commands
+    or probes; the longest match wins. A rule that nothing names is an error, at import."""
+    out = []
+    for r in rules:
+        keys = [k for k in by if k == r.id or (k.endswith(".") and r.id.startswith(k))]
+        if not keys:
+            raise ValueError(f"{r.id}: nothing names it (named_by)")
+        out.append(dataclasses.replace(r, named_by=by[max(keys, key=len)]))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,31 @@ def runbook(*args: str, input: str | None = None, timeout: float = 60, env: dict
     """Run the real command line in a subprocess."""
     e = dict(os.environ)
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "runbook.cli", *args], input=input, capture_output=True, text=True,
-                          timeout=timeout, env=e, cwd=cwd or ROOT, stdin=None if input is not None else subprocess.DEVNULL)
+    r = subprocess.run([sys.executable, "-m", "runbook.cli", *args], input=input, capture_output=True, text=True,
+                       timeout=timeout, env=e, cwd=cwd or ROOT, stdin=None if input is not None else subprocess.DEVNULL)
+    _record_look(args, r.stdout)
+    return r
+
+
+LOOKS = (("redis", "check"), ("jvm", "check"))
+
+
+def _record_look(args: tuple[str, ...], stdout: str) -> None:
+    """With $RUNBOOK_LOOK_IDS (a directory: .ci/run sets it), the finding ids each one-look command named
+    are written there, one file per test process; tests/look_coverage.py then says which ids of the
+    catalogue that those commands name no test raised through them."""
+    where = os.environ.get("RUNBOOK_LOOK_IDS")
+    if not where or tuple(args[:2]) not in LOOKS or "--json" not in args:
+        return
+    import json
+
+    try:
+        reports = json.loads(stdout)
+    except ValueError:
+        return
+    ids = {f["id"] for r in reports if isinstance(r, dict) for f in r.get("findings") or [] if isinstance(f, dict)}
+    with open(os.path.join(where, f"{os.getpid()}.ids"), "a", encoding="utf-8") as out:
+        out.writelines(f"{' '.join(args[:2])}\t{i}\n" for i in sorted(ids))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -49,7 +49,7 @@ def test_one_source_for_each_findings_severity() -> None:
 
     readme = (ROOT / "README.md").read_text()
     for r in catalog.RULES.values():
-        assert f"| `{r.id}` | {r.severity_text} | {r.title} |" in readme, r.id
+        assert f"| `{r.id}` | {r.severity_text} | {r.title} | {'; '.join(r.named_by)} |" in readme, r.id
         assert f"({r.severity_text})" in catalog.explain(r.id)
     for path in (ROOT / "runbook").rglob("*.py"):
         tree = ast.parse(path.read_text())

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from runbook.kind import Rule
+from runbook.kind import Rule, named_by
 
-RULES = (
+RULES = named_by((
     # ---- host
     Rule("host.disk.full", "critical", "The filesystem is nearly full",
          "Writes fail when the disk is full: logs stop, databases refuse writes, snapshots fail half-way.",
@@ -22,4 +22,8 @@ RULES = (
     Rule("host.load.high", "warning", "Load average is above the number of CPUs",
          "Runnable work is queueing for CPU; latency rises for everything on the host.",
          "Find the busiest processes (top -o %CPU) before changing anything."),
-)
+), {
+    "host.disk.full": ("probe host.disk",),
+    "host.memory.": ("probe host.memory",),
+    "host.load.high": ("probe host.basic",),
+})

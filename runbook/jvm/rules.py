@@ -3,9 +3,9 @@ Ids are stable: add, never rename."""
 
 from __future__ import annotations
 
-from runbook.kind import Rule
+from runbook.kind import Rule, named_by
 
-RULES = (
+RULES = named_by((
     # ---- gc
     Rule("gc.explicit", "warning", "Explicit GCs (System.gc()) were requested",
          "System.gc() triggers a full, stop-the-world collection in most collectors, whatever the heap needs.",
@@ -123,4 +123,13 @@ RULES = (
     Rule("jvm.heap_dump.disabled", "info", "No heap dump is written on OutOfMemoryError",
          "When the JVM dies of OOM the evidence is gone.",
          "Add -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=DIR with room for a dump the size of the heap."),
-)
+), {
+    "gc.": ("gc analyze", "probe jvm.gc_log"),
+    "gc.heap.too_small": ("gc analyze", "jvm check", "probe jvm.gc_log"),
+    "gc.log.overwritten_on_restart": ("jvm check",),
+    "jvm.": ("jvm check",),
+    "jvm.heap.exhausted": ("probe jvm.memory (two samples seconds apart)",),
+    "jvm.metaspace.high": ("probe jvm.memory",),
+    "jvm.codecache.full": ("probe jvm.memory",),
+    "jvm.container.memory_limit": ("probe jvm.memory",),
+})

@@ -4,9 +4,9 @@ never rename."""
 
 from __future__ import annotations
 
-from runbook.kind import Rule
+from runbook.kind import Rule, named_by
 
-RULES = (
+RULES = named_by((
     # ---- redis: restart preview
     Rule("redis.restart.aof_missing", "critical", "A restart would start EMPTY: appendonly yes but no AOF to load",
          "Redis with appendonly yes loads only the AOF; when there is none it starts with no keys, and its next save "
@@ -231,4 +231,7 @@ RULES = (
          "CONFIG may be renamed or forbidden to this user: settings and the restart preview cannot be compared, "
          "so guards that need them block.",
          "Use a user allowed config|get, or read the config file by hand."),
-)
+), {
+    "redis.": ("redis check",),
+    "redis.restart.": ("redis check (its restart preview; --restart starts a copy of the restart to prove it)",),
+})
