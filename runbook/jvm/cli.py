@@ -178,6 +178,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_jvm_check(args: argparse.Namespace) -> int:
-    from runbook.jvm.live import cli_check
+    from runbook.jvm.look import cli_check
 
     return cli_check(args)
