@@ -35,6 +35,17 @@ def runbook(*args: str, input: str | None = None, timeout: float = 60, env: dict
     return r
 
 
+def looked(url: str, discover: bool = False) -> dict[str, dict]:
+    """The findings `runbook redis check` names for the server at url (a Sentinel: its own report)."""
+    import json
+
+    r = runbook("redis", "check", "--json", *([] if discover else ["--no-discover"]), url)
+    assert "Traceback" not in r.stderr and r.returncode in (0, 1, 2, 3), r.stderr
+    mine = [x for x in json.loads(r.stdout) if x["target"] == url]
+    assert mine, f"no report for {url}: {r.stdout[:500]}"
+    return {f["id"]: f for f in mine[0]["findings"]}
+
+
 LOOKS = (("redis", "check"), ("jvm", "check"))
 
 
@@ -51,9 +62,26 @@ def _record_look(args: tuple[str, ...], stdout: str) -> None:
         reports = json.loads(stdout)
     except ValueError:
         return
-    ids = {f["id"] for r in reports if isinstance(r, dict) for f in r.get("findings") or [] if isinstance(f, dict)}
-    with open(os.path.join(where, f"{os.getpid()}.ids"), "a", encoding="utf-8") as out:
-        out.writelines(f"{' '.join(args[:2])}\t{i}\n" for i in sorted(ids))
+    _record(" ".join(args[:2]), {f["id"] for r in reports if isinstance(r, dict) for f in r.get("findings") or []
+                                 if isinstance(f, dict)})
+
+
+def _record(command: str, ids: set[str]) -> None:
+    where = os.environ.get("RUNBOOK_LOOK_IDS")
+    if where:
+        with open(os.path.join(where, f"{os.getpid()}.ids"), "a", encoding="utf-8") as out:
+            out.writelines(f"{command}\t{i}\n" for i in sorted(ids))
+
+
+def redis_look_findings(facts: dict) -> list:
+    """The findings of `redis check`'s look (assess_look) of facts read as its look reads them (read_instance
+    with the restart command and cwd an inventory would give): the restart-truth tests ask the look this
+    way, in-process, and it is recorded like the command's."""
+    from runbook.redis.check import assess_look
+
+    found = assess_look(facts)
+    _record("redis check", {f.id for f in found})
+    return found
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -136,3 +136,15 @@ def test_jvm_check_names_a_deadlock_and_a_full_old_generation(tmp_path, jvms) ->
     ev = jvm_check(jvms[1])["gc.heap.too_small"]["evidence"]
     assert ev["old_gen_used_pct"] >= 95 and ev["full_gcs"] >= 1
     assert not {"jvm.deadlock", "gc.heap.too_small", "jvm.threads.hot"} & set(jvm_check(healthy))
+
+
+def test_jvm_check_of_a_process_that_is_not_a_jvm_is_unknown_and_says_why() -> None:
+    import json
+
+    from conftest import runbook
+
+    r = runbook("jvm", "check", "--json", str(os.getpid()))  # this test's own python
+    assert r.returncode == 3 and "Traceback" not in r.stderr
+    (report,) = json.loads(r.stdout)
+    (f,) = report["findings"]
+    assert f["id"] == "jvm.unreachable" and "not a java process" in f["evidence"]["error"]

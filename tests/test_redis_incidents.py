@@ -10,7 +10,7 @@ import time
 import pytest
 import redis as redis_py
 
-from conftest import runbook
+from conftest import looked
 from redis_server import RedisServer
 from runbook.redis.check import assess, probe
 from runbook.targets import Target
@@ -21,17 +21,6 @@ pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-
 def findings(url: str, **params) -> dict:
     facts = probe(Target("r", url, "redis"), params, 5.0)
     return {f.id: f for f in assess(facts)}
-
-
-def looked(url: str, discover: bool = False) -> dict[str, dict]:
-    """The findings `runbook redis check` names for the server at url (a Sentinel: its own report)."""
-    import json
-
-    r = runbook("redis", "check", "--json", *([] if discover else ["--no-discover"]), url)
-    assert "Traceback" not in r.stderr and r.returncode in (0, 1, 2, 3), r.stderr
-    mine = [x for x in json.loads(r.stdout) if x["target"] == url]
-    assert mine, f"no report for {url}: {r.stdout[:500]}"
-    return {f["id"]: f for f in mine[0]["findings"]}
 
 
 def test_connections_refused_at_maxclients(tmp_path) -> None:

@@ -18,7 +18,7 @@ import redis as redis_py
 
 from redis_server import RedisServer, free_port
 from runbook.redis import guards
-from runbook.redis.check import assess
+from conftest import redis_look_findings as assess
 from runbook.redis.command import probe_acl
 from runbook.redis.probe import read_instance
 from test_restart_truth import Case, append, fill, judge, make, running, sshd_on_loopback, verdict  # noqa: F401

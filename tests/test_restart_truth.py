@@ -25,7 +25,7 @@ import redis as redis_py
 
 from redis_server import RedisServer, free_port
 from runbook.redis import guards
-from runbook.redis.check import assess
+from conftest import redis_look_findings as assess
 from runbook.redis.probe import read_instance
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from redis_server import RedisServer
+from conftest import looked
 from runbook.sandbox.incidents import remove_cgroup
 
 BLKIO = Path("/sys/fs/cgroup/blkio")
@@ -64,6 +65,7 @@ def test_an_aof_fsync_that_cannot_keep_up_is_named(tmp_path) -> None:
         f = {x.id: x for x in assess(probe(Target("r", s.url, "redis"), {}, 5.0))}
         ev = f["redis.persistence.aof_fsync_slow"].evidence
         assert ev["aof_delayed_fsync"] >= 1 and ev["appendfsync"] == "everysec"
+        assert looked(s.url)["redis.persistence.aof_fsync_slow"]["evidence"]["aof_delayed_fsync"] >= 1
     finally:
         try:
             throttle.write_text(f"{disk} 0")  # lifted first: a process stuck in a throttled fsync cannot die

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from redis_server import RedisServer
+from conftest import looked
 from runbook.sandbox.incidents import remove_cgroup
 
 CGROUP = Path("/sys/fs/cgroup/memory")
@@ -58,6 +59,7 @@ def test_a_redis_in_a_small_cgroup_is_swapped_out_and_named(swap, tmp_path) -> N
         assert facts["host"]["swap_bytes"] > 16 * 1024 * 1024
         ev = {f.id: f for f in assess(facts)}["redis.memory.swapping"].evidence
         assert ev["pid"] == s.pid
+        assert looked(s.url)["redis.memory.swapping"]["evidence"]["pid"] == s.pid  # the one look names it too
         stop = threading.Event()
 
         def reader() -> None:  # touching swapped pages swaps them in (and others out)

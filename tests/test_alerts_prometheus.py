@@ -1,0 +1,133 @@
+"""From a real fault to the playbook's finding, through the real chain: a redis-server put into the fault,
+Debian's redis_exporter (multi-target, as one exporter serves many servers), Prometheus evaluating the
+repo's own example rules (examples/prometheus/runbook-rules.yml, with its `for:` waits made 1 s: a test
+cannot wait the minutes a page waits), the alert sent to a real Alertmanager, then `runbook alerts` and
+`runbook run --alert` reaching the finding of the playbook that declares the alert."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import redis as redis_py
+
+from alertmanager import BINARY as ALERTMANAGER, Alertmanager
+from conftest import ROOT, runbook
+from prometheus import PROMETHEUS, REDIS_EXPORTER, Prometheus, RedisExporter, rules_without_waits, wait_for
+from redis_server import RedisServer
+
+pytestmark = pytest.mark.skipif(not (PROMETHEUS and REDIS_EXPORTER and ALERTMANAGER and shutil.which("redis-server")),
+                                reason="needs prometheus, prometheus-redis-exporter, prometheus-alertmanager, redis")
+
+RULES = ROOT / "examples" / "prometheus" / "runbook-rules.yml"
+
+
+@pytest.fixture
+def chain(tmp_path):
+    """start(servers) -> (prometheus, alertmanager); everything stopped by its pid afterwards."""
+    started: list = []
+
+    def start(servers: list[RedisServer]) -> tuple[Prometheus, Alertmanager]:
+        am = Alertmanager(tmp_path).start()
+        started.append(am)
+        ex = RedisExporter(tmp_path, "redis_exporter").start()
+        started.append(ex)
+        prom = Prometheus(tmp_path, "prometheus")
+        started.append(prom)
+        prom.start(rules_without_waits(RULES, tmp_path / "rules.yml"), am.url, ex, [s.url for s in servers])
+        wait_for(lambda: len(prom.query("redis_up == 1")) == len(servers), "every server scraped as up")
+        return prom, am
+
+    yield start
+    for p in reversed(started):
+        p.stop()
+
+
+def listed(am: Alertmanager, name: str, url: str) -> dict:
+    """The alert as `runbook alerts` lists it, once the Alertmanager has it."""
+    def find():
+        r = runbook("alerts", "--alertmanager", am.url, "--json")
+        assert r.returncode in (0, 1, 2, 3) and "Traceback" not in r.stderr, r.stderr
+        return next((a for a in json.loads(r.stdout or "[]") if a.get("alertname") == name
+                     and a.get("labels", {}).get("instance") == url), None)
+    return wait_for(find, f"{name} of {url} listed by runbook alerts", timeout=45, every=0.5)
+
+
+def run_alert(fingerprint: str, am: Alertmanager, tmp_path, *extra: str) -> set[str]:
+    """The finding ids `runbook run --alert` reached (headless), from its journal."""
+    from runbook.journal import store
+
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("{}\n")
+    r = runbook("run", "--alert", fingerprint, "--alertmanager", am.url, "--headless", "--answers", str(answers),
+                *extra, timeout=120)
+    assert "Traceback" not in r.stderr, r.stderr
+    journals = list(store.sessions_dir().glob("*.jsonl"))
+    assert len(journals) == 1, r.stdout + r.stderr
+    (path,) = journals
+    return {f["id"] for e in store.read(path).events if e.kind == "findings" for f in e.data.get("findings", [])}
+
+
+def test_connections_refused_at_maxclients_fire_and_open_redis_clients(chain, tmp_path) -> None:
+    s = RedisServer(tmp_path, "r", conf="maxclients 8\n").start()
+    held: list[redis_py.Redis] = []
+    try:
+        prom, am = chain([s])
+        for _ in range(12):  # more than the server lets in: some are refused, and it counts them
+            c = redis_py.Redis(port=s.port, socket_timeout=2)
+            try:
+                c.ping()
+                held.append(c)
+            except redis_py.exceptions.ConnectionError:
+                c.close()
+        assert held and held[0].info("stats")["rejected_connections"] >= 1
+        for c in held[-2:]:  # room for the exporter: the counter is read after the fault as it was before
+            c.close()
+        del held[-2:]
+        wait_for(lambda: prom.firing("RedisRejectedConnections"), "RedisRejectedConnections firing in Prometheus",
+                 timeout=45)
+        for c in held:  # room again for runbook's own connections
+            c.close()
+        alert = listed(am, "RedisRejectedConnections", s.url)
+        assert alert["playbook"] == "redis-clients" and alert["targets"] == {"redis": s.url}
+        assert "redis.clients.rejected" in run_alert(alert["fingerprint"], am, tmp_path)
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
+
+
+def test_writes_refused_at_maxmemory_fire_and_open_redis_memory_limit(chain, tmp_path) -> None:
+    s = RedisServer(tmp_path, "r", conf="maxmemory 4mb\nmaxmemory-policy noeviction\n").start()
+    try:
+        c = s.client()
+        try:
+            for i in range(100_000):  # until the server refuses writes: used memory is at its limit
+                c.set(f"k{i}", "x" * 1000)
+        except redis_py.exceptions.OutOfMemoryError as e:  # the server's -OOM reply
+            assert "maxmemory" in str(e)
+        prom, am = chain([s])
+        wait_for(lambda: prom.firing("RedisOutOfConfiguredMaxmemory"), "RedisOutOfConfiguredMaxmemory firing", timeout=45)
+        alert = listed(am, "RedisOutOfConfiguredMaxmemory", s.url)
+        assert alert["playbook"] == "redis-memory-limit" and alert["targets"] == {"redis": s.url}
+        assert "redis.memory.maxmemory_reached" in run_alert(alert["fingerprint"], am, tmp_path)
+    finally:
+        s.stop()
+
+
+def test_a_master_that_stops_answering_fires_and_open_redis_replication(chain, tmp_path) -> None:
+    m = RedisServer(tmp_path, "m").start()
+    r = RedisServer(tmp_path, "r", conf=f"replicaof 127.0.0.1 {m.port}\n").start()
+    try:
+        prom, am = chain([m, r])
+        m.stop()  # the fault: the master is gone, its exporter says so
+        wait_for(lambda: prom.firing("RedisDown"), "RedisDown firing in Prometheus", timeout=45)
+        alert = listed(am, "RedisDown", m.url)
+        assert alert["playbook"] == "redis-replication" and alert["targets"] == {"master": m.url}
+        # the alert names the master; its replicas are the engineer's to give (or the inventory's)
+        found = run_alert(alert["fingerprint"], am, tmp_path, "--target", f"replicas={r.url}")
+        assert {"redis.unreachable", "redis.replication.link_down"} <= found
+    finally:
+        r.stop()
+        m.stop()
