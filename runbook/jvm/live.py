@@ -90,8 +90,31 @@ def parse_cmdline(cmd: list[str], cwd: str | None) -> dict[str, Any]:
     return facts
 
 
+def _is_jvm(pid: str, acc: Any = None) -> bool:
+    """Whether the process has the JVM's library mapped: jcmd attaches by sending SIGQUIT, and SIGQUIT ends a
+    process that is not a JVM (a wrong pid typed at 2 a.m. would kill it)."""
+    if not pid.isdigit():
+        return False
+    if acc is not None and not acc.local:
+        from runbook.access import AccessError
+
+        try:
+            return acc.run(["grep", "-q", "-F", "libjvm.so", f"/proc/{pid}/maps"], 10).rc == 0
+        except AccessError:
+            return False
+    try:
+        with open(f"/proc/{pid}/maps", "rb") as f:
+            return any(b"libjvm.so" in line for line in f)
+    except OSError:
+        return False
+
+
 def _run(argv: list[str], timeout: float, acc: Any = None) -> str:
-    """A JDK tool's output, on this machine or, with a host access (runbook.access), on the JVM's host."""
+    """A JDK tool's output, on this machine or, with a host access (runbook.access), on the JVM's host.
+    jcmd runs only against a process that is a JVM (see _is_jvm)."""
+    if argv[0] == "jcmd" and len(argv) > 1 and not _is_jvm(argv[1], acc):
+        raise JvmError(f"process {argv[1]} is not a JVM (no libjvm.so in its memory), or could not be read: jcmd "
+                       "was not run (it attaches by sending SIGQUIT, which ends a process that is not a JVM)")
     if acc is not None and not acc.local:
         from runbook.access import AccessError
 
