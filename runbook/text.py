@@ -52,7 +52,8 @@ def human_value(v: object) -> str:
 # Evidence keys whose numbers are names, not quantities (a port is never "57,139"), and keys that are sizes,
 # durations or rates. One formatter for every screen, text output and export.
 _NAMES = ("port", "pid", "id", "run_id", "process_id", "offset", "seq", "db", "slot", "uid", "gid", "digest",
-          "version", "fingerprint", "line", "col", "index", "epoch")
+          "version", "fingerprint", "line", "col", "index", "epoch",
+          "overcommit_memory")  # vm.overcommit_memory is a mode (0, 1, 2), not a size
 _SIZES = ("used_memory", "used_memory_rss", "used_memory_peak", "used_memory_dataset", "maxmemory", "repl_backlog_size",
           "aof_current_size", "aof_base_size", "aof_buffer_length", "rdb_last_cow_size", "mem_total", "heap_used",
           "heap_max", "heap_committed", "limit", "swap", "size")

@@ -318,6 +318,7 @@ def test_one_formatter_for_evidence_names_sizes_durations_rates_and_counts() -> 
     assert h("window_s", 3.07) == "3.1 s" and h("pause_ms", 14.866) == "14.9 ms" and h("since_s", 125) == "2 min 5 s"
     assert h("instantaneous_ops_per_sec", 81932) == "81,932/s"
     assert h("facts.host.disk_used_pct", 96.5) == "96.5" and h("ok", True) == "true"
+    assert h("vm.overcommit_memory", 0) == "0"  # a mode, not a size
 
 
 def test_a_finding_id_breaks_only_after_its_dots() -> None:

@@ -10,7 +10,7 @@ import time
 import pytest
 import redis as redis_py
 
-from conftest import looked
+from conftest import looked, runbook
 from redis_server import RedisServer
 from runbook.redis.check import assess, probe
 from runbook.targets import Target
@@ -183,6 +183,8 @@ def test_sentinel_quorum_and_a_master_down(tmp_path) -> None:
         assert "NOQUORUM" in f["redis.sentinel.no_quorum"].evidence["ckquorum"]  # one Sentinel, quorum 2
         # the one look through the Sentinel reports it for what it says, beside the master it names
         assert "NOQUORUM" in looked(sentinels[0].url, discover=True)["redis.sentinel.no_quorum"]["evidence"]["ckquorum"]
+        text = runbook("redis", "check", "--no-discover", sentinels[0].url).stdout
+        assert f"{sentinels[0].url}  sentinel" in text and "not previewed" not in text and "NOQUORUM" in text
         sentinels += [_sentinel(tmp_path, "s2", m.port, 2), _sentinel(tmp_path, "s3", m.port, 2)]
         deadline = time.monotonic() + 20
         while True:  # the Sentinels find each other through the master's hello channel

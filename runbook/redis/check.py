@@ -151,6 +151,7 @@ def report(facts: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
         "status": ["ok", "warning", "critical", "unknown"][status_code(facts, findings)],
         "role": info.get("role") if info else None,
         "version": info.get("redis_version"),
+        "mode": info.get("redis_mode"),
         "error": facts.get("error"),
         "findings": [f.to_dict() for f in findings],
         "restart_preview": {

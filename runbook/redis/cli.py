@@ -193,11 +193,15 @@ def render(r: dict[str, Any]) -> str:
     from runbook.text import human_field
     from runbook.text import printable as p
 
-    lines = [f"{p(r['target'])}  {r.get('role') or '-'}  {r.get('version') or ''}  {r['status'].upper()}"]
+    sentinel = r.get("mode") == "sentinel"
+    lines = [f"{p(r['target'])}  {'sentinel' if sentinel else r.get('role') or '-'}  {r.get('version') or ''}  "
+             f"{r['status'].upper()}"]
     if not r["reachable"]:
         lines.append(f"  could not read: {p(r.get('error'))}")
     pv = r.get("restart_preview")
-    if pv and not pv.get("read", True):
+    if sentinel:
+        lines.append("  a Sentinel      what it says of the masters it watches")
+    elif pv and not pv.get("read", True):
         lines.append("  restart         not previewed (--no-preview)")
     elif pv:
         src = f" ({p(pv['config_source'])})" if pv.get("config_source") and pv.get("config_file") else ""
