@@ -29,6 +29,8 @@ def _until(what: str, check: Any, timeout: float = 30.0) -> None:
         try:
             if check():
                 return
+        except SandboxError:
+            raise
         except Exception:  # noqa: BLE001 - not yet
             pass
         if time.monotonic() > deadline:
@@ -42,14 +44,20 @@ def _java(sb: Sandbox, name: str, program: str, *flags: str, args: tuple[str, ..
         raise SandboxError("java and jcmd are not installed (openjdk-17-jdk-headless)")
     src = sb.dir / program
     shutil.copy(DATA / program, src)
-    p = sb.start(name, [*(prefix or []), "java", *flags, str(src), *args], info=info)
+    out = sb.dir / f"{src.stem}.out"
+    with out.open("wb") as f:  # the program prints "ready" once it is in the state the rehearsal needs
+        p = sb.start(name, [*(prefix or []), "java", *flags, str(src), *args], info=info, stdout=f)
 
-    def up() -> bool:
+    def ready() -> bool:
         if p.popen.poll() is not None:
-            raise SandboxError(f"{name} exited early")
+            raise SandboxError(f"{name} exited early: see {out}")
+        return "ready" in _read(out).split()
+
+    def jcmd() -> bool:
         return subprocess.run(["jcmd", str(p.pid), "VM.version"], capture_output=True, timeout=10).returncode == 0
 
-    _until(f"{name} answering jcmd", up, 60)
+    _until(f"{name} saying it is ready", ready, 90)
+    _until(f"{name} answering jcmd", jcmd, 60)
     return p
 
 
@@ -242,7 +250,7 @@ def build_heap_exhausted(sb: Sandbox) -> dict[str, Any]:
     """A JVM whose cache grew to fill its old generation: full GCs back to back, each freeing nothing."""
     p = _java(sb, "java HeapFull", "HeapFull.java", "-XX:+UseParallelGC", "-Xmx64m", "-Xmn8m",
               f"-Xlog:gc*:file={sb.dir}/gc.log", args=("600", "54"), info="with -Xmx64m and a 54 MB live set")
-    time.sleep(2.0)
+    _until("full GCs coming back to back", lambda: _read(sb.dir / "gc.log").count("Pause Full") >= 3, 60)
     return {"targets": {"app": Target("app", f"pid:{p.pid}", "jvm")},
             "answers": {"keep-evidence": "done", "histogram": {"consent": ["jvm.class_histogram"]},
                         "dump": {"confirm": "app"}, "restart": "done"},
@@ -253,7 +261,6 @@ def build_heap_exhausted(sb: Sandbox) -> dict[str, Any]:
 def build_hot_thread(sb: Sandbox) -> dict[str, Any]:
     """A JVM with one runaway thread spinning in a loop."""
     p = _java(sb, "java HotThread", "HotThread.java", info="with a runaway thread, price-recalc")
-    time.sleep(1.0)
     return {"targets": {"app": Target("app", f"pid:{p.pid}", "jvm")},
             "answers": {"keep-dumps": {"confirm": "app"}, "read-code": "done"},
             "params": {"dumps_path": str(sb.dir / "thread-dumps.txt")},
@@ -263,7 +270,6 @@ def build_hot_thread(sb: Sandbox) -> dict[str, Any]:
 def build_deadlock(sb: Sandbox) -> dict[str, Any]:
     """A JVM whose two order workers deadlocked on two locks taken in opposite orders."""
     p = _java(sb, "java Deadlock", "Deadlock.java", info="with two deadlocked workers")
-    time.sleep(1.0)
     return {"targets": {"app": Target("app", f"pid:{p.pid}", "jvm")},
             "answers": {"keep-dumps": {"confirm": "app"}, "restart": "done"},
             "params": {"dumps_path": str(sb.dir / "deadlock-dumps.txt")},

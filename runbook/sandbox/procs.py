@@ -134,7 +134,8 @@ class Sandbox:
     def start(self, name: str, argv: list[str], cwd: Path | None = None, info: str = "", **kw: Any) -> Proc:
         import psutil
 
-        popen = subprocess.Popen(argv, cwd=cwd or self.dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        popen = subprocess.Popen(argv, cwd=cwd or self.dir, stdin=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True, **kw)
         try:
             ct = psutil.Process(popen.pid).create_time()

@@ -1,5 +1,6 @@
 // A JVM whose two order workers took the same two locks in opposite orders: a Java-level deadlock
-// that the JVM's thread dump reports. The main thread stays alive for args[0] seconds.
+// that the JVM's thread dump reports. It prints "ready" once the JVM itself sees the deadlock; the main
+// thread stays alive for args[0] seconds.
 public class Deadlock {
     static final Object inventory = new Object();
     static final Object ledger = new Object();
@@ -21,7 +22,10 @@ public class Deadlock {
         b.setDaemon(true);
         a.start();
         b.start();
-        Thread.sleep(500);
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        while (mx.findDeadlockedThreads() == null) {
+            Thread.sleep(20);
+        }
         System.out.println("ready");
         Thread.sleep(seconds * 1000);
     }
