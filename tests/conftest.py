@@ -25,21 +25,21 @@ def state_dir() -> Path:
 
 
 def runbook(*args: str, input: str | None = None, timeout: float = 60, env: dict[str, str] | None = None,
-            cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real command line in a subprocess."""
+            cwd: str | Path | None = None, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a subprocess (prefix: a command it runs under, such as unshare)."""
     e = dict(os.environ)
     e.update(env or {})
-    r = subprocess.run([sys.executable, "-m", "runbook.cli", *args], input=input, capture_output=True, text=True,
+    r = subprocess.run([*(prefix or []), sys.executable, "-m", "runbook.cli", *args], input=input, capture_output=True, text=True,
                        timeout=timeout, env=e, cwd=cwd or ROOT, stdin=None if input is not None else subprocess.DEVNULL)
     _record_look(args, r.stdout)
     return r
 
 
-def looked(url: str, discover: bool = False) -> dict[str, dict]:
+def looked(url: str, discover: bool = False, prefix: list[str] | None = None) -> dict[str, dict]:
     """The findings `runbook redis check` names for the server at url (a Sentinel: its own report)."""
     import json
 
-    r = runbook("redis", "check", "--json", *([] if discover else ["--no-discover"]), url)
+    r = runbook("redis", "check", "--json", *([] if discover else ["--no-discover"]), url, prefix=prefix)
     assert "Traceback" not in r.stderr and r.returncode in (0, 1, 2, 3), r.stderr
     mine = [x for x in json.loads(r.stdout) if x["target"] == url]
     assert mine, f"no report for {url}: {r.stdout[:500]}"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, redis_look_findings
 from redis_server import RedisServer, free_port
 from runbook.engine.facts import LiveFacts
 from runbook.engine.operators import AnswersOperator
@@ -130,16 +130,18 @@ def test_sentinel_failover_is_guarded_by_quorum_and_proves_a_new_master(tmp_path
                 pass
             assert time.monotonic() < deadline
             time.sleep(0.3)
+        import asyncio
         import threading
 
-        from runbook.redis import sentinel as sentinel_probe
+        from runbook.redis.check import look
 
         seen: list[dict] = []
         done = threading.Event()
 
-        def watch() -> None:  # while the failover runs, Sentinel says so
+        def watch() -> None:  # while the failover runs, `redis check` of the Sentinel says so
             while not done.is_set() and not seen:
-                f = {x.id: x for x in sentinel_probe.assess(sentinel_probe.probe(target["sentinel"], {}, 2.0))}
+                facts = asyncio.run(look(sentinels[0].url, 2.0, 60.0, preview=False))
+                f = {x.id: x for x in redis_look_findings(facts)}
                 if "redis.sentinel.failover_in_progress" in f:
                     seen.append(f["redis.sentinel.failover_in_progress"].evidence)
                 time.sleep(0.02)

@@ -191,9 +191,14 @@ def _memory(info: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
             "activedefrag": (facts.get("config") or {}).get("activedefrag")}))
     if not maxmemory:
         total = host.get("mem_total_bytes")
-        if isinstance(total, int) and total and rss > 0.5 * total:
-            out.append(make("redis.memory.no_limit", {"used_memory_rss": human_bytes(rss),
-                                                      "host_memory": human_bytes(total), "maxmemory": 0}))
+        cg = host.get("cgroup_memory_limit_bytes")
+        limit = min(x for x in (total, cg) if isinstance(x, int) and x) if total or cg else None
+        if limit and rss > 0.5 * limit:
+            ev = {"used_memory_rss": human_bytes(rss), "host_memory": human_bytes(total) if total else None, "maxmemory": 0}
+            if limit == cg and (not total or cg < total):
+                ev["cgroup_memory_limit"] = human_bytes(cg)
+                ev["cgroup"] = host.get("cgroup")
+            out.append(make("redis.memory.no_limit", ev))
     return out
 
 

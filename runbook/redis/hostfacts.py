@@ -162,8 +162,55 @@ def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str,
             out["disk_error"] = str(e)
     out["local_addresses"] = sorted(local_addresses())
     out["mem_total_bytes"] = _cached("mem-total", lambda: psutil.virtual_memory().total)
+    limit = cgroup_memory_limit(pid)
+    if limit:
+        out["cgroup_memory_limit_bytes"], out["cgroup"] = limit
     out["swap_bytes"] = _vm_swap(pid)
     return out
+
+
+UNLIMITED = 1 << 60  # cgroup v1 writes "no limit" as a page-rounded 2^63
+
+
+def cgroup_memory_limit(pid: int) -> tuple[int, str] | None:
+    """The tightest memory limit of the cgroups the process is in (its own and every ancestor's: cgroup v2
+    memory.max, v1 memory.limit_in_bytes) and the cgroup that sets it; None when there is none or it cannot
+    be read. The kernel kills the process at that limit, whatever the host has."""
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            mounts = f.read().splitlines()
+    except OSError:
+        return None
+    best: tuple[int, str] | None = None
+    for line in lines:
+        if line.count(":") < 2:
+            continue
+        _, controllers, path = line.split(":", 2)
+        v2 = controllers == ""
+        if not (v2 or "memory" in controllers.split(",")):
+            continue
+        for m in mounts:
+            left, _, right = m.partition(" - ")
+            fields, extra = left.split(), right.split()
+            if len(fields) < 5 or len(extra) < 3:
+                continue
+            fstype, root, point = extra[0], fields[3], fields[4]
+            if not ((v2 and fstype == "cgroup2") or (not v2 and fstype == "cgroup" and "memory" in extra[2].split(","))):
+                continue
+            if not (path == root or path.startswith(root.rstrip("/") + "/")):
+                continue
+            rel = path[len(root.rstrip("/")):].strip("/")
+            name = "memory.max" if v2 else "memory.limit_in_bytes"
+            parts = rel.split("/") if rel else []
+            for depth in range(len(parts), -1, -1):
+                cg = "/".join(parts[:depth])
+                value = _read_first_line(os.path.join(point, cg, name))
+                if value and value.isdigit() and int(value) < UNLIMITED and (best is None or int(value) < best[0]):
+                    best = (int(value), "/" + cg)
+            break
+    return best
 
 
 def _kernel_settings() -> tuple[int | None, str | None]:

@@ -108,10 +108,12 @@ RULES = named_by((
          "TTL it has nothing it may evict, so writes fail as with noeviction.",
          "Find what grew (INFO keyspace, MEMORY STATS, the biggest keys from a replica or a snapshot), then raise "
          "maxmemory if the host has the RAM (CONFIG SET maxmemory, CONFIG REWRITE), or change the policy."),
-    Rule("redis.memory.no_limit", "warning", "No memory limit, and the dataset is over half the host's memory",
-         "Without maxmemory the kernel's OOM killer decides when memory runs out: it kills the process, and a fork "
+    Rule("redis.memory.no_limit", "warning", "No memory limit, and the dataset is over half the memory it may use",
+         "Without maxmemory the kernel's OOM killer decides when memory runs out (the host's memory, or the "
+         "memory limit of the cgroup the server runs in, whichever is smaller): it kills the process, and a fork "
          "for a save or a full sync needs more memory still.",
-         "Set maxmemory below the host's memory, leaving room for the fork (CONFIG SET maxmemory, CONFIG REWRITE)."),
+         "Set maxmemory below that memory, leaving room for the fork (CONFIG SET maxmemory, CONFIG REWRITE); "
+         "or raise the cgroup's limit if it is the container that is too small."),
     Rule("redis.memory.fragmentation", "warning", "Redis holds far more memory than its data needs (fragmentation)",
          "The process's resident memory is much larger than what Redis allocated: freed memory the allocator cannot "
          "give back. It counts against the host and maxmemory headroom, and grows after big deletes or expiries.",
