@@ -47,6 +47,7 @@ class Handling:
     targets: dict[str, Any] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)  # roles the alert does not bind: say how to give them
     closest: list[str] = field(default_factory=list)  # no playbook handles it: the nearest by finding ids
+    inputs: dict[str, str] = field(default_factory=dict)  # the playbook's inputs the alert gives
 
     def to_dict(self) -> dict[str, Any]:
         from runbook.secrets import mask_url
@@ -55,7 +56,7 @@ class Handling:
                 "playbook": self.playbook.name if self.playbook else None,
                 "playbook_path": self.playbook.path if self.playbook else None,
                 "targets": {r: mask_url(t.url) for r, t in self.targets.items()},
-                "missing_targets": self.missing, "closest_playbooks": self.closest}
+                "inputs": self.inputs, "missing_targets": self.missing, "closest_playbooks": self.closest}
 
 
 def alertmanager_url(given: str | None) -> str | None:
@@ -124,7 +125,8 @@ def handle(alert: Alert, playbooks: list[Any], inventory: dict[str, Any] | None 
         spec = handles(pb, alert)
         if spec is not None:
             targets, missing = bind(pb, spec, alert, inventory or {})
-            return Handling(alert, pb, targets, missing)
+            inputs, unread = given_inputs(spec, alert)
+            return Handling(alert, pb, targets, missing + unread, inputs=inputs)
     named = by_runbook_url(alert, playbooks)
     if named is not None:  # a rule's runbook_url names the playbook: its targets come from the inventory
         from runbook.playbook.model import AlertSpec
@@ -179,6 +181,21 @@ def bind(playbook: Any, spec: Any, alert: Alert, inventory: dict[str, Any]) -> t
         except (TargetError, ValueError) as e:
             missing.append(f"{role}: {value!r} is neither a target URL nor a name in the inventory ({e})")
     return targets, missing
+
+
+def given_inputs(spec: Any, alert: Alert) -> tuple[dict[str, str], list[str]]:
+    """The playbook's inputs the alert gives (its declaration's `inputs`), and those its labels do not say."""
+    from runbook.playbook import template
+    from runbook.playbook.expr import ExprError
+
+    env = {"labels": alert.labels, "annotations": alert.annotations}
+    inputs, missing = {}, []
+    for name, source in spec.inputs.items():
+        try:
+            inputs[name] = str(template.render(source, env, lambda v: v)).strip()
+        except ExprError as e:
+            missing.append(f"input {name}: {e} (the alert's labels: {', '.join(sorted(alert.labels))}; --param {name}=VALUE)")
+    return inputs, missing
 
 
 def _by_address(value: str, kind: str, inventory: dict[str, Any]) -> Any:

@@ -202,6 +202,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from runbook.engine.session import check_bindings
 
     params: dict[str, Any] = dict(started.data.get("params") or {}) if started else {}
+    if args.alert and not args.resume:
+        params.update(handling.inputs)  # what the alert says (the mount point that fills); --param wins
     for p in args.param or []:
         name, sep, value = p.partition("=")
         if not sep or not name:
@@ -276,7 +278,7 @@ def _from_alert(args: argparse.Namespace) -> Any:
     h = found[0]
     if h.playbook is None:
         raise UsageError(f"no playbook handles {h.alert.name}" + (f" (closest: {', '.join(h.closest)})" if h.closest else ""))
-    given = {t.partition("=")[0] for t in args.target or []}
+    given = {t.partition("=")[0] for t in args.target or []} | {f"input {p.partition('=')[0]}" for p in args.param or []}
     missing = [m for m in h.missing if m.split(":", 1)[0] not in given]
     if missing:
         raise UsageError(f"{h.alert.name} opens {h.playbook.name}, but " + "; ".join(missing))
@@ -309,11 +311,17 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             _out("  no playbook handles it" + (f"; closest: {', '.join(h.closest)}" if h.closest else ""))
             continue
         bound = ", ".join(f"{r}={p(mask_url(t.url))}" for r, t in h.targets.items())
-        _out(f"  playbook {h.playbook.name}: {bound or 'no target bound'}")
+        given = "".join(f", {p(k)}={p(v)}" for k, v in h.inputs.items())
+        _out(f"  playbook {h.playbook.name}: {bound or 'no target bound'}{given}")
         for m in h.missing:
             _out(f"  needs {p(m)}")
-        _out(f"  runbook run --alert {a.fingerprint}" + "".join(f" --target {m.split(':', 1)[0]}=URL" for m in h.missing))
+        _out(f"  runbook run --alert {a.fingerprint}" + "".join(_hint(m.split(":", 1)[0]) for m in h.missing))
     return EXIT_OK
+
+
+def _hint(missing: str) -> str:
+    """The option that gives what an alert does not say: a target role, or an input ("input NAME")."""
+    return f" --param {missing[6:]}=VALUE" if missing.startswith("input ") else f" --target {missing}=URL"
 
 
 # ---------------------------------------------------------------- journal

@@ -17,6 +17,7 @@ from redis_server import free_port
 
 PROMETHEUS = shutil.which("prometheus")
 REDIS_EXPORTER = shutil.which("prometheus-redis-exporter") or shutil.which("redis_exporter")
+NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
 
 
 def wait_for(cond: Callable[[], Any], what: str, timeout: float = 30.0, every: float = 0.2) -> Any:
@@ -70,8 +71,24 @@ class RedisExporter(Process):
         return self
 
 
+class NodeExporter(Process):
+    """node_exporter with only the collectors the host rules read (filesystems, memory, vmstat)."""
+
+    def start(self) -> "NodeExporter":
+        self._start([NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{self.port}", "--collector.disable-defaults",
+                     "--collector.filesystem", "--collector.meminfo", "--collector.vmstat"])
+        wait_for(lambda: urllib.request.urlopen(f"{self.url}/metrics", timeout=2).status == 200,
+                 f"node_exporter on {self.url} ({self.log()})")
+        return self
+
+    @property
+    def address(self) -> str:
+        return self.url.split("://", 1)[1]
+
+
 class Prometheus(Process):
-    def start(self, rules: Path, alertmanager: str, exporter: RedisExporter, redis_urls: list[str]) -> "Prometheus":
+    def start(self, rules: Path, alertmanager: str, exporter: RedisExporter, redis_urls: list[str],
+              node: NodeExporter | None = None) -> "Prometheus":
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(rules)],
@@ -84,7 +101,8 @@ class Prometheus(Process):
                     {"source_labels": ["__param_target"], "target_label": "instance"},
                     {"target_label": "__address__", "replacement": exporter.url.split("://", 1)[1]},
                 ],
-            }],
+            }] + ([{"job_name": "node", "scrape_interval": "1s", "static_configs": [{"targets": [node.address]}]}]
+                  if node else []),
         }
         (self.dir / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
         self._start([PROMETHEUS, f"--config.file={self.dir / 'prometheus.yml'}",

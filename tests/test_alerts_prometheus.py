@@ -7,6 +7,7 @@ cannot wait the minutes a page waits), the alert sent to a real Alertmanager, th
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -14,7 +15,9 @@ import redis as redis_py
 
 from alertmanager import BINARY as ALERTMANAGER, Alertmanager
 from conftest import ROOT, runbook
-from prometheus import PROMETHEUS, REDIS_EXPORTER, Prometheus, RedisExporter, rules_without_waits, wait_for
+from mounts import ext4, tmpfs
+from prometheus import (NODE_EXPORTER, PROMETHEUS, REDIS_EXPORTER, NodeExporter, Prometheus, RedisExporter,
+                        rules_without_waits, wait_for)
 from redis_server import RedisServer
 
 pytestmark = pytest.mark.skipif(not (PROMETHEUS and REDIS_EXPORTER and ALERTMANAGER and shutil.which("redis-server")),
@@ -28,15 +31,24 @@ def chain(tmp_path):
     """start(servers) -> (prometheus, alertmanager); everything stopped by its pid afterwards."""
     started: list = []
 
-    def start(servers: list[RedisServer]) -> tuple[Prometheus, Alertmanager]:
+    def start(servers: list[RedisServer], node: bool = False) -> tuple[Prometheus, Alertmanager]:
         am = Alertmanager(tmp_path).start()
         started.append(am)
         ex = RedisExporter(tmp_path, "redis_exporter").start()
         started.append(ex)
+        nx = None
+        if node:
+            if not NODE_EXPORTER:
+                pytest.skip("needs prometheus-node-exporter")
+            nx = NodeExporter(tmp_path, "node_exporter").start()
+            started.append(nx)
         prom = Prometheus(tmp_path, "prometheus")
         started.append(prom)
-        prom.start(rules_without_waits(RULES, tmp_path / "rules.yml"), am.url, ex, [s.url for s in servers])
+        prom.start(rules_without_waits(RULES, tmp_path / "rules.yml"), am.url, ex, [s.url for s in servers], nx)
+        prom.node = nx
         wait_for(lambda: len(prom.query("redis_up == 1")) == len(servers), "every server scraped as up")
+        if nx:
+            wait_for(lambda: prom.query('up{job="node"} == 1'), "node_exporter scraped as up")
         return prom, am
 
     yield start
@@ -44,13 +56,14 @@ def chain(tmp_path):
         p.stop()
 
 
-def listed(am: Alertmanager, name: str, url: str) -> dict:
+def listed(am: Alertmanager, name: str, url: str, *extra: str, **labels: str) -> dict:
     """The alert as `runbook alerts` lists it, once the Alertmanager has it."""
     def find():
-        r = runbook("alerts", "--alertmanager", am.url, "--json")
+        r = runbook("alerts", "--alertmanager", am.url, "--json", *extra)
         assert r.returncode in (0, 1, 2, 3) and "Traceback" not in r.stderr, r.stderr
         return next((a for a in json.loads(r.stdout or "[]") if a.get("alertname") == name
-                     and a.get("labels", {}).get("instance") == url), None)
+                     and a.get("labels", {}).get("instance") == url
+                     and all(a["labels"].get(k) == v for k, v in labels.items())), None)
     return wait_for(find, f"{name} of {url} listed by runbook alerts", timeout=45, every=0.5)
 
 
@@ -131,3 +144,40 @@ def test_a_master_that_stops_answering_fires_and_open_redis_replication(chain, t
     finally:
         r.stop()
         m.stop()
+
+
+def test_a_bgsave_that_fails_on_a_full_disk_fires_and_opens_redis_persistence_stall(chain, tmp_path) -> None:
+    with tmpfs(tmp_path / "data", "1m") as data:
+        s = RedisServer(tmp_path, "r", conf=f"dir {data}\nsave \"\"\n").start()
+        try:
+            c = s.client()
+            pipe = c.pipeline(transaction=False)
+            for i in range(2500):  # about 2.5 MB of data that does not compress, for 1 MB of disk
+                pipe.set(f"k{i}", os.urandom(1000))
+            pipe.execute()
+            c.bgsave()
+            wait_for(lambda: c.info("persistence")["rdb_last_bgsave_status"] == "err", "the BGSAVE to fail")
+            prom, am = chain([s])
+            wait_for(lambda: prom.firing("RedisBackupFailing"), "RedisBackupFailing firing in Prometheus", timeout=45)
+            alert = listed(am, "RedisBackupFailing", s.url)
+            assert alert["playbook"] == "redis-persistence-stall" and alert["targets"] == {"redis": s.url}
+            assert "redis.persistence.save_failing" in run_alert(alert["fingerprint"], am, tmp_path)
+        finally:
+            s.stop()
+
+
+def test_a_filesystem_that_fills_fires_and_opens_disk_pressure_on_its_mount_point(chain, tmp_path) -> None:
+    with ext4(tmp_path / "disk", 32) as disk:
+        st = os.statvfs(disk)
+        with open(disk / "filler", "wb") as f:  # 97% of the file system: past the rule's 90% and the playbook's
+            os.posix_fallocate(f.fileno(), 0, int(st.f_blocks * st.f_frsize * 0.97))
+        prom, am = chain([], node=True)
+        wait_for(lambda: [a for a in prom.firing("HostOutOfDiskSpace") if a["labels"].get("mountpoint") == str(disk)],
+                 "HostOutOfDiskSpace firing for the loop file system", timeout=45)
+        # node_exporter's instance is its own address: the inventory says which host that is (this one)
+        inv = tmp_path / "inventory.yaml"
+        inv.write_text(f"targets:\n  '{prom.node.address}': {{url: local}}\n")
+        alert = listed(am, "HostOutOfDiskSpace", prom.node.address, "-i", str(inv), mountpoint=str(disk))
+        assert alert["playbook"] == "disk-pressure" and alert["targets"] == {"host": "local"}
+        assert alert["inputs"] == {"path": str(disk)}  # the mount point that fills, not /
+        assert "host.disk.full" in run_alert(alert["fingerprint"], am, tmp_path, "-i", str(inv))

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import psutil
 import pytest
 import redis as redis_py
 
 from conftest import looked
+from mounts import tmpfs
 from redis_server import RedisServer
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
@@ -33,22 +31,6 @@ def wait_for(cond, what: str, timeout: float = 30.0, every: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(every)
-
-
-@contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    """A small filesystem of its own at path (root only), unmounted at the end whatever happens."""
-    path.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small filesystem")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "runbook-test", str(path)],
-                       capture_output=True, text=True, timeout=10)
-    if r.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=10)
 
 
 def test_a_data_directory_with_less_room_than_the_dataset_is_named(tmp_path) -> None:

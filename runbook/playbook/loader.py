@@ -195,7 +195,7 @@ def _build(c: _Checker, root: YNode) -> Playbook | None:
         steps.append(step)
     if top.get("steps") is not None and not top["steps"]:
         c.err(top["__pos__steps"], "steps: a playbook needs at least one step")
-    alerts = _alerts(c, top.get("alerts") or [], roles)
+    alerts = _alerts(c, top.get("alerts") or [], roles, inputs)
     if top.get("version") not in (None, 1):
         c.err(top["__pos__version"], f"version: only version 1 is known, got {top['version']}")
     if c.problems:
@@ -213,9 +213,9 @@ def _build(c: _Checker, root: YNode) -> Playbook | None:
     )
 
 
-def _alerts(c: _Checker, nodes: list[Any], roles: dict[str, TargetRole]) -> list[AlertSpec]:
-    """The alerts a playbook handles: each role it binds is one of its targets, and its templates read
-    only the alert's labels and annotations."""
+def _alerts(c: _Checker, nodes: list[Any], roles: dict[str, TargetRole], inputs: dict[str, Any]) -> list[AlertSpec]:
+    """The alerts a playbook handles: each role it binds is one of its targets, each input it gives is one
+    of its inputs, and its templates read only the alert's labels and annotations."""
     out = []
     for node, spec in nodes:
         if spec is None:
@@ -235,7 +235,17 @@ def _alerts(c: _Checker, nodes: list[Any], roles: dict[str, TargetRole]) -> list
             for source in template.expressions(value):
                 _expr(c, vn, source.strip(), f"{where}: targets: {role}: ${{{source.strip()}}}", alert=True)
             targets[role] = value
-        out.append(AlertSpec(name, match, targets))
+        given = {}
+        for key, (kn, vn, value) in (spec.get("inputs") or {}).items():
+            if value is None:
+                continue
+            if key not in inputs:
+                c.err(kn, f"{where}: inputs: {key!r} is not an input of this playbook{_suggest(key, inputs)}")
+                continue
+            for source in template.expressions(value):
+                _expr(c, vn, source.strip(), f"{where}: inputs: {key}: ${{{source.strip()}}}", alert=True)
+            given[key] = value
+        out.append(AlertSpec(name, match, targets, given))
     return out
 
 

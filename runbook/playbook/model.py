@@ -123,11 +123,12 @@ class Step:
 class AlertSpec:
     """An Alertmanager alert the playbook handles: its alertname (and other labels that must match), and
     for each target role, where the alert's labels say the target is (`${labels.instance}`, or a name of
-    the inventory)."""
+    the inventory); and the playbook's inputs it gives (`path: "${labels.mountpoint}"`)."""
 
     alertname: str
     match: dict[str, str] = field(default_factory=dict)
     targets: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -39,6 +39,8 @@ OBJECTS: dict[str, dict[str, Any]] = {
             "targets": (("map", "str"), "For each target role, its URL or inventory name from the alert: "
                                         "`redis://${labels.addr}`, `${labels.instance}`; only labels and "
                                         "annotations are read."),
+            "inputs": (("map", "str"), "Inputs of the playbook the alert gives, from its labels and annotations: "
+                                       "`path: ${labels.mountpoint}`; a --param of the same name wins."),
         },
     },
     "target": {
