@@ -200,7 +200,8 @@ def given_inputs(spec: Any, alert: Alert) -> tuple[dict[str, str], list[str]]:
 
 def _by_address(value: str, kind: str, inventory: dict[str, Any]) -> Any:
     """The one inventory target of this kind at the address an alert's label gives (host:port, or a URL):
-    the same host, and the same port unless the target's URL gives none. None when none or several are."""
+    the same host (its URL's, or one of its `addresses`), and the same port unless the target's URL gives
+    none. None when none or several are."""
     from urllib.parse import urlsplit
 
     def host_port(text: str) -> tuple[str, int | None]:
@@ -218,7 +219,7 @@ def _by_address(value: str, kind: str, inventory: dict[str, Any]) -> Any:
         if t.kind != kind:
             continue
         th, tp = host_port(t.url)
-        if th == host and (tp is None or tp == port):  # a URL without a port (ssh://db7) names the host alone
+        if (th == host or host in t.addresses) and (tp is None or tp == port):  # a URL without a port (ssh://db7) names the host alone
             found.append(t)
     return found[0] if len(found) == 1 else None
 

@@ -489,6 +489,28 @@ class Screens:
 
 
 def main(argv: list[str] | None = None) -> int:
+    code = _main(argv)
+    from runbook.events import TERMINATING
+
+    if TERMINATING.is_set():
+        # SIGTERM or SIGHUP: sandboxes are stopped and journals closed. A probe still running in a worker
+        # thread (a restart simulation, a read with its timeout) must not hold the exit: the interpreter
+        # would wait for it, and a terminal that went away would leave runbook running. atexit's own work
+        # (ssh masters told to exit) is done, then the process ends; a copy dies with it (its parent-death
+        # signal), and the next run reaps what it left in /tmp.
+        import atexit
+
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        atexit._run_exitfuncs()
+        os._exit(code)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     argv = sys.argv[1:] if argv is None else argv

@@ -32,6 +32,7 @@ class Target:
     ssh: str = ""  # [user@]host[:port]: the host is read and acted on over the engineer's own ssh
     ssh_options: tuple[str, ...] = ()  # Key=Value, given to ssh as -o
     data: str = ""  # "store" or "cache": whether a restart that empties it is an incident ("" = judged from it)
+    addresses: tuple[str, ...] = ()  # other names of its host, as alerts' labels give them (10.0.0.5, db7.internal)
 
     @property
     def display(self) -> str:
@@ -64,6 +65,8 @@ class Target:
             d["ssh_options"] = [mask_ssh_option(o) for o in self.ssh_options] if masked else list(self.ssh_options)
         if self.data:
             d["data"] = self.data
+        if self.addresses:
+            d["addresses"] = list(self.addresses)
         return d
 
     def secrets(self) -> set[str]:
@@ -101,7 +104,7 @@ class Target:
                    restart_unit=str(d.get("restart_unit") or ""), restart_cwd=str(d.get("restart_cwd") or ""),
                    config=str(d.get("config") or ""), logs=tuple(str(x) for x in d.get("logs") or ()),
                    ssh=str(d.get("ssh") or ""), ssh_options=tuple(str(x) for x in d.get("ssh_options") or ()),
-                   data=str(d.get("data") or ""))
+                   data=str(d.get("data") or ""), addresses=tuple(str(x) for x in d.get("addresses") or ()))
 
 
 def to_inventory_entry(t: Target) -> dict[str, Any]:
@@ -119,6 +122,8 @@ def to_inventory_entry(t: Target) -> dict[str, Any]:
         d["ssh"] = t.ssh
     if t.ssh_options:
         d["ssh_options"] = list(t.ssh_options)
+    if t.addresses:
+        d["addresses"] = list(t.addresses)
     if t.data:
         d["data"] = t.data
     return d
@@ -183,6 +188,11 @@ def from_inventory_entry(name: str, entry: dict[str, Any]) -> Target:
     data = str(entry.get("data") or "")
     if data not in ("", "store", "cache"):
         raise TargetError(f"inventory target {name!r}: data is store or cache, not {data!r}")
+    addresses = entry.get("addresses") or ()
+    if isinstance(addresses, str):
+        addresses = (addresses,)
+    if not all(isinstance(a, str) and a and "/" not in a for a in addresses):
+        raise TargetError(f"inventory target {name!r}: addresses is a list of host names or addresses")
     kind = str(entry.get("kind") or kind_of(url))
     if kind not in names():
         raise TargetError(f"inventory target {name!r}: kind {kind!r} is not one of {', '.join(names())}")
@@ -198,6 +208,7 @@ def from_inventory_entry(name: str, entry: dict[str, Any]) -> Target:
         ssh=dest,
         ssh_options=tuple(options),
         data=data,
+        addresses=tuple(a.lower() for a in addresses),
     )
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 import redis as redis_py
@@ -65,6 +68,14 @@ def listed(am: Alertmanager, name: str, url: str, *extra: str, **labels: str) ->
                      and a.get("labels", {}).get("instance") == url
                      and all(a["labels"].get(k) == v for k, v in labels.items())), None)
     return wait_for(find, f"{name} of {url} listed by runbook alerts", timeout=45, every=0.5)
+
+
+def this_host(tmp_path) -> str:
+    """An inventory that says which host the alerts' 127.0.0.1 is: this one (an exporter's `instance` is
+    its own address, a Redis alert's the server's URL; neither says which machine to read on its own)."""
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text("targets:\n  this: {url: local, addresses: [127.0.0.1]}\n")
+    return inv
 
 
 def run_alert(fingerprint: str, am: Alertmanager, tmp_path, *extra: str) -> set[str]:
@@ -174,10 +185,78 @@ def test_a_filesystem_that_fills_fires_and_opens_disk_pressure_on_its_mount_poin
         prom, am = chain([], node=True)
         wait_for(lambda: [a for a in prom.firing("HostOutOfDiskSpace") if a["labels"].get("mountpoint") == str(disk)],
                  "HostOutOfDiskSpace firing for the loop file system", timeout=45)
-        # node_exporter's instance is its own address: the inventory says which host that is (this one)
-        inv = tmp_path / "inventory.yaml"
-        inv.write_text(f"targets:\n  '{prom.node.address}': {{url: local}}\n")
-        alert = listed(am, "HostOutOfDiskSpace", prom.node.address, "-i", str(inv), mountpoint=str(disk))
+        inv = this_host(tmp_path)
+        alert = listed(am, "HostOutOfDiskSpace", prom.node.address, "-i", inv, mountpoint=str(disk))
         assert alert["playbook"] == "disk-pressure" and alert["targets"] == {"host": "local"}
         assert alert["inputs"] == {"path": str(disk)}  # the mount point that fills, not /
-        assert "host.disk.full" in run_alert(alert["fingerprint"], am, tmp_path, "-i", str(inv))
+        assert "host.disk.full" in run_alert(alert["fingerprint"], am, tmp_path, "-i", inv)
+
+
+def test_memory_fragmented_by_deletes_fires_and_opens_redis_memory_health(chain, tmp_path) -> None:
+    s = RedisServer(tmp_path, "r", conf="enable-debug-command yes\nactivedefrag no\n").start()
+    try:
+        c = s.client()
+        c.execute_command("DEBUG", "POPULATE", 1_500_000, "key", 200)
+        # keep one key in ten: nearly every page keeps a live key, so the memory is not given back
+        c.eval("for i = 0, 1499999 do if i % 10 ~= 0 then redis.call('UNLINK', 'key:' .. i) end end", 0)
+        prom, am = chain([s])
+        wait_for(lambda: prom.firing("RedisMemoryFragmented"), "RedisMemoryFragmented firing in Prometheus", timeout=45)
+        inv = this_host(tmp_path)
+        alert = listed(am, "RedisMemoryFragmented", s.url, "-i", inv)
+        assert alert["playbook"] == "redis-memory-health" and alert["targets"] == {"redis": s.url, "host": "local"}
+        assert "redis.memory.fragmentation" in run_alert(alert["fingerprint"], am, tmp_path, "-i", inv)
+    finally:
+        s.stop()
+
+
+HOG = """
+import os, random, sys
+chunks = []
+def swap_used():
+    m = dict(l.split(':', 1) for l in open('/proc/meminfo'))
+    total, free = (int(m[k].split()[0]) for k in ('SwapTotal', 'SwapFree'))
+    return 1 - free / total
+while swap_used() < 0.88:  # grow past the cgroup's limit until the swap is 88% used
+    chunks.append(bytearray(os.urandom(2 << 20)))
+print('ready', flush=True)
+while True:  # touch pages that were swapped out: they come back in, and others go out
+    c = random.choice(chunks)
+    for i in range(0, len(c), 4096):
+        c[i] ^= 1
+"""
+
+
+def test_a_swap_that_fills_fires_and_opens_host_memory(chain, tmp_path) -> None:
+    import subprocess
+
+    from runbook.sandbox.incidents import remove_cgroup
+    from swapfile import swapfile
+
+    cgroups = Path("/sys/fs/cgroup/memory")
+    if os.geteuid() != 0 or not (cgroups / "memory.limit_in_bytes").exists() or not shutil.which("swapon"):
+        pytest.skip("needs root, cgroup v1 memory and swapon")
+    with swapfile(tmp_path / "test.swap", 64):
+        if int(re.search(r"SwapTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1]) > 70 * 1024:
+            pytest.skip("this machine has swap of its own: the test's swap cannot fill it")
+        cg = cgroups / f"runbook-alert-swap-{os.getpid()}"
+        cg.mkdir()
+        hog = None
+        try:
+            (cg / "memory.limit_in_bytes").write_text(str(16 << 20))
+            (cg / "memory.swappiness").write_text("100")
+            (tmp_path / "hog.py").write_text(HOG)
+            hog = subprocess.Popen(["sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec "$0" "$1"', sys.executable,
+                                    str(tmp_path / "hog.py")], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, text=True)
+            assert hog.stdout.readline().strip() == "ready", "the hog did not fill the swap"
+            prom, am = chain([], node=True)
+            wait_for(lambda: prom.firing("HostSwapIsFillingUp"), "HostSwapIsFillingUp firing in Prometheus", timeout=45)
+            inv = this_host(tmp_path)
+            alert = listed(am, "HostSwapIsFillingUp", prom.node.address, "-i", inv)
+            assert alert["playbook"] == "host-memory" and alert["targets"] == {"host": "local"}
+            assert "host.memory.swapping" in run_alert(alert["fingerprint"], am, tmp_path, "-i", inv)
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait(10)
+            remove_cgroup(cg)

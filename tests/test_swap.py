@@ -16,6 +16,7 @@ import pytest
 
 from redis_server import RedisServer
 from conftest import looked
+from swapfile import swapfile
 from runbook.sandbox.incidents import remove_cgroup
 
 CGROUP = Path("/sys/fs/cgroup/memory")
@@ -26,16 +27,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def swap(tmp_path):
-    f = tmp_path / "test.swap"
-    subprocess.run(["fallocate", "-l", "512M", str(f)], check=True)
-    f.chmod(0o600)
-    subprocess.run(["mkswap", str(f)], check=True, capture_output=True)
-    if subprocess.run(["swapon", str(f)], capture_output=True).returncode != 0:
-        pytest.skip("swapon is not allowed here")
-    try:
+    with swapfile(tmp_path / "test.swap", 512) as f:
         yield f
-    finally:
-        subprocess.run(["swapoff", str(f)], capture_output=True)
 
 
 def test_a_redis_in_a_small_cgroup_is_swapped_out_and_named(swap, tmp_path) -> None:
