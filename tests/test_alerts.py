@@ -129,6 +129,8 @@ def test_alert_declarations_are_validated() -> None:
     problems = [p.message for p in loader.load(bad)[1]]
     assert any("alertname must be a Prometheus alert name" in p for p in problems)
     assert any("'nope' is not a target of this playbook" in p for p in problems)
+    assert any("inputs: 'mount' is not an input of this playbook" in p for p in problems)
+    assert any("inputs: path:" in p and "reads only labels and annotations" in p for p in problems), problems
     assert any("an alert's binding reads only labels and annotations" in p for p in problems)
     assert any("only an alert's targets read these" in p for p in problems)
 
