@@ -1,6 +1,6 @@
 """Faults of the machine and of long-running work, put on real servers and named by `runbook redis check`:
 a data directory with less room than a save needs, an AOF that can no longer be written, a memory cgroup
-the dataset has outgrown, a BGSAVE running for over a minute, and transparent huge pages set to always
+the dataset has outgrown, a BGSAVE running for over a minute, a fork slowed by a CPU-starved cgroup, and transparent huge pages set to always
 (seen in a private mount namespace, so this machine's setting is never touched). The disk and cgroup faults
 need root; without it they skip and say so."""
 
@@ -107,6 +107,41 @@ def test_a_bgsave_running_over_a_minute_is_named(tmp_path) -> None:
         for child in psutil.Process(s.pid).children():  # the save's fork, so that nothing outlives the test
             child.kill()
         s.stop()
+
+
+def test_a_fork_slowed_by_a_starved_cpu_cgroup_is_named(tmp_path) -> None:
+    """A container held to 2% of a CPU: a fork's copying of the page tables is the server's own CPU time,
+    so a BGSAVE stops it for half a second where it took 20 ms."""
+    cpu = Path("/sys/fs/cgroup/cpu")
+    if os.geteuid() != 0 or not (cpu / "cpu.cfs_quota_us").exists():
+        pytest.skip("needs root and the cgroup v1 cpu controller")
+    cg = cpu / f"runbook-test-{os.getpid()}-{tmp_path.name}"
+    s = RedisServer(tmp_path, conf="enable-debug-command yes\nsave \"\"\n").start()
+    cg.mkdir()
+    try:
+        c = s.client()
+        c.execute_command("DEBUG", "POPULATE", 1_000_000, "key", 100)  # about 180 MB of page tables to copy
+        before = c.info("stats")["latest_fork_usec"]
+        (cg / "cpu.cfs_period_us").write_text("100000")
+        (cg / "cpu.cfs_quota_us").write_text("2000")
+        (cg / "cgroup.procs").write_text(str(s.pid))
+        c.bgsave()
+        wait_for(lambda: c.info("stats")["latest_fork_usec"] != before, "the fork to return", timeout=60, every=0.2)
+        (cg / "cpu.cfs_quota_us").write_text("-1")  # the save itself at full speed; the fork's time stays in INFO
+        f = looked(s.url)
+        ev = f["redis.latency.fork"]["evidence"]
+        assert ev["latest_fork_ms"] > ev["threshold_ms"] == 100, ev
+    finally:
+        try:
+            (cg / "cpu.cfs_quota_us").write_text("-1")
+        except OSError:
+            pass
+        for child in psutil.Process(s.pid).children():  # the save's fork, so that nothing outlives the test
+            child.kill()
+        s.stop()
+        from runbook.sandbox.incidents import remove_cgroup
+
+        remove_cgroup(cg)
 
 
 def test_transparent_huge_pages_always_is_named(tmp_path) -> None:
