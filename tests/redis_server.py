@@ -86,8 +86,8 @@ class RedisServer:
         raise RuntimeError("redis-server did not start")
 
     def client(self, **kw) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=5,
-                           decode_responses=True, **kw)
+        kw.setdefault("socket_timeout", 5)
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, decode_responses=True, **kw)
 
     @property
     def pid(self) -> int:

@@ -95,7 +95,7 @@ def test_a_healthy_server_raises_no_incident_finding(tmp_path) -> None:
 def test_fragmentation_after_deleting_most_keys(tmp_path) -> None:
     s = RedisServer(tmp_path, "m", conf="enable-debug-command yes\nactivedefrag no\n").start()
     try:
-        c = s.client()
+        c = s.client(socket_timeout=120)  # 1.5 million keys made, then deleted: seconds on a busy machine
         c.execute_command("DEBUG", "POPULATE", 1_500_000, "key", 200)
         # keep one key in ten: nearly every page keeps a live key, so the memory is not given back
         c.eval("for i = 0, 1499999 do if i % 10 ~= 0 then redis.call('UNLINK', 'key:' .. i) end end", 0)
