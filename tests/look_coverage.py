@@ -35,7 +35,7 @@ def main() -> int:
                 if r.id not in seen[cmd] and r.id not in NOT_HERE:
                     missing.append(f"{r.id} ({cmd})")
     print(f"one-look coverage: {n - len(missing) - len(NOT_HERE)} of {n} ids raised through the command that names "
-          f"them; {len(NOT_HERE)} not here: " + "; ".join(f"{k}: {v}" for k, v in NOT_HERE.items()))
+          "them" + (f"; {len(NOT_HERE)} not here: " + "; ".join(f"{k}: {v}" for k, v in NOT_HERE.items()) if NOT_HERE else ""))
     if missing:
         print("never raised through their command:\n  " + "\n  ".join(missing))
         return 1
