@@ -179,9 +179,10 @@ def cgroup_memory_limit(pid: int) -> tuple[int, str] | None:
     try:
         with open(f"/proc/{pid}/cgroup", encoding="utf-8") as f:
             lines = f.read().splitlines()
-        with open("/proc/self/mountinfo", encoding="utf-8") as f:
-            mounts = f.read().splitlines()
     except OSError:
+        return None
+    mounts = _cached("cgroup-mounts", _cgroup_mounts)
+    if mounts is None:
         return None
     best: tuple[int, str] | None = None
     for line in lines:
@@ -191,25 +192,47 @@ def cgroup_memory_limit(pid: int) -> tuple[int, str] | None:
         v2 = controllers == ""
         if not (v2 or "memory" in controllers.split(",")):
             continue
-        for m in mounts:
-            left, _, right = m.partition(" - ")
-            fields, extra = left.split(), right.split()
-            if len(fields) < 5 or len(extra) < 3:
-                continue
-            fstype, root, point = extra[0], fields[3], fields[4]
-            if not ((v2 and fstype == "cgroup2") or (not v2 and fstype == "cgroup" and "memory" in extra[2].split(","))):
-                continue
-            if not (path == root or path.startswith(root.rstrip("/") + "/")):
-                continue
-            rel = path[len(root.rstrip("/")):].strip("/")
-            name = "memory.max" if v2 else "memory.limit_in_bytes"
-            parts = rel.split("/") if rel else []
-            for depth in range(len(parts), -1, -1):
-                cg = "/".join(parts[:depth])
-                value = _read_first_line(os.path.join(point, cg, name))
-                if value and value.isdigit() and int(value) < UNLIMITED and (best is None or int(value) < best[0]):
-                    best = (int(value), "/" + cg)
-            break
+        # servers of one fleet mostly share their cgroup: its limits are read once per batch
+        limit = _cached(f"cgroup-limit:{int(v2)}:{path}", lambda: _cgroup_limit(mounts, v2, path))
+        if limit is not None and (best is None or limit[0] < best[0]):
+            best = limit
+    return best
+
+
+def _cgroup_mounts() -> list[tuple[str, str, str, list[str]]] | None:
+    """(fstype, root, mount point, super options) of every cgroup file system this process sees."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    out = []
+    for m in lines:
+        left, _, right = m.partition(" - ")
+        fields, extra = left.split(), right.split()
+        if len(fields) < 5 or len(extra) < 3 or extra[0] not in ("cgroup", "cgroup2"):
+            continue
+        out.append((extra[0], fields[3], fields[4], extra[2].split(",")))
+    return out
+
+
+def _cgroup_limit(mounts: list[tuple[str, str, str, list[str]]], v2: bool, path: str) -> tuple[int, str] | None:
+    """The tightest limit on path and its ancestors, read where the first matching hierarchy is mounted."""
+    best: tuple[int, str] | None = None
+    for fstype, root, point, supers in mounts:
+        if not ((v2 and fstype == "cgroup2") or (not v2 and fstype == "cgroup" and "memory" in supers)):
+            continue
+        if not (path == root or path.startswith(root.rstrip("/") + "/")):
+            continue
+        rel = path[len(root.rstrip("/")):].strip("/")
+        name = "memory.max" if v2 else "memory.limit_in_bytes"
+        parts = rel.split("/") if rel else []
+        for depth in range(len(parts), -1, -1):
+            cg = "/".join(parts[:depth])
+            value = _read_first_line(os.path.join(point, cg, name))
+            if value and value.isdigit() and int(value) < UNLIMITED and (best is None or int(value) < best[0]):
+                best = (int(value), "/" + cg)
+        break
     return best
 
 
