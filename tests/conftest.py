@@ -84,6 +84,51 @@ def redis_look_findings(facts: dict) -> list:
     return found
 
 
+def pytest_timeout_set_timer(item: pytest.Item, settings: object) -> bool | None:
+    """A test over its time (pytest-timeout: `timeout` in pyproject) fails saying where it waited: every
+    thread's stack, and for a test on an event loop (Pilot) each task's own awaits, which a thread's stack
+    does not show (it is in select())."""
+    import signal
+    import threading
+
+    import pytest_timeout
+
+    if getattr(settings, "method", None) != "signal" or threading.current_thread() is not threading.main_thread():
+        return None  # pytest-timeout's own timer
+
+    def expired(signum: int, frame: object) -> None:
+        __tracebackhide__ = True
+        _print_tasks()
+        pytest_timeout.timeout_sigalrm(item, settings)
+
+    def cancel() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+    item.cancel_timeout = cancel  # type: ignore[attr-defined]  # pytest-timeout's cancel hook calls it
+    signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, settings.timeout)  # type: ignore[attr-defined]
+    return True
+
+
+def _print_tasks() -> None:
+    import asyncio
+
+    try:
+        tasks = asyncio.all_tasks(asyncio.get_running_loop())
+    except RuntimeError:
+        return  # no loop running in this thread
+    sys.stderr.write(f"\n{len(tasks)} asyncio task(s) at the timeout:\n")
+    for task in tasks:
+        sys.stderr.write(f"  {task.get_name()}:\n")
+        aw = task.get_coro()
+        while aw is not None:  # the chain of awaits, outermost first (a task's own stack is its top frame)
+            frame = getattr(aw, "cr_frame", None) or getattr(aw, "gi_frame", None) or getattr(aw, "ag_frame", None)
+            if frame is not None:
+                sys.stderr.write(f"    {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}\n")
+            aw = getattr(aw, "cr_await", None) or getattr(aw, "gi_yieldfrom", None) or getattr(aw, "ag_await", None)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Every process a test starts is stopped by that test: a redis-server, sshd or java still running
     from the session's temp dirs fails the run (and is killed, so it cannot outlive it)."""
