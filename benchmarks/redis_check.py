@@ -28,6 +28,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from redis_server import RedisServer  # noqa: E402
 
+# the command as an engineer runs it: the installed console script (python -m would add runpy's imports)
+_SCRIPT = Path(sys.executable).parent / "runbook"
+RUNBOOK = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "runbook.cli"]
+
 
 def best(fn, repeat: int) -> float:
     times = []
@@ -66,7 +70,7 @@ def main() -> None:
             loop = "for p in " + " ".join(str(s.port) for s in group) + \
                    "; do redis-cli -p $p INFO >/dev/null; redis-cli -p $p CONFIG GET '*' >/dev/null; done"
             t_loop = best(lambda: subprocess.run(["bash", "-c", loop], check=True), args.repeat)
-            cmd = [sys.executable, "-m", "runbook.cli", "redis", "check", "--json", "--no-discover"]
+            cmd = [*RUNBOOK, "redis", "check", "--json", "--no-discover"]
             t_look = best(lambda: subprocess.run(cmd + urls, stdout=subprocess.DEVNULL), args.repeat)
             t_bare = best(lambda: subprocess.run(cmd + ["--no-preview"] + urls, stdout=subprocess.DEVNULL), args.repeat)
             t_in = best(lambda: asyncio.run(check_many(urls, 2.0, None, 60, simulate=False)), args.repeat)

@@ -1,5 +1,6 @@
 """Facts of the machine a Redis server runs on, when that is this machine: decided by the process (its pid
-listens on the server's port), not by the address. Read-only: /proc, statvfs, psutil."""
+listens on the server's port), not by the address. Read-only: /proc, statvfs; psutil where /proc does not
+answer (a look at a fleet does not pay its import)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,34 @@ def local_addresses() -> set[str]:
 
 
 def _local_addresses() -> set[str]:
+    """The addresses of this host's interfaces, as the kernel lists them (/proc/net/fib_trie's local
+    IPv4 routes and /proc/net/if_inet6), else psutil's getifaddrs()."""
+    try:
+        with open("/proc/net/fib_trie", encoding="ascii") as f:
+            trie = f.read().splitlines()
+        with open("/proc/net/if_inet6", encoding="ascii") as f:
+            six = f.read().splitlines()
+    except OSError:
+        return _local_addresses_psutil()
+    out = set()
+    last = ""
+    for line in trie:
+        text = line.strip()
+        if text.startswith(("|-- ", "+-- ")):
+            last = text[4:].split("/")[0]
+        elif text == "/32 host LOCAL" and last:
+            out.add(last)
+    for line in six:
+        fields = line.split()
+        if fields and len(fields[0]) == 32:
+            try:
+                out.add(str(ipaddress.IPv6Address(int(fields[0], 16))))
+            except ValueError:
+                continue
+    return out or _local_addresses_psutil()
+
+
+def _local_addresses_psutil() -> set[str]:
     import psutil
 
     out = set()
@@ -117,8 +146,6 @@ def accepts_on(ip: str, host: dict[str, Any]) -> bool:
 
 def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
     """Facts of the machine the server runs on, when that is this machine (its pid listens on its port)."""
-    import psutil
-
     pid = info.get("process_id")
     port = info.get("tcp_port")
     out: dict[str, Any] = {"local": False}
@@ -127,6 +154,8 @@ def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str,
     unixsocket = (config or {}).get("unixsocket") or ""
     name = _read_first_line(f"/proc/{pid}/comm")  # one small read: a fleet check reads a thousand of these
     if name is None:
+        import psutil
+
         try:
             name = psutil.Process(pid).name()  # no /proc here
         except (psutil.Error, OSError):
@@ -145,7 +174,7 @@ def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str,
         cwd = _cwd(pid)
         out["cwd"] = cwd
         out["cwd_deleted"] = cwd.endswith(" (deleted)") or not os.path.isdir(cwd)
-    except (psutil.Error, OSError) as e:
+    except OSError as e:
         out["cwd"] = None
         out["cwd_error"] = str(e)
     oc, thp = _cached("kernel", _kernel_settings)
@@ -161,7 +190,7 @@ def host_facts(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str,
         except OSError as e:
             out["disk_error"] = str(e)
     out["local_addresses"] = sorted(local_addresses())
-    out["mem_total_bytes"] = _cached("mem-total", lambda: psutil.virtual_memory().total)
+    out["mem_total_bytes"] = _cached("mem-total", _mem_total)
     limit = cgroup_memory_limit(pid)
     if limit:
         out["cgroup_memory_limit_bytes"], out["cgroup"] = limit
@@ -251,7 +280,24 @@ def _cwd(pid: int) -> str:
     except FileNotFoundError:
         import psutil
 
-        return psutil.Process(pid).cwd()
+        try:
+            return psutil.Process(pid).cwd()
+        except psutil.Error as e:
+            raise OSError(str(e)) from None
+
+
+def _mem_total() -> int:
+    """The host's memory (MemTotal of /proc/meminfo, else psutil)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    import psutil
+
+    return psutil.virtual_memory().total
 
 
 def _vm_swap(pid: int) -> int | None:
