@@ -50,6 +50,17 @@ async def at_instruction(pilot) -> None:
     await pilot.pause(0.1)
 
 
+async def steady(pilot) -> None:
+    """The cursor of every text field held visible: a blink that turns it off in the 0.5 s before the
+    picture (a loaded machine) is not a change of the screen."""
+    from textual.widgets import Input, TextArea
+
+    for field in pilot.app.screen.query("Input, TextArea"):
+        if isinstance(field, (Input, TextArea)):
+            field.cursor_blink = False
+    await pilot.pause(0.1)
+
+
 async def home_loaded(pilot) -> None:
     await wait_for(pilot, lambda: pilot.app.screen.query_one("#playbooks").row_count > 0)
     await pilot.pause(0.1)
@@ -73,6 +84,7 @@ def test_bind_targets(snap_compare, size) -> None:
         table.move_cursor(row=next(i for i, k in enumerate(keys) if k.endswith("redis-master-restart.yaml")))
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, BindTargetsScreen))
+        await steady(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
@@ -124,6 +136,7 @@ def test_action_blocked(snap_compare, size, tmp_path) -> None:
         await at_instruction(pilot)
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
+        await steady(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
@@ -137,7 +150,7 @@ def test_action_confirm(snap_compare, size, tmp_path) -> None:
         await at_instruction(pilot)
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
-        await pilot.pause(0.1)
+        await steady(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
@@ -152,7 +165,10 @@ def test_break_glass(snap_compare, size, tmp_path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
         await pilot.click("#break-glass")
         await wait_for(pilot, lambda: isinstance(app.screen, BreakGlassScreen))
-        await pilot.pause(0.3)  # its first Changed events settle the "waiting for" line
+        # its first Changed events settle the "waiting for" line
+        await wait_for(pilot, lambda: str(app.screen.query_one("#waiting").render()) == str(app.screen._waiting()),
+                       what="the waiting-for line")
+        await steady(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 

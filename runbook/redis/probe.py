@@ -8,6 +8,7 @@ INFO server on the address the server replicates from, to compare run ids.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from typing import Any
@@ -285,10 +286,13 @@ async def _read_instance(url: str, timeout: float, *, restart_command: tuple[str
         from runbook.redis.connect import connection_kwargs, password_of
 
         kw = connection_kwargs(url, timeout)
-        pv = await asyncio.to_thread(
+        run = functools.partial(
             restart_preview, facts, restart_command=restart_command, restart_unit=restart_unit,
             declared_config=declared_config, credentials=(kw.get("username"), kw.get("password")),
             live_secrets=raw_secrets, timeout=max(timeout, 5.0), acc=acc or LOCAL, **simulation)
+        # a look's preview on this host reads a config file and an RDB header: quicker inline than through a
+        # thread (a fleet's hundred hops contend for the GIL); a simulation or ssh waits on other processes
+        pv = run() if acc is None and not simulation.get("simulate", True) else await asyncio.to_thread(run)
         facts["restart_preview"] = pv
         if pv.get("simulated"):
             renames = (pv.get("file") or {}).get("renames") or {}
