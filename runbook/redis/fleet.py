@@ -1,0 +1,290 @@
+"""`runbook fleet`: every Redis instance a Prometheus knows (scraped by redis_exporter), judged by the same
+finding rules as `redis check`, worst first; then, for the worst, the live check beside Prometheus' view.
+
+Read-only: instant queries over the whole fleet (runbook/redis/exporter.py says which), issued together
+over a few connections, each with a timeout, all evaluated at the same instant. A Prometheus that cannot
+be read is one FleetError with one line to say.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from runbook.findings import Finding, sort_findings
+from runbook.redis import exporter
+
+TIMEOUT_S = 5.0
+CONNECTIONS = 4
+MAX_BYTES = 256 * 1024 * 1024
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w)$")
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class FleetError(Exception):
+    pass
+
+
+def window_seconds(window: str) -> float:
+    m = _DURATION.match(window or "")
+    if not m:
+        raise FleetError(f"--window {window!r}: a Prometheus duration such as 30s, 5m or 1h")
+    s = int(m.group(1)) * _UNIT_S[m.group(2)]
+    if s <= 0:
+        raise FleetError(f"--window {window!r}: must be longer than nothing")
+    return s
+
+
+@dataclass
+class Instance:
+    """One instance as Prometheus sees it: its facts (INFO field names), findings and status."""
+
+    name: str  # its `instance` label
+    facts: dict[str, Any]
+    findings: list[Finding]
+    status: int  # 0 OK, 1 warning, 2 critical, 3 unknown (the exporter could not read it)
+
+    @property
+    def worst(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
+
+    @property
+    def role(self) -> str:
+        return str((self.facts.get("info") or {}).get("role") or "")
+
+    def age_s(self, now: float) -> float | None:
+        at = self.facts.get("scraped_at")
+        return round(max(0.0, now - at), 1) if isinstance(at, (int, float)) else None
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        return {"instance": self.name, "status": ["ok", "warning", "critical", "unknown"][self.status],
+                "role": self.role or None, "reachable": bool(self.facts.get("reachable")),
+                "scraped_at": self.facts.get("scraped_at"), "age_s": self.age_s(now),
+                "findings": [f.to_dict() for f in self.findings], "window": self.facts.get("window")}
+
+
+@dataclass
+class Fleet:
+    prometheus: str
+    asked_at: float
+    window: str
+    seconds: float
+    queries: int
+    instances: list[Instance] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out = {"critical": 0, "warning": 0, "ok": 0, "unknown": 0}
+        for i in self.instances:
+            out[["ok", "warning", "critical", "unknown"][i.status]] += 1
+        return out
+
+
+def _rank(i: Instance) -> tuple[Any, ...]:
+    sev = [f.severity for f in i.findings]
+    return (-sev.count("critical"), -(i.status == 3), -sev.count("warning"), -len(sev), i.name)
+
+
+def judge(facts: dict[str, Any]) -> list[Finding]:
+    """The findings of one instance's facts from Prometheus: the same rules as `redis check` (the server's
+    own and redis.latency's fork rule); what needs the host, the files or the log has no facts here."""
+    from runbook.redis import assess as _assess
+    from runbook.redis import latency
+
+    out = _assess.assess(facts)
+    info = facts.get("info")
+    if facts.get("reachable") and info and info.get("latest_fork_usec"):
+        out += latency.assess({"reachable": True, "latest_fork_usec": info["latest_fork_usec"],
+                               "used_memory": info.get("used_memory"), "latency_events": []})
+    return sort_findings(out)
+
+
+def status_of(facts: dict[str, Any], findings: list[Finding]) -> int:
+    from runbook.redis.check import status_code
+
+    return status_code(facts, findings)
+
+
+def prometheus_base(url: str) -> str:
+    base = (url or "").rstrip("/")
+    if not re.match(r"^https?://[^/]", base):
+        raise FleetError(f"{url or '(none)'}: a Prometheus URL starts with http:// or https://")
+    return base
+
+
+def query_all(base: str, named: dict[str, str], at: float, timeout: float = TIMEOUT_S,
+              connections: int = CONNECTIONS) -> dict[str, list[exporter.Sample]]:
+    """Every query, evaluated at the same instant `at`, a few at a time over `connections` connections."""
+    import httpx
+
+    def one(client: httpx.Client, expr: str) -> list[exporter.Sample]:
+        try:
+            r = client.post(f"{base}/api/v1/query", data={"query": expr, "time": f"{at:.3f}"})
+        except httpx.TimeoutException:
+            raise FleetError(f"{base}: no answer within {timeout:g} s") from None
+        except httpx.HTTPError as e:
+            raise FleetError(f"{base}: cannot reach it: {e}") from None
+        if len(r.content) > MAX_BYTES:
+            raise FleetError(f"{base}: an answer larger than {MAX_BYTES // 1048576} MB: not read")
+        try:
+            body = r.json()
+        except ValueError:
+            raise FleetError(f"{base}: answered HTTP {r.status_code}, not JSON, for /api/v1/query "
+                             "(is it a Prometheus?)") from None
+        if not isinstance(body, dict) or body.get("status") != "success":
+            err = body.get("error") if isinstance(body, dict) else None
+            raise FleetError(f"{base}: refused the query {expr!r}: {err or f'HTTP {r.status_code}'}")
+        data = body.get("data") or {}
+        if data.get("resultType") != "vector":
+            raise FleetError(f"{base}: answered {data.get('resultType')!r} where a vector was asked")
+        return [(s["metric"], float(s["value"][1])) for s in data.get("result") or ()]
+
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    with httpx.Client(timeout=timeout, limits=limits, follow_redirects=False) as client:
+        with ThreadPoolExecutor(max_workers=connections) as pool:
+            futures = {k: pool.submit(one, client, q) for k, q in named.items()}
+            return {k: f.result() for k, f in futures.items()}
+
+
+def read_fleet(url: str, match: str = "", window: str = "5m", timeout: float = TIMEOUT_S) -> Fleet:
+    """The fleet, judged and ranked worst first."""
+    base = prometheus_base(url)
+    window_s = window_seconds(window)
+    t0 = time.monotonic()
+    at = time.time()
+    named = exporter.queries(match, window)
+    answers = query_all(base, named, at, timeout)
+    fleet = Fleet(base, at, window, 0.0, len(named))
+    for name, facts in exporter.facts_from(answers, window_s, at).items():
+        findings = judge(facts)
+        fleet.instances.append(Instance(name, facts, findings, status_of(facts, findings)))
+    fleet.instances.sort(key=_rank)
+    fleet.seconds = round(time.monotonic() - t0, 3)
+    return fleet
+
+
+def exit_code(fleet: Fleet) -> int:
+    from runbook.redis.check import aggregate
+
+    return aggregate([i.status for i in fleet.instances]) if fleet.instances else 3
+
+
+# ---------------------------------------------------------------- the live check beside it
+def live_url(instance: str, inventory: dict[str, Any]) -> tuple[str, Any]:
+    """The Redis URL to check live for an `instance` label, and its inventory target (None): the label when
+    it is a URL (redis_exporter's multi-target mode), else the inventory's one Redis target at that address
+    (an exporter's host:port; the inventory's `addresses`). Never a guess: FleetError when neither says."""
+    from runbook.alerts import target_at
+
+    t = inventory.get(instance) or target_at(instance, "redis", inventory)
+    if t is not None:
+        return t.url, t
+    if "://" in instance:
+        return instance, None
+    raise FleetError(f"{instance}: an exporter's address, not a Redis URL; name its Redis in the inventory "
+                     "(-i FILE: a target with that host in its URL or `addresses`)")
+
+
+def live_check(instance: str, inventory: dict[str, Any], timeout: float = 2.0) -> dict[str, Any]:
+    """The live `redis check` of one instance (over ssh when its inventory target says so): its report
+    (the JSON of redis check) and when it was read."""
+    import asyncio
+
+    from runbook.redis.check import assess_look, look, report, simulation_params
+
+    try:
+        url, target = live_url(instance, inventory)
+    except FleetError as e:
+        return {"instance": instance, "error": str(e), "read_at": time.time()}
+    kw = simulation_params(target, {}) if target is not None else {}
+    kw["simulate"] = False
+    facts = asyncio.run(look(url, timeout, 60.0, **kw))
+    findings = assess_look(facts)
+    return {"instance": instance, "report": report(facts, findings), "read_at": time.time()}
+
+
+def side_by_side(inst: Instance, live: dict[str, Any], now: float) -> list[tuple[str, str, str]]:
+    """(id, Prometheus' severity, the live severity) for every id either view names; a view that cannot
+    know an id says so ("not from Prometheus")."""
+    prom = {f.id: f.severity for f in inst.findings}
+    rep = live.get("report") or {}
+    got = {f["id"]: f["severity"] for f in rep.get("findings") or []}
+    rows = []
+    for fid in sorted(set(prom) | set(got), key=lambda x: (min(_SEV.get(prom.get(x, ""), 3),
+                                                              _SEV.get(got.get(x, ""), 3)), x)):
+        p = prom.get(fid) or ("not from Prometheus" if not computable(fid) else "-")
+        g = got.get(fid) or ("needs --interval" if fid in exporter.FROM_WINDOW else "-")
+        if live.get("error"):
+            g = "?"
+        rows.append((fid, p, g))
+    return rows
+
+
+_SEV = {"critical": 0, "warning": 1, "info": 2}
+
+
+def computable(fid: str) -> bool:
+    return fid in exporter.FROM_PROMETHEUS or fid in exporter.FROM_WINDOW
+
+
+def to_json(fleet: Fleet, live: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    now = time.time()
+    out: dict[str, Any] = {
+        "prometheus": fleet.prometheus, "asked_at": fleet.asked_at, "window": fleet.window,
+        "seconds": fleet.seconds, "queries": fleet.queries, "counts": fleet.counts(),
+        "instances": [i.to_dict(now) for i in fleet.instances],
+        "not_from_prometheus": exporter.NOT_FROM_PROMETHEUS,
+    }
+    if live is not None:
+        out["live"] = [{**x, "age_s": round(now - x["read_at"], 1)} for x in live]
+    return out
+
+
+def render(fleet: Fleet, show_all: bool = False, live: list[dict[str, Any]] | None = None) -> str:
+    from datetime import datetime, timezone
+
+    from runbook.text import plural
+    from runbook.text import printable as p
+
+    now = time.time()
+    c = fleet.counts()
+    when = datetime.fromtimestamp(fleet.asked_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines = [f"fleet: {plural(len(fleet.instances), 'instance')} from {p(fleet.prometheus)} at {when} "
+             f"(window {fleet.window}; {fleet.queries} queries, {fleet.seconds:.2f} s): {c['critical']:,} critical, "
+             f"{c['warning']:,} warning, {c['unknown']:,} unknown, {c['ok']:,} ok"]
+    width = max((len(p(i.name)) for i in fleet.instances[:200]), default=10)
+    quiet = 0
+    for i in fleet.instances:
+        if not i.findings and not show_all:
+            quiet += 1
+            continue
+        w = i.worst
+        status = ["OK", "WARNING", "CRITICAL", "UNKNOWN"][i.status]
+        what = f"{w.id}: {p(w.title)}" if w else "no findings"
+        more = f" (+{len(i.findings) - 1} more: {', '.join(f.id for f in i.findings[1:4])}" \
+               f"{', ...' if len(i.findings) > 4 else ''})" if len(i.findings) > 1 else ""
+        lines.append(f"{status:8}  {p(i.name):{width}}  {p(i.role or '-'):7}  {what}{more}")
+    if quiet:
+        lines.append(f"{'OK':8}  {plural(quiet, 'more instance')} with no finding (--all lists them)")
+    lines.append("not from Prometheus (a live `redis check` names them; --live N checks the worst N): "
+                 + ", ".join(exporter.NOT_FROM_PROMETHEUS))
+    by_name = {i.name: i for i in fleet.instances}
+    for x in live or []:
+        inst = by_name[x["instance"]]
+        rep = x.get("report") or {}
+        age_p = inst.age_s(now)
+        lines += ["", f"{p(inst.name)}: Prometheus (scraped {'?' if age_p is None else f'{age_p:g} s'} ago) "
+                      f"beside the live check (read {now - x['read_at']:.1f} s ago"
+                      f"{', ' + p(rep.get('status', '?')).upper() if rep else ''})"]
+        if x.get("error") or (rep and not rep.get("reachable")):
+            lines.append(f"  live: could not read: {p(x.get('error') or rep.get('error'))}")
+        rows = side_by_side(inst, x, now)
+        idw = max((len(r[0]) for r in rows), default=10)
+        lines.append(f"  {'finding':{idw}}  {'prometheus':20}  live")
+        for fid, a, b in rows:
+            lines.append(f"  {fid:{idw}}  {a:20}  {b}")
+        if not rows:
+            lines.append("  no findings in either view")
+    return "\n".join(lines)
