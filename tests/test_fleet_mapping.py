@@ -98,7 +98,11 @@ def test_an_instance_a_sparse_query_leaves_out_has_the_healthy_value() -> None:
     assert info["rdb_last_bgsave_status"] == "ok" and info["aof_last_write_status"] == "ok"
     assert info["rejected_connections"] == 0 and info["rdb_current_bgsave_time_sec"] == -1 and "db0" not in info
     assert "used_memory" not in info  # a dense series Prometheus did not give is unknown, not 0
-    down = exporter.facts_from({"up": [(inst, 0.0)], "down": [({"instance": "redis://10.0.0.2:6379"}, 0.0)]}, 300.0, 1e9)
+    job = {"job": "redis"}
+    down = exporter.facts_from({"up": [(inst, 0.0)], "scraped": [({**inst, **job}, 1e9)],
+                                "down": [({"instance": "redis://10.0.0.2:6379", **job}, 0.0),
+                                         ({"instance": "10.0.0.3:9100", "job": "node"}, 0.0)]}, 300.0, 1e9)
+    assert set(down) == {inst["instance"], "redis://10.0.0.2:6379"}  # a node_exporter down is none of ours
     assert not down[inst["instance"]]["reachable"] and not down["redis://10.0.0.2:6379"]["reachable"]
     assert "scrape" in down["redis://10.0.0.2:6379"]["error"]
 
@@ -116,3 +120,13 @@ def test_a_storm_is_named_from_the_window_by_the_same_rule() -> None:
     assert storm.severity == "critical" and storm.evidence["sync_full"] == "28 -> 40" and storm.evidence["window_s"] == 300.0
     quiet = exporter.facts_from({**answers, "w:d_sync_full": [], "w:d_sync_partial_err": []}, 300.0, 1e9)
     assert not judge(quiet[inst["instance"]])  # the same totals, nothing in the window: no storm now
+
+
+def test_every_rule_judged_from_prometheus_has_its_pre_filter() -> None:
+    from runbook import catalog
+    from runbook.redis import exporter
+
+    assert set(exporter.suspects()) == set(exporter.FROM_PROMETHEUS) | set(exporter.FROM_WINDOW)
+    assert all(fid in catalog.RULES for fid in exporter.suspects())
+    m = exporter.instance_matcher(['redis://10.0.0.1:6379', 'a"b\\c'])
+    assert m == 'instance=~"a\\"b\\\\\\\\c|redis://10\\\\.0\\\\.0\\\\.1:6379"'

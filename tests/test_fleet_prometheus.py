@@ -176,6 +176,11 @@ def test_findings_from_prometheus_equal_the_live_checks(fleet) -> None:
     rank = {"critical": 0, "unknown": 0, "warning": 1, "ok": 2}
     assert [rank[x] for x in order] == sorted(rank[x] for x in order)
     assert out["counts"]["ok"] == HEALTHY + 3
+    # the pre-filter judges only the instances where some rule's condition holds: the same findings as
+    # judging every instance on its full facts
+    _, every = _fleet_json(prom, "--judge-all")
+    assert {i["instance"]: [f["id"] for f in i["findings"]] for i in every["instances"]} == \
+        {i["instance"]: [f["id"] for f in i["findings"]] for i in out["instances"]}
 
     # (on the same fleet, its setup is most of the time) the text, the live drill-in, and bad input
     r = runbook("fleet", "--prometheus", prom.url, "--live", "2", "--window", "1m", "--timeout", "3", timeout=90)

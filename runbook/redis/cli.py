@@ -53,6 +53,8 @@ def register(sub: Any) -> None:
     f.add_argument("--all", action="store_true", help="list the instances with no finding too")
     f.add_argument("--json", action="store_true", help="JSON: the ranked instances with their findings")
     f.add_argument("--timeout", type=float, default=5.0, help="HTTP timeout per query, seconds (default 5)")
+    f.add_argument("--judge-all", action="store_true",
+                   help="read every instance's full facts and judge each one, without the pre-filter (slower)")
     f.set_defaults(fn=cmd_fleet)
 
 
@@ -274,7 +276,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         sys.stderr.write("runbook: --live and --timeout take a positive number\n")
         return 3
     try:
-        fleet = read_fleet(url, args.match, args.window, args.timeout)
+        fleet = read_fleet(url, args.match, args.window, args.timeout, judge_all=args.judge_all)
     except FleetError as e:
         sys.stderr.write(f"runbook: {e}\n")
         return 3

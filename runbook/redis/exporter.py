@@ -11,6 +11,7 @@ disk) is not guessed: NOT_FROM_PROMETHEUS names the findings only a live `redis 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -97,9 +98,10 @@ LABELLED = {
     "replica_offset": "max by (instance, slave_ip, slave_port, slave_state) (redis_connected_slave_offset_bytes{{{match}}})",
     "replica_lag": "max by (instance, slave_ip, slave_port, slave_state) (redis_connected_slave_lag_seconds{{{match}}})",
     "up": "max by (instance) (redis_up{{{match}}})",
-    # a scrape that failed (a server that hangs past the scrape timeout) leaves no redis_up: Prometheus' own up
-    "down": "max by (instance) ((up{{{match}}} == 0) and on (job) group by (job) (redis_up{{{match}}}))",
-    "scraped": "max by (instance) (timestamp(redis_up{{{match}}}))",
+    # a scrape that failed (a server that hangs past the scrape timeout) leaves no redis_up: Prometheus' own
+    # up, for the jobs that scrape redis_exporter (the jobs of `scraped`)
+    "down": "max by (instance, job) (up{{{match}}} == 0)",
+    "scraped": "max by (instance, job) (timestamp(redis_up{{{match}}}))",
 }
 
 # Counters over the window: what happened in it, so a storm is named from Prometheus' history.
@@ -147,13 +149,71 @@ def selector(match: str) -> str:
     return m
 
 
-def queries(match: str = "", window: str = "5m") -> dict[str, str]:
-    """Every query of one look at the fleet, by the name its answer is filed under."""
-    sel = selector(match)
+def queries(match: str = "", window: str = "5m", instances: Iterable[str] = ()) -> dict[str, str]:
+    """Every query of the full facts, by the name its answer is filed under: of the whole fleet, or of
+    these instances only (`instance=~"a|b"`)."""
+    sel = ",".join(x for x in (selector(match), instance_matcher(instances)) if x)
     out = {k: q.format(match=sel) for k, q in LABELLED.items()}
     out.update({f"s:{s.field}": s.query(sel) for s in SERIES})
     out.update({f"w:{k}": f"({q.format(match=sel, window=window)}) > 0" for k, q in WINDOW.items()})
     return out
+
+
+def instance_matcher(instances: Iterable[str]) -> str:
+    """`instance=~"..."` naming exactly these instances (RE2 and PromQL string escapes), "" for none."""
+    names = sorted(set(instances))
+    if not names:
+        return ""
+    alt = "|".join(re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", n) for n in names)
+    return 'instance=~"' + alt.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def suspects(match: str = "", window: str = "5m") -> dict[str, str]:
+    """The pre-filter: for each rule judged from Prometheus, a query for the instances where a necessary
+    condition of that rule holds (its own thresholds, a little wide of them against rounding). Only those
+    instances' full facts are read and judged: an instance none of these name cannot have a finding from
+    Prometheus (tests compare with --judge-all, which judges every instance on its full facts)."""
+    from runbook.redis import assess, latency
+
+    m = selector(match)
+    oom = _and('err="OOM"', m)
+    by = "max by (instance)"
+    q = {
+        "redis.unreachable": f"{by} (redis_up{{{m}}}) != 1",
+        "redis.memory.maxmemory_reached": f"{by} (redis_errors_total{{{oom}}}) > 0 or "
+                                          f"{by} (redis_memory_used_bytes{{{m}}}) >= 0.949 * "
+                                          f"({by} (redis_memory_max_bytes{{{m}}}) > 0)",
+        "redis.memory.fragmentation": f"{by} (redis_mem_fragmentation_bytes{{{m}}}) >= {assess.FRAG_MIN * 0.999:.0f} "
+                                      f"and {by} (redis_mem_fragmentation_ratio{{{m}}}) >= {assess.FRAG_RATIO * 0.999:g}",
+        "redis.clients.rejected": f"{by} (redis_rejected_connections_total{{{m}}}) > 0",
+        "redis.persistence.save_failing": f"{by} (redis_rdb_last_bgsave_status{{{m}}}) != 1",
+        "redis.persistence.aof_write_failing": f"{by} (redis_aof_last_write_status{{{m}}}) != 1",
+        "redis.persistence.aof_fsync_slow": f"{by} (redis_aof_delayed_fsync{{{m}}}) > 0",
+        "redis.persistence.save_slow": f"{by} (redis_rdb_bgsave_in_progress{{{m}}}) > 0 or "
+                                       f"{by} (redis_aof_rewrite_in_progress{{{m}}}) > 0",
+        "redis.replication.link_down": f"{by} (redis_master_link_up{{{m}}}) != 1",
+        "redis.replication.replica_lag": f"{by} (redis_connected_slave_lag_seconds{{{m}}}) > {assess.LAG_SECONDS - 1} or "
+                                         f"({by} (redis_master_repl_offset{{{m}}}) - min by (instance) "
+                                         f"(redis_connected_slave_offset_bytes{{{m}}})) > {assess.LAG_BYTES - 1024}",
+        "redis.latency.fork": f"{by} (redis_latest_fork_seconds{{{m}}}) >= {latency.FORK_MS / 1000 * 0.999:g}",
+        "redis.replication.full_sync_storm": f"{by} (increase(redis_replica_resyncs_full{{{m}}}[{window}])) > 0",
+        # the backlog covers less than the outage to survive at the write rate (redis_exporter always exports
+        # the backlog's size: INFO has it on every server)
+        "redis.replication.backlog_too_small": f"{by} (redis_replication_backlog_bytes{{{m}}}) / "
+                                               f"{by} (rate(redis_master_repl_offset{{{m}}}[{window}])) "
+                                               f"< {assess.DEFAULT_OUTAGE_S * 1.01:g}",
+    }
+    return q
+
+
+def _and(*matchers: str) -> str:
+    return ",".join(x for x in matchers if x)
+
+
+def scrape_failed(answers: dict[str, list[Sample]]) -> set[str]:
+    """The instances of a redis_exporter job (one that gives redis_up) whose scrape failed (up 0)."""
+    jobs = {labels.get("job") for labels, _ in answers.get("scraped", ())}
+    return {labels.get("instance", "") for labels, _ in answers.get("down", ()) if labels.get("job") in jobs}
 
 
 def _by_instance(samples: Iterable[Sample]) -> dict[str, float]:
@@ -165,7 +225,7 @@ def facts_from(answers: dict[str, list[Sample]], window_s: float, now: float) ->
     url, reachable, info (INFO's field names), window (the counters' increase over it), scraped_at.
     config is {}: read, but nothing of it is exported (so no rule takes it for CONFIG refused)."""
     up = _by_instance(answers.get("up", ()))
-    for inst in _by_instance(answers.get("down", ())):
+    for inst in scrape_failed(answers):
         up.setdefault(inst, -1.0)
     scraped = _by_instance(answers.get("scraped", ()))
     fleet: dict[str, dict[str, Any]] = {}

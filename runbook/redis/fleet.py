@@ -114,16 +114,24 @@ def prometheus_base(url: str) -> str:
     return base
 
 
-def query_all(base: str, named: dict[str, str], at: float, timeout: float = TIMEOUT_S,
-              connections: int = CONNECTIONS) -> dict[str, list[exporter.Sample]]:
-    """Every query, evaluated at the same instant `at`, a few at a time over `connections` connections."""
+def client(base: str, timeout: float = TIMEOUT_S, connections: int = CONNECTIONS) -> Any:
+    """One HTTP client for a look: a few kept-alive connections (no CA bundle loaded for plain http)."""
     import httpx
 
-    def one(client: httpx.Client, expr: str) -> list[exporter.Sample]:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.Client(timeout=timeout, limits=limits, follow_redirects=False, verify=base.startswith("https:"))
+
+
+def query_all(base: str, named: dict[str, str], at: float, http: Any,
+              connections: int = CONNECTIONS) -> dict[str, list[exporter.Sample]]:
+    """Every query, evaluated at the same instant `at`, a few at a time over the client's connections."""
+    import httpx
+
+    def one(expr: str) -> list[exporter.Sample]:
         try:
-            r = client.post(f"{base}/api/v1/query", data={"query": expr, "time": f"{at:.3f}"})
+            r = http.post(f"{base}/api/v1/query", data={"query": expr, "time": f"{at:.3f}"})
         except httpx.TimeoutException:
-            raise FleetError(f"{base}: no answer within {timeout:g} s") from None
+            raise FleetError(f"{base}: no answer within {http.timeout.read:g} s") from None
         except httpx.HTTPError as e:
             raise FleetError(f"{base}: cannot reach it: {e}") from None
         if len(r.content) > MAX_BYTES:
@@ -141,28 +149,64 @@ def query_all(base: str, named: dict[str, str], at: float, timeout: float = TIME
             raise FleetError(f"{base}: answered {data.get('resultType')!r} where a vector was asked")
         return [(s["metric"], float(s["value"][1])) for s in data.get("result") or ()]
 
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    with httpx.Client(timeout=timeout, limits=limits, follow_redirects=False) as client:
-        with ThreadPoolExecutor(max_workers=connections) as pool:
-            futures = {k: pool.submit(one, client, q) for k, q in named.items()}
-            return {k: f.result() for k, f in futures.items()}
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        futures = {k: pool.submit(one, q) for k, q in named.items()}
+        return {k: f.result() for k, f in futures.items()}
 
 
-def read_fleet(url: str, match: str = "", window: str = "5m", timeout: float = TIMEOUT_S) -> Fleet:
-    """The fleet, judged and ranked worst first."""
+WIDE = 0.25  # past this share of the fleet under suspicion, the whole fleet's facts are read at once
+
+
+def read_fleet(url: str, match: str = "", window: str = "5m", timeout: float = TIMEOUT_S,
+               judge_all: bool = False) -> Fleet:
+    """The fleet, judged and ranked worst first. First the instances Prometheus knows (when each was
+    scraped) and those where a necessary condition of some rule holds (exporter.suspects); then the full
+    facts of those alone, judged by the rules. judge_all: the full facts of every instance, every one judged."""
     base = prometheus_base(url)
     window_s = window_seconds(window)
     t0 = time.monotonic()
-    at = time.time()
-    named = exporter.queries(match, window)
-    answers = query_all(base, named, at, timeout)
-    fleet = Fleet(base, at, window, 0.0, len(named))
-    for name, facts in exporter.facts_from(answers, window_s, at).items():
-        findings = judge(facts)
-        fleet.instances.append(Instance(name, facts, findings, status_of(facts, findings)))
+    at = time.time()  # every query is evaluated at this instant: one consistent view
+    with client(base, timeout) as http:
+        answers, suspects, asked = _read(base, match, window, at, http, judge_all)
+    fleet = Fleet(base, at, window, 0.0, asked)
+    judged = exporter.facts_from(answers, window_s, at)
+    for name, facts in judged.items():
+        if suspects is None or name in suspects:
+            findings = judge(facts)
+            fleet.instances.append(Instance(name, facts, findings, status_of(facts, findings)))
+    for labels, at_s in answers.get("scraped", ()):  # no rule's condition holds: nothing to judge
+        name = labels.get("instance", "")
+        if name not in judged or (suspects is not None and name not in suspects):
+            fleet.instances.append(Instance(name, {"url": name, "reachable": True, "source": "prometheus",
+                                                   "scraped_at": at_s, "judged": False}, [], 0))
     fleet.instances.sort(key=_rank)
     fleet.seconds = round(time.monotonic() - t0, 3)
     return fleet
+
+
+def _read(base: str, match: str, window: str, at: float, http: Any,
+          judge_all: bool) -> tuple[dict[str, list[exporter.Sample]], set[str] | None, int]:
+    """(the answers, the suspects (None: every instance is judged), how many queries were asked)."""
+    full = exporter.queries(match, window)
+    if judge_all:
+        return query_all(base, full, at, http), None, len(full)
+    first = query_all(base, {"scraped": full["scraped"], "down": full["down"],
+                             **{f"x:{k}": q for k, q in exporter.suspects(match, window).items()}}, at, http)
+    asked = len(first)
+    suspects = {labels.get("instance", "") for k, got in first.items() if k.startswith("x:") for labels, _ in got}
+    suspects |= exporter.scrape_failed(first)
+    size = len({labels.get("instance", "") for labels, _ in first["scraped"]} | suspects)
+    if len(suspects) > WIDE * size:
+        answers = query_all(base, full, at, http)
+        asked += len(full)
+    elif suspects:
+        narrow = exporter.queries(match, window, suspects)
+        answers = query_all(base, narrow, at, http)
+        asked += len(narrow)
+    else:
+        answers = {}
+    answers["scraped"], answers["down"] = first["scraped"], first["down"]
+    return answers, suspects, asked
 
 
 def exit_code(fleet: Fleet) -> int:
