@@ -74,6 +74,7 @@ def test_what_cannot_be_read_is_one_line_and_exit_3(tmp_path) -> None:
     for argv, said in ((["--prometheus", dead], "cannot reach it"),
                        (["--prometheus", "ftp://x"], "starts with http"),
                        (["--prometheus", dead, "--window", "5 minutes"], "--window"),
+                       (["--prometheus", dead, "--tui"], "cannot reach it"),
                        ([], "starts with http")):
         r = runbook("fleet", *argv, env={"RUNBOOK_PROMETHEUS": ""})
         assert r.returncode == 3 and said in r.stderr and r.stderr.count("\n") == 1 and not r.stdout, (argv, r.stderr)
@@ -86,5 +87,7 @@ def test_something_else_than_a_prometheus_is_said(tmp_path) -> None:
         r = runbook("fleet", "--prometheus", ex.url, "--timeout", "2")
         assert r.returncode == 3 and "is it a Prometheus?" in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert time.monotonic() - t < 20
+        r = runbook("fleet", "--prometheus", ex.url, "--tui", "--timeout", "2")  # said before any screen
+        assert r.returncode == 3 and "is it a Prometheus?" in r.stderr and not r.stdout, r.stderr
     finally:
         ex.stop()

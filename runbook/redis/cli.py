@@ -52,6 +52,8 @@ def register(sub: Any) -> None:
                    help="the Redis targets behind the instances (ssh, addresses) for the live checks")
     f.add_argument("--all", action="store_true", help="list the instances with no finding too")
     f.add_argument("--json", action="store_true", help="JSON: the ranked instances with their findings")
+    f.add_argument("--tui", action="store_true",
+                   help="the fleet as a table (sortable, filtered as you type); Enter checks an instance live")
     f.add_argument("--timeout", type=float, default=5.0, help="HTTP timeout per query, seconds (default 5)")
     f.add_argument("--judge-all", action="store_true",
                    help="read every instance's full facts and judge each one, without the pre-filter (slower)")
@@ -275,6 +277,15 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if args.live < 0 or args.timeout <= 0:
         sys.stderr.write("runbook: --live and --timeout take a positive number\n")
         return 3
+    if args.tui:
+        from runbook.redis.fleet import FleetSource, reachable
+
+        try:  # what cannot be read is said here, without a screen, as without --tui
+            reachable(url, args.timeout)
+        except FleetError as e:
+            sys.stderr.write(f"runbook: {e}\n")
+            return 3
+        return args.screens.fleet(FleetSource(url, args.match, args.window, args.timeout, inventory))
     try:
         fleet = read_fleet(url, args.match, args.window, args.timeout, judge_all=args.judge_all)
     except FleetError as e:

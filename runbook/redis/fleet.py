@@ -154,6 +154,26 @@ def query_all(base: str, named: dict[str, str], at: float, http: Any,
         return {k: f.result() for k, f in futures.items()}
 
 
+def reachable(url: str, timeout: float = TIMEOUT_S) -> str:
+    """The Prometheus' version when it answers its build info; FleetError (one line) when not: said before
+    a screen opens."""
+    base = prometheus_base(url)
+    import httpx
+
+    try:
+        with client(base, timeout, 1) as http:
+            r = http.get(f"{base}/api/v1/status/buildinfo")
+    except httpx.TimeoutException:
+        raise FleetError(f"{base}: no answer within {timeout:g} s") from None
+    except httpx.HTTPError as e:
+        raise FleetError(f"{base}: cannot reach it: {e}") from None
+    try:
+        return str(r.json()["data"]["version"])
+    except (ValueError, KeyError, TypeError):
+        raise FleetError(f"{base}: answered HTTP {r.status_code} for /api/v1/status/buildinfo "
+                         "(is it a Prometheus?)") from None
+
+
 WIDE = 0.25  # past this share of the fleet under suspicion, the whole fleet's facts are read at once
 
 
@@ -332,3 +352,52 @@ def render(fleet: Fleet, show_all: bool = False, live: list[dict[str, Any]] | No
         if not rows:
             lines.append("  no findings in either view")
     return "\n".join(lines)
+
+
+class FleetSource:
+    """What the fleet screen shows, as plain data (the TUI renders it and knows nothing of Redis): load()
+    reads the fleet (in the screen's worker thread), live(name) checks one instance live and puts its
+    findings beside Prometheus'."""
+
+    def __init__(self, url: str, match: str = "", window: str = "5m", timeout: float = TIMEOUT_S,
+                 inventory: dict[str, Any] | None = None) -> None:
+        self.url, self.match, self.window, self.timeout = url, match, window, timeout
+        self.inventory = inventory or {}
+        self.fleet: Fleet | None = None
+
+    def load(self) -> dict[str, Any]:
+        """{"title", "rows": [{instance, status, role, worst, worst_severity, findings, age_s}]}; FleetError
+        when Prometheus cannot be read."""
+        from runbook.text import plural
+
+        fleet = read_fleet(self.url, self.match, self.window, self.timeout)
+        self.fleet = fleet
+        now = time.time()
+        c = fleet.counts()
+        rows = [{"instance": i.name, "status": ["ok", "warning", "critical", "unknown"][i.status],
+                 "rank": n, "role": i.role, "worst": f"{i.worst.id}: {i.worst.title}" if i.worst else "",
+                 "worst_severity": i.worst.severity if i.worst else "", "findings": len(i.findings),
+                 "ids": " ".join(f.id for f in i.findings), "age_s": i.age_s(now)}
+                for n, i in enumerate(fleet.instances)]
+        title = (f"{plural(len(rows), 'instance')} from {fleet.prometheus} (window {fleet.window}, "
+                 f"{fleet.queries} queries, {fleet.seconds:.2f} s): {c['critical']:,} critical, "
+                 f"{c['warning']:,} warning, {c['unknown']:,} unknown, {c['ok']:,} ok")
+        return {"title": title, "rows": rows, "code": exit_code(fleet) if rows else 3}
+
+    def live(self, name: str) -> dict[str, Any]:
+        """Prometheus' view and the live check of one instance: {"instance", "prometheus": {age_s,
+        findings}, "live": {age_s, status, error, findings}, "rows": [(id, prometheus, live)]}."""
+        assert self.fleet is not None
+        inst = next(i for i in self.fleet.instances if i.name == name)
+        got = live_check(name, self.inventory, min(self.timeout, 2.0))
+        now = time.time()
+        rep = got.get("report") or {}
+        return {
+            "instance": name,
+            "prometheus": {"age_s": inst.age_s(now), "status": ["ok", "warning", "critical", "unknown"][inst.status],
+                           "findings": [(f.severity, f.id, f.title) for f in inst.findings]},
+            "live": {"age_s": round(now - got["read_at"], 1), "status": rep.get("status", "unknown"),
+                     "error": got.get("error") or (rep.get("error") if rep and not rep.get("reachable") else None),
+                     "findings": [(f["severity"], f["id"], f["title"]) for f in rep.get("findings") or []]},
+            "rows": side_by_side(inst, got, now),
+        }
