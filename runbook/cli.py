@@ -473,8 +473,7 @@ def _extensions() -> list[Callable[[Any], None]]:
 
 class Screens:
     """The TUI, handed down to the domain commands that may open it (`rehearse`, `gc analyze --tui`,
-    `fleet --tui`): only
-    the command line imports runbook.tui, so nothing below it reaches up."""
+    `fleet --tui`): only the command line imports runbook.tui, so nothing below it reaches up."""
 
     @staticmethod
     def run_playbook(*args: Any, **kw: Any) -> int:

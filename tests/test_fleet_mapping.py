@@ -130,3 +130,14 @@ def test_every_rule_judged_from_prometheus_has_its_pre_filter() -> None:
     assert all(fid in catalog.RULES for fid in exporter.suspects())
     m = exporter.instance_matcher(['redis://10.0.0.1:6379', 'a"b\\c'])
     assert m == 'instance=~"a\\"b\\\\\\\\c|redis://10\\\\.0\\\\.0\\\\.1:6379"'
+
+
+def test_the_readme_tables_are_the_mapping() -> None:
+    from conftest import ROOT
+    from runbook.redis import exporter
+
+    readme = (ROOT / "README.md").read_text()
+    for s in exporter.SERIES:
+        assert f"| `{s.series}{'{' + s.only + '}' if s.only else ''}` |" in readme, s.series
+    for fid, why in exporter.NOT_FROM_PROMETHEUS.items():
+        assert f"| `{fid}` | {why} |" in readme, fid
