@@ -64,8 +64,9 @@ class RedisExporter(Process):
     """redis_exporter in its multi-target mode (/scrape?target=redis://...), the way one exporter serves many
     servers: Prometheus' relabelling gives each series the server's URL as `instance`."""
 
-    def start(self) -> "RedisExporter":
-        self._start([REDIS_EXPORTER, f"-web.listen-address=127.0.0.1:{self.port}", "-redis.addr="])
+    def start(self, addr: str = "") -> "RedisExporter":
+        """addr: the one server it serves at /metrics (its own address is then the series' instance)."""
+        self._start([REDIS_EXPORTER, f"-web.listen-address=127.0.0.1:{self.port}", f"-redis.addr={addr}"])
         wait_for(lambda: urllib.request.urlopen(f"{self.url}/metrics", timeout=2).status == 200,
                  f"redis_exporter on {self.url} ({self.log()})")
         return self

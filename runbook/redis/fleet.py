@@ -237,9 +237,13 @@ def exit_code(fleet: Fleet) -> int:
 
 # ---------------------------------------------------------------- the live check beside it
 def live_url(instance: str, inventory: dict[str, Any]) -> tuple[str, Any]:
-    """The Redis URL to check live for an `instance` label, and its inventory target (None): the label when
-    it is a URL (redis_exporter's multi-target mode), else the inventory's one Redis target at that address
-    (an exporter's host:port; the inventory's `addresses`). Never a guess: FleetError when neither says."""
+    """The Redis URL to check live for an `instance` label, and its inventory target (None): the inventory's
+    target of that name, URL or address (alerts.target_at); the label itself when it is a URL (redis_exporter's
+    multi-target mode); for an exporter's address (host:port, one exporter beside each server), the one Redis
+    target of the inventory on that host (its URL's or one of its `addresses`). Never a guess: FleetError
+    when none says, or several."""
+    from urllib.parse import urlsplit
+
     from runbook.alerts import target_at
 
     t = inventory.get(instance) or target_at(instance, "redis", inventory)
@@ -247,8 +251,15 @@ def live_url(instance: str, inventory: dict[str, Any]) -> tuple[str, Any]:
         return t.url, t
     if "://" in instance:
         return instance, None
-    raise FleetError(f"{instance}: an exporter's address, not a Redis URL; name its Redis in the inventory "
-                     "(-i FILE: a target with that host in its URL or `addresses`)")
+    host = (urlsplit(f"x://{instance}").hostname or "").lower()
+    on_host = [x for x in inventory.values() if x.kind == "redis"
+               and host and (host == (urlsplit(x.url).hostname or "").lower() or host in x.addresses)]
+    if len(on_host) == 1:
+        return on_host[0].url, on_host[0]
+    raise FleetError(f"{instance}: an exporter's address, not a Redis URL; "
+                     + ("several Redis targets of the inventory are on that host: name it as the instance"
+                        if on_host else "name its Redis in the inventory (-i FILE: a target with that host in "
+                                        "its URL or `addresses`)"))
 
 
 def live_check(instance: str, inventory: dict[str, Any], timeout: float = 2.0) -> dict[str, Any]:
