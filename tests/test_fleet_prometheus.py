@@ -195,3 +195,35 @@ def test_findings_from_prometheus_equal_the_live_checks(fleet) -> None:
     assert r.returncode == 3 and "knows no Redis instance" in r.stderr and r.stderr.count("\n") == 1
     r = runbook("fleet", "--prometheus", prom.url, "--match", "job=")
     assert r.returncode == 3 and "refused the query" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not shutil.which("redis-benchmark"), reason="needs redis-benchmark (redis-tools)")
+def test_a_full_sync_storm_is_named_from_prometheus_history_as_from_two_live_samples(tmp_path) -> None:
+    """The Twilio rehearsal's master (three replicas cut off 2.5 s under a steady writer, a backlog and an
+    output-buffer limit too small: they resync over and over): Prometheus names the storm from the
+    increase of its counters over the window, as `redis check --interval` does from two reads."""
+    from runbook.sandbox.procs import Sandbox
+    from runbook.sandbox.scenarios import build_twilio
+
+    with Sandbox("fleet-storm", say=lambda s: None) as sb:  # its processes stop with it, by pid
+        built = build_twilio(sb)
+        url = built.targets["master"].url
+        ex = RedisExporter(tmp_path, "redis_exporter").start()
+        prom = Prometheus(tmp_path, "prometheus")
+        try:
+            prom.start_jobs([redis_job(ex, [url])])
+
+            def named():
+                code, out = _fleet_json(prom, "--window", "20s")
+                ids = {f["id"] for i in out.get("instances", []) for f in i["findings"]}
+                return out if "redis.replication.full_sync_storm" in ids else None
+
+            out = wait_for(named, "the storm named from Prometheus", timeout=45, every=1)
+            (storm,) = [f for f in out["instances"][0]["findings"] if f["id"] == "redis.replication.full_sync_storm"]
+            assert storm["severity"] == "critical" and storm["evidence"]["window_s"] == 20.0
+            r = runbook("redis", "check", url, "--json", "--no-preview", "--interval", "2", timeout=60)
+            live = {f["id"] for f in json.loads(r.stdout)[0]["findings"]}
+            assert "redis.replication.full_sync_storm" in live, live
+        finally:
+            prom.stop()
+            ex.stop()
