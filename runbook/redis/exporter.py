@@ -38,14 +38,12 @@ class Series:
     field: str
     convert: Callable[[float], Any] = _int
     healthy: float | None = None
-    by: tuple[str, ...] = ()  # labels kept besides instance (a replica's master, a replica's address)
     only: str = ""  # a label filter inside the selector (errors_total: err="OOM")
     sum: bool = False  # summed over the instance's series (the databases' keys)
 
     def query(self, match: str) -> str:
         sel = ",".join(x for x in (self.only, match) if x)
-        keep = ", ".join(("instance", *self.by))
-        q = f"{'sum' if self.sum else 'max'} by ({keep}) ({self.series}{{{sel}}})"
+        q = f"{'sum' if self.sum else 'max'} by (instance) ({self.series}{{{sel}}})"
         if self.healthy is None:
             return q
         return f"{q} != {self.healthy:g}"
@@ -92,7 +90,7 @@ SERIES: tuple[Series, ...] = (
 # Series whose labels carry the facts: the server's role and policy, a replica's link, a master's replicas.
 INFO_LABELS = ("role", "maxmemory_policy", "redis_mode", "redis_version", "tcp_port")
 LABELLED = {
-    "info": f"max by (instance, {', '.join(INFO_LABELS)}) (redis_instance_info{{{{{{match}}}}}})",
+    "info": "max by (instance, " + ", ".join(INFO_LABELS) + ") (redis_instance_info{{{match}}})",
     "link": "max by (instance, master_host, master_port) (redis_master_link_up{{{match}}})",
     "sync": "max by (instance) (redis_master_sync_in_progress{{{match}}}) > 0",
     "replica_offset": "max by (instance, slave_ip, slave_port, slave_state) (redis_connected_slave_offset_bytes{{{match}}})",

@@ -128,16 +128,22 @@ def query_all(base: str, named: dict[str, str], at: float, http: Any,
     import httpx
 
     def one(expr: str) -> list[exporter.Sample]:
+        import json
+
         try:
-            r = http.post(f"{base}/api/v1/query", data={"query": expr, "time": f"{at:.3f}"})
+            with http.stream("POST", f"{base}/api/v1/query", data={"query": expr, "time": f"{at:.3f}"}) as r:
+                chunks, size = [], 0
+                for chunk in r.iter_bytes():
+                    size += len(chunk)
+                    if size > MAX_BYTES:
+                        raise FleetError(f"{base}: an answer larger than {MAX_BYTES // 1048576} MB: not read")
+                    chunks.append(chunk)
         except httpx.TimeoutException:
             raise FleetError(f"{base}: no answer within {http.timeout.read:g} s") from None
         except httpx.HTTPError as e:
             raise FleetError(f"{base}: cannot reach it: {e}") from None
-        if len(r.content) > MAX_BYTES:
-            raise FleetError(f"{base}: an answer larger than {MAX_BYTES // 1048576} MB: not read")
         try:
-            body = r.json()
+            body = json.loads(b"".join(chunks))
         except ValueError:
             raise FleetError(f"{base}: answered HTTP {r.status_code}, not JSON, for /api/v1/query "
                              "(is it a Prometheus?)") from None
@@ -280,7 +286,7 @@ def live_check(instance: str, inventory: dict[str, Any], timeout: float = 2.0) -
     return {"instance": instance, "report": report(facts, findings), "read_at": time.time()}
 
 
-def side_by_side(inst: Instance, live: dict[str, Any], now: float) -> list[tuple[str, str, str]]:
+def side_by_side(inst: Instance, live: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(id, Prometheus' severity, the live severity) for every id either view names; a view that cannot
     know an id says so ("not from Prometheus")."""
     prom = {f.id: f.severity for f in inst.findings}
@@ -355,7 +361,7 @@ def render(fleet: Fleet, show_all: bool = False, live: list[dict[str, Any]] | No
                       f"{', ' + p(rep.get('status', '?')).upper() if rep else ''})"]
         if x.get("error") or (rep and not rep.get("reachable")):
             lines.append(f"  live: could not read: {p(x.get('error') or rep.get('error'))}")
-        rows = side_by_side(inst, x, now)
+        rows = side_by_side(inst, x)
         idw = max((len(r[0]) for r in rows), default=10)
         lines.append(f"  {'finding':{idw}}  {'prometheus':20}  live")
         for fid, a, b in rows:
@@ -410,5 +416,5 @@ class FleetSource:
             "live": {"age_s": round(now - got["read_at"], 1), "status": rep.get("status", "unknown"),
                      "error": got.get("error") or (rep.get("error") if rep and not rep.get("reachable") else None),
                      "findings": [(f["severity"], f["id"], f["title"]) for f in rep.get("findings") or []]},
-            "rows": side_by_side(inst, got, now),
+            "rows": side_by_side(inst, got),
         }
