@@ -168,7 +168,7 @@ def bind(playbook: Any, spec: Any, alert: Alert, inventory: dict[str, Any]) -> t
         except ExprError as e:
             missing.append(f"{role}: {e} (the alert's labels: {', '.join(sorted(alert.labels))})")
             continue
-        named = inventory.get(value) or _by_address(value, playbook.targets[role].kind, inventory)
+        named = inventory.get(value) or target_at(value, playbook.targets[role].kind, inventory)
         if named is not None:
             targets[role] = replace(named, name=role)
             continue
@@ -198,7 +198,7 @@ def given_inputs(spec: Any, alert: Alert) -> tuple[dict[str, str], list[str]]:
     return inputs, missing
 
 
-def _by_address(value: str, kind: str, inventory: dict[str, Any]) -> Any:
+def target_at(value: str, kind: str, inventory: dict[str, Any]) -> Any:
     """The one inventory target of this kind at the address an alert's label gives (host:port, or a URL):
     the same host (its URL's, or one of its `addresses`), and the same port unless the target's URL gives
     none. None when none or several are."""

@@ -472,8 +472,8 @@ def _extensions() -> list[Callable[[Any], None]]:
 
 
 class Screens:
-    """The TUI, handed down to the domain commands that may open it (`rehearse`, `gc analyze --tui`): only
-    the command line imports runbook.tui, so nothing below it reaches up."""
+    """The TUI, handed down to the domain commands that may open it (`rehearse`, `gc analyze --tui`,
+    `fleet --tui`): only the command line imports runbook.tui, so nothing below it reaches up."""
 
     @staticmethod
     def run_playbook(*args: Any, **kw: Any) -> int:
@@ -486,6 +486,12 @@ class Screens:
         from runbook.tui import launch
 
         return launch.gc_report(files)
+
+    @staticmethod
+    def fleet(source: Any) -> int:
+        from runbook.tui import launch
+
+        return launch.fleet(source)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,8 +64,9 @@ class RedisExporter(Process):
     """redis_exporter in its multi-target mode (/scrape?target=redis://...), the way one exporter serves many
     servers: Prometheus' relabelling gives each series the server's URL as `instance`."""
 
-    def start(self) -> "RedisExporter":
-        self._start([REDIS_EXPORTER, f"-web.listen-address=127.0.0.1:{self.port}", "-redis.addr="])
+    def start(self, addr: str = "") -> "RedisExporter":
+        """addr: the one server it serves at /metrics (its own address is then the series' instance)."""
+        self._start([REDIS_EXPORTER, f"-web.listen-address=127.0.0.1:{self.port}", f"-redis.addr={addr}"])
         wait_for(lambda: urllib.request.urlopen(f"{self.url}/metrics", timeout=2).status == 200,
                  f"redis_exporter on {self.url} ({self.log()})")
         return self
@@ -86,24 +87,33 @@ class NodeExporter(Process):
         return self.url.split("://", 1)[1]
 
 
+def redis_job(exporter: RedisExporter, redis_urls: list[str], name: str = "redis") -> dict[str, Any]:
+    """A scrape job through redis_exporter's multi-target endpoint, each series named after its server."""
+    return {
+        "job_name": name, "metrics_path": "/scrape", "scrape_interval": "1s",
+        "static_configs": [{"targets": redis_urls}],
+        "relabel_configs": [
+            {"source_labels": ["__address__"], "target_label": "__param_target"},
+            {"source_labels": ["__param_target"], "target_label": "instance"},
+            {"target_label": "__address__", "replacement": exporter.url.split("://", 1)[1]},
+        ],
+    }
+
+
 class Prometheus(Process):
     def start(self, rules: Path, alertmanager: str, exporter: RedisExporter, redis_urls: list[str],
               node: NodeExporter | None = None) -> "Prometheus":
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        jobs = [redis_job(exporter, redis_urls)] + (
+            [{"job_name": "node", "scrape_interval": "1s", "static_configs": [{"targets": [node.address]}]}]
+            if node else [])
+        return self.start_jobs(jobs, {
             "rule_files": [str(rules)],
-            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager.split("://", 1)[1]]}]}]},
-            "scrape_configs": [{
-                "job_name": "redis", "metrics_path": "/scrape", "scrape_interval": "1s",
-                "static_configs": [{"targets": redis_urls}],
-                "relabel_configs": [
-                    {"source_labels": ["__address__"], "target_label": "__param_target"},
-                    {"source_labels": ["__param_target"], "target_label": "instance"},
-                    {"target_label": "__address__", "replacement": exporter.url.split("://", 1)[1]},
-                ],
-            }] + ([{"job_name": "node", "scrape_interval": "1s", "static_configs": [{"targets": [node.address]}]}]
-                  if node else []),
-        }
+            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager.split("://", 1)[1]]}]}]}})
+
+    def start_jobs(self, jobs: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> "Prometheus":
+        """Prometheus scraping these jobs every second (evaluating every second)."""
+        config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, **(extra or {}),
+                  "scrape_configs": jobs}
         (self.dir / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
         self._start([PROMETHEUS, f"--config.file={self.dir / 'prometheus.yml'}",
                      f"--storage.tsdb.path={self.dir / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}"])

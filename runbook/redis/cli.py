@@ -40,6 +40,25 @@ def register(sub: Any) -> None:
                    help="let the restart simulation load the modules the config names (runs their code)")
     c.set_defaults(fn=cmd_check)
 
+    f = sub.add_parser("fleet", help="every Redis a Prometheus knows (redis_exporter), ranked worst first by runbook's findings")
+    f.add_argument("--prometheus", metavar="URL", default=None,
+                   help="the Prometheus that scrapes redis_exporter (default $RUNBOOK_PROMETHEUS)")
+    f.add_argument("--match", metavar="SELECTOR", default="",
+                   help='label matchers for the exporter\'s series, e.g. \'job="redis",env="prod"\'')
+    f.add_argument("--window", metavar="DUR", default="5m",
+                   help="counters (full syncs, rejected connections, evictions) over this window (default 5m)")
+    f.add_argument("--live", type=int, default=0, metavar="N", help="also check the worst N live, beside Prometheus' view")
+    f.add_argument("-i", "--inventory", metavar="FILE",
+                   help="the Redis targets behind the instances (ssh, addresses) for the live checks")
+    f.add_argument("--all", action="store_true", help="list the instances with no finding too")
+    f.add_argument("--json", action="store_true", help="JSON: the ranked instances with their findings")
+    f.add_argument("--tui", action="store_true",
+                   help="the fleet as a table (sortable, filtered as you type); Enter checks an instance live")
+    f.add_argument("--timeout", type=float, default=5.0, help="HTTP timeout per query, seconds (default 5)")
+    f.add_argument("--judge-all", action="store_true",
+                   help="read every instance's full facts and judge each one, without the pre-filter (slower)")
+    f.set_defaults(fn=cmd_fleet)
+
 
 async def discover(facts: dict[str, Any], url: str, timeout: float) -> list[str]:
     """More instances named by one already read: a Sentinel's masters and replicas, a cluster's nodes."""
@@ -238,3 +257,53 @@ def render(r: dict[str, Any]) -> str:
     if not r["findings"] and r["reachable"]:
         lines.append("  no findings")
     return "\n".join(lines)
+
+
+def cmd_fleet(args: argparse.Namespace) -> int:
+    import os
+
+    from runbook.redis.fleet import FleetError, exit_code, live_check, prometheus_base, read_fleet, render, \
+        to_json, window_seconds
+    from runbook.targets import TargetError, load_inventory
+
+    url = args.prometheus or os.environ.get("RUNBOOK_PROMETHEUS") or ""
+    try:
+        prometheus_base(url)
+        window_seconds(args.window)
+        inventory = load_inventory(args.inventory) if args.inventory else {}
+    except (FleetError, TargetError, ValueError) as e:
+        sys.stderr.write(f"runbook: {e}\n")
+        return 3
+    if args.live < 0 or args.timeout <= 0:
+        sys.stderr.write("runbook: --live and --timeout take a positive number\n")
+        return 3
+    if args.tui:
+        from runbook.redis.fleet import FleetSource, reachable
+
+        try:  # what cannot be read is said here, without a screen, as without --tui
+            reachable(url, args.timeout)
+        except FleetError as e:
+            sys.stderr.write(f"runbook: {e}\n")
+            return 3
+        return args.screens.fleet(FleetSource(url, args.match, args.window, args.timeout, inventory))
+    try:
+        fleet = read_fleet(url, args.match, args.window, args.timeout, judge_all=args.judge_all)
+    except FleetError as e:
+        sys.stderr.write(f"runbook: {e}\n")
+        return 3
+    if not fleet.instances:
+        sys.stderr.write(f"runbook: {fleet.prometheus} knows no Redis instance (no redis_up series"
+                         f"{' matching ' + args.match if args.match else ''}): is redis_exporter scraped?\n")
+        return 3
+    live = None
+    if args.live:  # the worst N, read at once (each a look of its own, over ssh where the inventory says)
+        from concurrent.futures import ThreadPoolExecutor
+
+        worst = fleet.instances[:args.live]
+        with ThreadPoolExecutor(max_workers=min(8, len(worst))) as pool:
+            live = list(pool.map(lambda i: live_check(i.name, inventory, min(args.timeout, 2.0)), worst))
+    if args.json:
+        sys.stdout.write(json.dumps(to_json(fleet, live), default=str) + "\n")
+    else:
+        sys.stdout.write(render(fleet, args.all, live) + "\n")
+    return exit_code(fleet)

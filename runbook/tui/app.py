@@ -62,8 +62,9 @@ class RunbookApp(App[int]):
     def __init__(self, playbook_dirs: list[Path], start_run: dict[str, Any] | None = None,
                  clock: Callable[[], str] = utcnow, live_panels: bool = True, read_only: bool = False,
                  targets: dict[str, Target] | None = None, discover: bool = True,
-                 gc_files: list[str] | None = None, alertmanager: str | None = None) -> None:
+                 gc_files: list[str] | None = None, alertmanager: str | None = None, fleet: Any = None) -> None:
         super().__init__()
+        self.fleet = fleet  # a fleet source (runbook fleet --tui): the fleet screen is the only one
         self.alertmanager = alertmanager  # the home lists its firing alerts (--alertmanager, $RUNBOOK_ALERTMANAGER)
         self.gc_files = gc_files
         self.sandboxes: list[Any] = []  # rehearsals started from the home screen, stopped on the way out
@@ -87,6 +88,11 @@ class RunbookApp(App[int]):
 
             self.push_screen(GcReportScreen(self.gc_files))
             return
+        if self.fleet is not None:
+            from runbook.tui.fleet import FleetScreen
+
+            self.push_screen(FleetScreen(self.fleet))
+            return
         if self.start_run:
             from runbook.tui.run import RunScreen
 
@@ -95,7 +101,7 @@ class RunbookApp(App[int]):
     def get_default_screen(self) -> Screen:
         """The home is the app's first screen (not pushed over an empty one: one screen less to lay out
         before the first frame); a GC report has none beneath it."""
-        return Screen() if self.gc_files else HomeScreen()
+        return Screen() if self.gc_files or self.fleet is not None else HomeScreen()
 
     async def action_quit(self) -> None:
         """Ctrl+Q: a session still running is interrupted (resumable, exit 1), never ended."""

@@ -29,3 +29,9 @@ def gc_report(files: list[str]) -> int:
     from runbook.tui.app import run_app
 
     return run_app(playbook_dirs=[], gc_files=files)
+
+
+def fleet(source: Any) -> int:
+    from runbook.tui.app import run_app
+
+    return run_app(playbook_dirs=[], fleet=source)
