@@ -216,9 +216,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     except ValueError as e:
         raise UsageError(str(e)) from None
+    from runbook.engine.approval import ApprovalPolicy
+
+    was = (started.data.get("approval") or {}) if started else {}  # a resumed session keeps what it required
+    if args.approval_timeout is not None and args.approval_timeout <= 0:
+        raise UsageError("--approval-timeout expects a number of seconds above 0")
+    policy = ApprovalPolicy(required=args.require_approval or bool(was.get("required")),
+                            timeout_s=args.approval_timeout or (was.get("timeout_s") if was.get("required") else None),
+                            from_answers=args.approval_from_answers or bool(was.get("from_answers")))
+    if args.approval_from_answers and not (args.headless and args.answers):
+        raise UsageError("--approval-from-answers is for a headless run with --answers FILE")
+    driver = args.driver or (started.data.get("driver") if started else "") or ""
     if not args.headless:
         return args.screens.run_playbook(pb, targets, mode=mode, journal_path=path, resume_events=resume_events,
-                                         read_only=args.read_only, params=params, alert=alert)
+                                         read_only=args.read_only, params=params, alert=alert, approval=policy,
+                                         driver=driver)
     if args.answers:
         try:
             operator: Any = AnswersOperator.from_file(args.answers)
@@ -235,7 +247,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         session = Session(pb, targets, mode=mode, journal=journal, operator=operator, facts=LiveFacts(args.timeout),
-                          listeners=[show], read_only=args.read_only, params=params, alert=alert)
+                          listeners=[show], read_only=args.read_only, params=params, alert=alert, driver=driver,
+                          approval=policy)
         outcome = session.resume(resume_events) if resume_events is not None else session.start()
     except SessionError as e:
         raise UsageError(str(e)) from None
@@ -433,6 +446,13 @@ def build_parser(home_only: bool = False) -> argparse.ArgumentParser:
     r.add_argument("--alert", metavar="FINGERPRINT", help="start the playbook that handles this firing alert, its "
                    "targets bound from its labels (with --alertmanager or $RUNBOOK_ALERTMANAGER)")
     r.add_argument("--alertmanager", metavar="URL", help="the Alertmanager to read --alert from")
+    r.add_argument("--require-approval", action="store_true",
+                   help="every break-glass waits for a second person's approval (given in runbook watch)")
+    r.add_argument("--approval-timeout", type=float, metavar="SECONDS",
+                   help="how long a break-glass waits for its approval before nothing runs (default 600)")
+    r.add_argument("--approval-from-answers", action="store_true",
+                   help="a headless run takes the approval from --answers (approved_by: NAME); journalled as such")
+    r.add_argument("--driver", metavar="NAME", help="who drives the session (default: $RUNBOOK_DRIVER or the login name)")
     r.set_defaults(fn=cmd_run)
 
     al = sub.add_parser("alerts", help="the firing alerts of an Alertmanager, each with the playbook that handles it")
