@@ -378,6 +378,30 @@ def cmd_journal(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- watch / serve
+def _session_journal(args: argparse.Namespace) -> Path:
+    from runbook.journal import store
+
+    if args.state_dir:
+        os.environ["RUNBOOK_STATE_DIR"] = args.state_dir
+    try:
+        return store.find(args.session)
+    except store.JournalError as e:
+        raise UsageError(str(e)) from None
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    path = _session_journal(args)
+    return args.screens.watch(path, getattr(args, "viewer_from", "") or "")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    path = _session_journal(args)
+    if not 0 < args.port < 65536 and args.port != 0:
+        raise UsageError(f"--port expects 1-65535 (or 0: any free port), got {args.port}")
+    return args.screens.serve(path, bind=args.bind, port=args.port)
+
+
 # ---------------------------------------------------------------- tui home
 def cmd_home(args: argparse.Namespace) -> int:
     from runbook.tui import launch
@@ -477,6 +501,19 @@ def build_parser(home_only: bool = False) -> argparse.ArgumentParser:
         x.add_argument("--state-dir")
     j.set_defaults(fn=cmd_journal)
 
+    w = sub.add_parser("watch", help="follow a running session live, read-only (another terminal, or ssh to its host)")
+    w.add_argument("session", help="a session id, the start of one, or a journal's path")
+    w.add_argument("--state-dir", help="where journals live (default: $RUNBOOK_STATE_DIR or XDG state dir)")
+    w.add_argument("--viewer-from", help=argparse.SUPPRESS)  # runbook serve says where its browser is
+    w.set_defaults(fn=cmd_watch)
+
+    sv = sub.add_parser("serve", help="serve the read-only watch view of a session to a browser, behind a token")
+    sv.add_argument("session", help="a session id, the start of one, or a journal's path")
+    sv.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="address to listen on (default 127.0.0.1: this host only)")
+    sv.add_argument("--port", type=int, default=8737, help="port (default 8737; 0: any free port)")
+    sv.add_argument("--state-dir", help="where journals live (default: $RUNBOOK_STATE_DIR or XDG state dir)")
+    sv.set_defaults(fn=cmd_serve)
+
     for register in _extensions():
         register(sub)
     return p
@@ -500,6 +537,18 @@ class Screens:
         from runbook.tui import launch
 
         return launch.run_playbook(*args, **kw)
+
+    @staticmethod
+    def watch(path: Path, viewer_from: str = "") -> int:
+        from runbook.tui import watch
+
+        return watch.run(path, viewer_from)
+
+    @staticmethod
+    def serve(path: Path, bind: str, port: int) -> int:
+        from runbook.tui import serve
+
+        return serve.run(path, bind=bind, port=port)
 
     @staticmethod
     def gc_report(files: list[str]) -> int:

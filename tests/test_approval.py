@@ -33,7 +33,8 @@ def blocked_files(tmp_path: Path) -> tuple[Path, Path]:
 class Driven:
     """A session run in a thread by an answers file that breaks the glass, as a headless driver would."""
 
-    def __init__(self, tmp_path: Path, policy: ApprovalPolicy, answers: dict | None = None, driver: str = "dana") -> None:
+    def __init__(self, tmp_path: Path, policy: ApprovalPolicy, answers: dict | None = None, driver: str = "dana",
+                 start: bool = True) -> None:
         self.flag, self.marker = blocked_files(tmp_path)
         pb = action_playbook(tmp_path, self.flag, self.marker)
         self.path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
@@ -43,7 +44,8 @@ class Driven:
                                operator=op, facts=LiveFacts(2.0), driver=driver, approval=policy)
         self.outcome = ""
         self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        if start:
+            self.thread.start()
 
     def _run(self) -> None:
         try:
@@ -57,7 +59,7 @@ class Driven:
     def kinds(self) -> list[str]:
         return [e.kind for e in self.events()]
 
-    def wait_request(self, n: int = 1, timeout: float = 15) -> object:
+    def wait_request(self, n: int = 1, timeout: float = 30) -> object:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             reqs = [e for e in self.events() if e.kind == "approval_requested"]
@@ -70,7 +72,7 @@ class Driven:
         approvals.answer(beside.beside(self.path, beside.APPROVALS), request=req.seq, digest=digest or req.data["digest"],
                          approver=approver, typed=typed, decision=decision, where="test")
 
-    def done(self, timeout: float = 20) -> str:
+    def done(self, timeout: float = 60) -> str:
         self.thread.join(timeout)
         assert not self.thread.is_alive(), f"the session still runs; its journal: {self.kinds()}"
         return self.outcome
