@@ -251,6 +251,7 @@ class WatchApp(App[int]):
             self.query_one("#typed", Input).value = ""
             self.query_one("#approval-said", Static).update(Text(""))
             self.query_one("#tabs", TabbedContent).active = "now"
+            self.call_after_refresh(self.query_one("#approver", Input).focus)  # type your name at once
             self.bell()
         elif ev.kind in ("approval", "approval_refused"):
             who = d.get("approver") or ""
@@ -405,6 +406,10 @@ class WatchApp(App[int]):
         why = self._problem("approve")
         self.query_one("#approve", Button).disabled = bool(why)
         self.query_one("#deny", Button).disabled = bool(self._problem("deny"))
+
+    @on(Input.Submitted, "#approver")
+    def _name_given(self) -> None:
+        self.query_one("#typed", Input).focus()
 
     @on(Button.Pressed, "#approve")
     @on(Input.Submitted, "#typed")
