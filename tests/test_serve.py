@@ -169,12 +169,12 @@ def test_the_browser_sees_the_steps_and_gives_the_approval(tmp_path, browser) ->
         assert "read-only view" in shown and "dana wants to run host.command" in shown
         assert not d.marker.exists()
         keys = browser.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea")
-        keys.send_keys("ingrid")  # the approver's name has the focus when a request opens
+        wait_screen(browser, "Type your name, then Enter")  # the approver's name has the focus
+        keys.send_keys("ingrid")
         wait_screen(browser, "ingrid")
-        keys.send_keys(Keys.ENTER)  # (Enter goes on to the target's name)
-        keys.send_keys("host")
-        wait_screen(browser, "host")
         keys.send_keys(Keys.ENTER)
+        wait_screen(browser, "Now type the target's name")  # the focus went on to it
+        keys.send_keys("host", Keys.ENTER)
         wait_screen(browser, "ENDED completed", 60)
         assert d.done() == "completed" and d.marker.exists()
         browser.get(s.base + "/")

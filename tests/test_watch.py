@@ -21,7 +21,7 @@ from tui_helpers import action_playbook, journal_events, run_app, wait_for
 async def press(pilot, sel: str) -> None:
     """Press a button once it is there and enabled (a click at a loaded moment may land before its layout)."""
     app = pilot.app
-    await wait_for(pilot, lambda: not app.screen.query_one(sel, Button).disabled, what=f"{sel} enabled")
+    await wait_for(pilot, lambda: not app.screen.query_one(sel, Button).disabled, timeout=30, what=f"{sel} enabled")
     app.screen.query_one(sel, Button).press()
     await pilot.pause()
 

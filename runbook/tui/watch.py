@@ -251,7 +251,8 @@ class WatchApp(App[int]):
             self.query_one("#typed", Input).value = ""
             self.query_one("#approval-said", Static).update(Text(""))
             self.query_one("#tabs", TabbedContent).active = "now"
-            self.call_after_refresh(self.query_one("#approver", Input).focus)  # type your name at once
+            self._approval_panel()
+            self.call_after_refresh(self._focus_name)  # (once the panel is shown: a hidden input takes no focus)
             self.bell()
         elif ev.kind in ("approval", "approval_refused"):
             who = d.get("approver") or ""
@@ -407,9 +408,18 @@ class WatchApp(App[int]):
         self.query_one("#approve", Button).disabled = bool(why)
         self.query_one("#deny", Button).disabled = bool(self._problem("deny"))
 
+    def _focus_name(self) -> None:
+        """The approver's name has the focus when a request opens, and the panel says so."""
+        if self.open_request() is None:
+            return
+        self.query_one("#approver", Input).focus()
+        self.query_one("#approval-said", Static).update(Text("Type your name, then Enter.", style="italic"))
+
     @on(Input.Submitted, "#approver")
     def _name_given(self) -> None:
         self.query_one("#typed", Input).focus()
+        self.query_one("#approval-said", Static).update(Text("Now type the target's name, then Enter to approve "
+                                                             "(or Tab to Deny).", style="italic"))
 
     @on(Button.Pressed, "#approve")
     @on(Input.Submitted, "#typed")
