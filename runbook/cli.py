@@ -216,9 +216,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     except ValueError as e:
         raise UsageError(str(e)) from None
+    from runbook.engine.approval import ApprovalPolicy
+
+    was = (started.data.get("approval") or {}) if started else {}  # a resumed session keeps what it required
+    if args.approval_timeout is not None and args.approval_timeout <= 0:
+        raise UsageError("--approval-timeout expects a number of seconds above 0")
+    policy = ApprovalPolicy(required=args.require_approval or bool(was.get("required")),
+                            timeout_s=args.approval_timeout or (was.get("timeout_s") if was.get("required") else None),
+                            from_answers=args.approval_from_answers or bool(was.get("from_answers")))
+    if args.approval_from_answers and not (args.headless and args.answers):
+        raise UsageError("--approval-from-answers is for a headless run with --answers FILE")
+    driver = args.driver or (started.data.get("driver") if started else "") or ""
     if not args.headless:
         return args.screens.run_playbook(pb, targets, mode=mode, journal_path=path, resume_events=resume_events,
-                                         read_only=args.read_only, params=params, alert=alert)
+                                         read_only=args.read_only, params=params, alert=alert, approval=policy,
+                                         driver=driver)
     if args.answers:
         try:
             operator: Any = AnswersOperator.from_file(args.answers)
@@ -235,7 +247,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         session = Session(pb, targets, mode=mode, journal=journal, operator=operator, facts=LiveFacts(args.timeout),
-                          listeners=[show], read_only=args.read_only, params=params, alert=alert)
+                          listeners=[show], read_only=args.read_only, params=params, alert=alert, driver=driver,
+                          approval=policy)
         outcome = session.resume(resume_events) if resume_events is not None else session.start()
     except SessionError as e:
         raise UsageError(str(e)) from None
@@ -365,6 +378,30 @@ def cmd_journal(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- watch / serve
+def _session_journal(args: argparse.Namespace) -> Path:
+    from runbook.journal import store
+
+    if args.state_dir:
+        os.environ["RUNBOOK_STATE_DIR"] = args.state_dir
+    try:
+        return store.find(args.session)
+    except store.JournalError as e:
+        raise UsageError(str(e)) from None
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    path = _session_journal(args)
+    return args.screens.watch(path, getattr(args, "viewer_from", "") or "")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    path = _session_journal(args)
+    if not 0 < args.port < 65536 and args.port != 0:
+        raise UsageError(f"--port expects 1-65535 (or 0: any free port), got {args.port}")
+    return args.screens.serve(path, bind=args.bind, port=args.port)
+
+
 # ---------------------------------------------------------------- tui home
 def cmd_home(args: argparse.Namespace) -> int:
     from runbook.tui import launch
@@ -433,6 +470,13 @@ def build_parser(home_only: bool = False) -> argparse.ArgumentParser:
     r.add_argument("--alert", metavar="FINGERPRINT", help="start the playbook that handles this firing alert, its "
                    "targets bound from its labels (with --alertmanager or $RUNBOOK_ALERTMANAGER)")
     r.add_argument("--alertmanager", metavar="URL", help="the Alertmanager to read --alert from")
+    r.add_argument("--require-approval", action="store_true",
+                   help="every break-glass waits for a second person's approval (given in runbook watch)")
+    r.add_argument("--approval-timeout", type=float, metavar="SECONDS",
+                   help="how long a break-glass waits for its approval before nothing runs (default 600)")
+    r.add_argument("--approval-from-answers", action="store_true",
+                   help="a headless run takes the approval from --answers (approved_by: NAME); journalled as such")
+    r.add_argument("--driver", metavar="NAME", help="who drives the session (default: $RUNBOOK_DRIVER or the login name)")
     r.set_defaults(fn=cmd_run)
 
     al = sub.add_parser("alerts", help="the firing alerts of an Alertmanager, each with the playbook that handles it")
@@ -457,6 +501,19 @@ def build_parser(home_only: bool = False) -> argparse.ArgumentParser:
         x.add_argument("--state-dir")
     j.set_defaults(fn=cmd_journal)
 
+    w = sub.add_parser("watch", help="follow a running session live, read-only (another terminal, or ssh to its host)")
+    w.add_argument("session", help="a session id, the start of one, or a journal's path")
+    w.add_argument("--state-dir", help="where journals live (default: $RUNBOOK_STATE_DIR or XDG state dir)")
+    w.add_argument("--viewer-from", help=argparse.SUPPRESS)  # runbook serve says where its browser is
+    w.set_defaults(fn=cmd_watch)
+
+    sv = sub.add_parser("serve", help="serve the read-only watch view of a session to a browser, behind a token")
+    sv.add_argument("session", help="a session id, the start of one, or a journal's path")
+    sv.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="address to listen on (default 127.0.0.1: this host only)")
+    sv.add_argument("--port", type=int, default=8737, help="port (default 8737; 0: any free port)")
+    sv.add_argument("--state-dir", help="where journals live (default: $RUNBOOK_STATE_DIR or XDG state dir)")
+    sv.set_defaults(fn=cmd_serve)
+
     for register in _extensions():
         register(sub)
     return p
@@ -480,6 +537,18 @@ class Screens:
         from runbook.tui import launch
 
         return launch.run_playbook(*args, **kw)
+
+    @staticmethod
+    def watch(path: Path, viewer_from: str = "") -> int:
+        from runbook.tui import watch
+
+        return watch.run(path, viewer_from)
+
+    @staticmethod
+    def serve(path: Path, bind: str, port: int) -> int:
+        from runbook.tui import serve
+
+        return serve.run(path, bind=bind, port=port)
 
     @staticmethod
     def gc_report(files: list[str]) -> int:

@@ -25,6 +25,10 @@ KINDS = (
     "action_result",
     "dry_run",
     "break_glass",
+    "approval_requested",  # a break-glass waits for a second person (runbook watch)
+    "approval",  # ... who approved it, for that evidence
+    "approval_refused",  # ... denied, not given in time, cancelled by the driver, or not valid
+    "approval_void",  # an approval whose evidence changed before the action ran
     "blocked",
     "note",
     "session_ended",

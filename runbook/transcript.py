@@ -87,7 +87,18 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
     if k == "confirmation_void":
         return [f"  confirmation VOID: {d.get('reason')}"]
     if k == "break_glass":
-        return [f"  BREAK-GLASS by {d.get('by')}: {d.get('reason')}"]
+        who = f"{d['driver']} ({d.get('by')})" if d.get("driver") else d.get("by")
+        return [f"  BREAK-GLASS by {who}: {d.get('reason')}"]
+    if k == "approval_requested":
+        return [f"  APPROVAL REQUESTED by {d.get('driver')} for the break-glass of {d.get('action')} on {d.get('target')}"
+                f" (waits {_val('timeout_s', d.get('timeout_s'))}): {d.get('reason')}"]
+    if k == "approval":
+        return [f"  APPROVED by {d.get('approver')}" + (f" ({d['from']})" if d.get("from") else "")
+                + f" for evidence {str(d.get('digest'))[:12]}"]
+    if k == "approval_refused":
+        return [f"  approval {str(d.get('outcome') or 'refused').upper()}: {d.get('reason')}"]
+    if k == "approval_void":
+        return [f"  approval by {d.get('approver')} VOID: {d.get('reason')}"]
     if k == "dry_run":
         return [f"  would run: {d.get('command')}"]
     if k == "action_intent":

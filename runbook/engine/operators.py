@@ -74,6 +74,16 @@ class AnswersOperator:
         a = self.answers.get(step.id)
         return a in ("ack", "yes", True, "done") or (isinstance(a, dict) and bool(a.get("ack")))
 
+    def approval(self, step: Step) -> str | None:
+        """{step: {break_glass: REASON, confirm: NAME, approved_by: PERSON}}: taken only by a session that
+        allows it (runbook run --approval-from-answers)."""
+        a = self.answers.get(step.id)
+        name = a.get("approved_by") if isinstance(a, dict) else None
+        return str(name).strip() or None if name else None
+
+    def awaiting_approval(self, step: Step, request: dict[str, Any]) -> None:
+        _tell_waiting(sys.stderr, request)
+
     def retry(self, step: Step) -> bool:
         return False
 
@@ -94,6 +104,12 @@ class AnswersOperator:
                 return Answer("abort", by=self.by)
             return Answer("break_glass", typed=typed, reason=reason, digest=request.digest, by=self.by)
         return Answer("confirm", typed=typed, digest=request.digest, by=self.by)
+
+
+def _tell_waiting(out: TextIO, request: dict[str, Any]) -> None:
+    out.write(f"  waiting up to {request['timeout_s']:g} s for a second person to approve this break-glass: "
+              f"runbook watch {request['session']} (on this host, or over ssh to it)\n")
+    out.flush()
 
 
 class TerminalOperator:
@@ -120,6 +136,9 @@ class TerminalOperator:
 
     def retry(self, step: Step) -> bool:
         return False
+
+    def awaiting_approval(self, step: Step, request: dict[str, Any]) -> None:
+        _tell_waiting(self.stdout, request)  # (Ctrl+C stops waiting: the session is interrupted, nothing ran)
 
     def consent(self, step: Step, probe: str, why: str) -> bool:
         try:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from runbook import registry
+from runbook.engine import approval as approvals
+from runbook.engine.approval import ApprovalPolicy
 from runbook.engine.facts import FactSource, ProbeError
 from runbook.engine.operators import Answer, ConfirmRequest, Operator
 from runbook.events import Event, utcnow
@@ -52,6 +54,17 @@ def evidence_digest(command: str, guards: list[dict[str, Any]]) -> str:
 
 class SessionError(Exception):
     pass
+
+
+def driver_name() -> str:
+    """Who drives the session: $RUNBOOK_DRIVER, else the login name."""
+    import getpass
+    import os
+
+    try:
+        return os.environ.get("RUNBOOK_DRIVER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def probe_params(params: dict[str, Any], probe: str, probes: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -107,6 +120,8 @@ class Session:
         params: dict[str, Any] | None = None,
         prefix: str = "",
         alert: dict[str, Any] | None = None,
+        driver: str = "",
+        approval: ApprovalPolicy | None = None,
     ) -> None:
         if mode not in MODES:
             raise SessionError(f"unknown mode {mode!r}")
@@ -126,6 +141,8 @@ class Session:
         self.clock = clock
         self.listeners = list(listeners or [])
         self.read_only = read_only
+        self.driver = driver or driver_name()  # the person at the keyboard; a second person approves a break-glass
+        self.approval = approval or ApprovalPolicy()
         # Facts of a target come from the last check step that read it, whole: a read that fails leaves
         # its facts missing, never the values of an earlier read. `reads` says where they came from.
         self.facts: dict[str, dict[str, Any]] = {name: {} for name in targets}
@@ -211,13 +228,28 @@ class Session:
                 else None for t in targets}
 
     # -- running
+    def needs_approval(self, step: Step) -> bool:
+        return self.approval.required or "required" in (self.playbook.approval, step.approval)
+
+    @property
+    def approval_timeout_s(self) -> float:
+        return self.approval.timeout_s or self.playbook.approval_timeout_s or approvals.DEFAULT_TIMEOUT_S
+
     def start(self) -> str:
+        import os
+        import socket
+
+        policy = self.approval.to_dict() if self.approval != ApprovalPolicy() or self.playbook.approval == "required" else None
         self.emit(
             "session_started",
             playbook=self.playbook.path,
             playbook_name=self.playbook.name,
             mode=self.mode,
             read_only=self.read_only,
+            driver=self.driver,  # who drives, from which process on which host: watchers see when it is gone
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            **({"approval": dict(policy, timeout_s=self.approval_timeout_s)} if policy else {}),
             targets=[t.to_dict() for t in self.targets.values()],
             **({"params": mask_mapping(self.params)} if self.params else {}),
             **({"alert": self.alert} if self.alert else {}),
@@ -255,7 +287,11 @@ class Session:
         if at not in self.playbook.by_id:
             raise SessionError(f"step {at!r} of the journal is not in the playbook any more")
         step = self.playbook.by_id[at]
-        self.emit("session_resumed", at, mode=self.mode, read_only=self.read_only)
+        import os
+        import socket
+
+        self.emit("session_resumed", at, mode=self.mode, read_only=self.read_only, driver=self.driver,
+                  pid=os.getpid(), host=socket.gethostname())
         intent = open_intent.get(at)
         if intent is not None:
             # Reconciled before anything else: an action begun is never begun again.
@@ -409,7 +445,8 @@ class Session:
                 targets[role + name[len(ours):]] = replace_name(self.targets[name], role + name[len(ours):])
         self.emit("note", step.id, text=f"calling the playbook {called.name}")
         sub = Session(called, targets, mode=self.mode, journal=self.journal, operator=self.operator, facts=self.source,
-                      clock=self.clock, listeners=self.listeners, read_only=self.read_only, prefix=f"{self.prefix}{step.id}/")
+                      clock=self.clock, listeners=self.listeners, read_only=self.read_only, prefix=f"{self.prefix}{step.id}/",
+                      driver=self.driver, approval=self.approval)
         outcome = sub.run_from(called.steps[0].id)
         if outcome != "completed":
             self._end(outcome, reason=f"{called.name} ended {outcome}")
@@ -557,6 +594,7 @@ class Session:
                 return None
             return self.playbook.successors(step)[0]
         answer: Answer | None = None
+        approved: dict[str, Any] | None = None  # a second person's approval of the break-glass in answer
         attempt = 0
         fresh = False  # the answer stands for guards read again after it was given
         while attempt < MAX_CONFIRM_ATTEMPTS:
@@ -573,19 +611,18 @@ class Session:
                     break
                 self.emit("confirmation_void", step.id, typed=answer.typed, digest=answer.digest, by=answer.by,
                           reason="the evidence changed after it was confirmed")
-                answer = None
+                if approved is not None:
+                    self.emit("approval_void", step.id, request=approved["request"], approver=approved["approver"],
+                              digest=answer.digest, reason="the evidence changed after it was approved")
+                answer, approved = None, None
             blocked = any(not r.passed for r in results)
             req = ConfirmRequest(step, step.target, command, guards, digest, False, blocked, attempt)
             a = self.operator.confirm(req)
             if a.kind == "back":
                 # Cancel keeps the session: the engineer may fix something, re-read, and try again.
                 self.emit("note", step.id, text="cancelled at the confirmation; the session waits at this step")
-                if not self.operator.retry(step):
-                    self.emit("blocked", step.id, reason="the engineer left at the confirmation",
-                              blocked_by=req.blocked_by)
-                    self._end("blocked", reason="left at the confirmation")
+                if not self._again(step, req):
                     return None
-                self.emit("note", step.id, text="trying the action again: its guards are read fresh")
                 answer, attempt = None, 0
                 continue
             if a.kind == "abort" or (a.kind == "break_glass" and not a.reason.strip()):
@@ -601,7 +638,18 @@ class Session:
                 if not blocked:
                     a = Answer("confirm", a.typed, "", a.digest, a.by)
                 else:
-                    self.emit("break_glass", step.id, reason=a.reason, blocked_by=req.blocked_by, digest=a.digest, by=a.by)
+                    self.emit("break_glass", step.id, reason=a.reason, blocked_by=req.blocked_by, digest=a.digest, by=a.by,
+                              driver=self.driver)
+                    if self.needs_approval(step):
+                        got = self._second_person(step, req, a)
+                        if got is None:
+                            return None
+                        if got == "back":  # the driver stopped waiting: the session waits at this step
+                            if not self._again(step, req):
+                                return None
+                            answer, attempt = None, 0
+                            continue
+                        approved = got
             if a.kind == "confirm" and blocked:
                 self.emit("blocked", step.id, reason=f"blocked by {', '.join(req.blocked_by)}", blocked_by=req.blocked_by)
                 self._end("blocked", reason="guards blocked")
@@ -614,6 +662,95 @@ class Session:
             self._end("blocked", reason="evidence unstable")
             return None
         return self._after_action(step, self._run_action(step, command))
+
+    def _again(self, step: Step, req: ConfirmRequest) -> bool:
+        """After a Cancel: True when the engineer tries the action again (its guards read fresh); else the
+        session ends blocked here."""
+        if not self.operator.retry(step):
+            self.emit("blocked", step.id, reason="the engineer left at the confirmation", blocked_by=req.blocked_by)
+            self._end("blocked", reason="left at the confirmation")
+            return False
+        self.emit("note", step.id, text="trying the action again: its guards are read fresh")
+        return True
+
+    def _second_person(self, step: Step, req: ConfirmRequest, a: Answer) -> dict[str, Any] | str | None:
+        """Wait for a second person's approval of this break-glass: its record (approved), "back" (the driver
+        cancelled the wait), or None (denied, or no approval in time: nothing ran, the session ended here)."""
+        from runbook.engine.operators import Interrupted
+        from runbook.events import TERMINATING
+        from runbook.journal import beside
+
+        path = beside.beside(self.journal.path, beside.APPROVALS)
+        timeout = self.approval_timeout_s
+        request = {"action": step.action, "target": step.target, "command": req.command, "guards": req.guards,
+                   "blocked_by": req.blocked_by, "reason": a.reason, "digest": req.digest, "driver": self.driver,
+                   "timeout_s": timeout, "approvals": path.name}
+        ev = self.emit("approval_requested", step.id, **request)
+        request = ev.data  # as journalled (masked)
+
+        def approved(rec: dict[str, Any], source: str) -> dict[str, Any]:
+            out = {"request": ev.seq, "approver": rec["approver"], "typed": rec.get("typed"), "digest": rec.get("digest"),
+                   "from": rec.get("from") or "", "source": source}
+            self.emit("approval", step.id, **out, **({"note": rec["note"]} if rec.get("note") else {}))
+            return out
+
+        given = getattr(self.operator, "approval", None)
+        name = given(step) if given else None
+        if name:
+            if self.approval.from_answers:
+                rec = {"approver": name, "typed": step.target, "digest": req.digest, "decision": "approve",
+                       "from": getattr(self.operator, "by", "answers file")}
+                why = approvals.problem(rec, request)
+                if not why:
+                    self.emit("note", step.id, text=f"the approval by {name} is taken from the answers file, as this "
+                                                    "session allows (--approval-from-answers): no second person saw "
+                                                    "this request on a screen")
+                    return approved(rec, "answers file")
+                self.emit("note", step.id, text=f"the answers file's approval does not count: {why}")
+            else:
+                self.emit("note", step.id, text=f"the answers file names {name} as the approver, but this session does "
+                                                "not take approvals from it (--approval-from-answers): waiting for a "
+                                                "second person (runbook watch)")
+
+        def stopping() -> None:
+            stopped = getattr(self.operator, "stopped", None)
+            if TERMINATING.is_set() or (stopped is not None and stopped.is_set()):
+                raise Interrupted()
+
+        told: set[int] = set()
+
+        def invalid(rec: dict[str, Any], why: str) -> None:
+            if id(rec) not in told:
+                told.add(id(rec))
+                self.emit("note", step.id, text=f"an answer to the approval request does not count: {why}")
+
+        waiting = getattr(self.operator, "awaiting_approval", None)
+        cancel = getattr(self.operator, "approval_cancelled", None)
+        if waiting:
+            waiting(step, dict(request, request=ev.seq, session=self.journal.path.stem))
+        try:
+            got = approvals.wait(path, ev.seq, request, timeout, cancel or (lambda: False), stopping, invalid)
+        finally:
+            over = getattr(self.operator, "approval_over", None)
+            if over:
+                over()
+        if got.kind == "approved":
+            return approved(got.record or {}, "watch")
+        if got.kind == "cancelled":
+            self.emit("approval_refused", step.id, request=ev.seq, outcome="cancelled",
+                      reason=f"{self.driver} (the driver) stopped waiting for the approval: nothing ran")
+            return "back"
+        if got.kind == "denied":
+            rec = got.record or {}
+            reason = f"denied by {rec.get('approver')}" + (f": {rec['note']}" if rec.get("note") else "")
+            self.emit("approval_refused", step.id, request=ev.seq, outcome="denied", approver=rec.get("approver"),
+                      reason=reason, **{"from": rec.get("from") or ""})
+        else:
+            reason = f"no approval within {timeout:g} s: nothing ran"
+            self.emit("approval_refused", step.id, request=ev.seq, outcome="timeout", reason=reason)
+        self.emit("blocked", step.id, reason=f"break-glass not approved ({reason})", blocked_by=req.blocked_by)
+        self._end("blocked", reason="break-glass not approved")
+        return None
 
     def _reconcile(self, step: Step, intent: Event, target: str) -> dict[str, Any] | None:
         """What became of an action whose intent is journalled and result is not, from its runner's

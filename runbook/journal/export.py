@@ -43,6 +43,12 @@ def export_markdown(j: JournalRead) -> str:
             lines.append(f"- Target {_md(t.get('name'))}: {_md(t.get('url'))}")
     if j.damaged:
         lines.append(f"- Damaged journal lines skipped: {', '.join(map(str, j.damaged))}")
+    driver = (st.data.get("driver") if st else "") or "?"
+    if st and st.data.get("driver"):
+        lines.insert(lines.index(f"- Status: {_md(s['status'])}") + 1, f"- Driver: {_md(driver)}")
+    approvers = sorted({str(e.data.get("approver")) for e in j.events if e.kind == "approval"})
+    if approvers:
+        lines.append(f"- Break-glass approved by: {_md(', '.join(approvers))}")
     lines += ["", "| Time (UTC) | Step | Event | Details |", "|---|---|---|---|"]
     for e in j.events:
         d = e.data
@@ -64,7 +70,20 @@ def export_markdown(j: JournalRead) -> str:
             detail = f"{_md(d.get('by', ''))} typed `{_md(d.get('typed', ''))}` for evidence {d.get('digest', '')[:12]}" + (
                 f"; {_md(d['reason'])}" if d.get("reason") else "")
         elif e.kind == "break_glass":
-            detail = f"**BREAK-GLASS**: {_md(d.get('reason'))} (blocked by {_md(', '.join(d.get('blocked_by', [])))})"
+            detail = (f"**BREAK-GLASS**" + (f" by {_md(d['driver'])}" if d.get("driver") else "")
+                      + f": {_md(d.get('reason'))} (blocked by {_md(', '.join(d.get('blocked_by', [])))})")
+        elif e.kind == "approval_requested":
+            detail = (f"{_md(d.get('driver'))} asked a second person to approve the break-glass of "
+                      f"{_md(d.get('action'))} on {_md(d.get('target'))} for evidence {str(d.get('digest', ''))[:12]} "
+                      f"(waits {_md(d.get('timeout_s'))} s)")
+        elif e.kind == "approval":
+            detail = (f"**APPROVED** by {_md(d.get('approver'))}" + (f" ({_md(d['from'])})" if d.get("from") else "")
+                      + f", the driver being {_md(driver)}, for evidence {str(d.get('digest', ''))[:12]}"
+                      + (f"; taken from the {_md(d['source'])}" if d.get("source") == "answers file" else ""))
+        elif e.kind == "approval_refused":
+            detail = f"approval {_md(d.get('outcome', 'refused'))}: {_md(d.get('reason'))}"
+        elif e.kind == "approval_void":
+            detail = f"approval by {_md(d.get('approver'))} void: {_md(d.get('reason'))}"
         elif e.kind == "action_intent":
             detail = f"about to run: `{_md(d.get('command'))}`"
         elif e.kind == "dry_run":

@@ -137,7 +137,9 @@ def find(session: str) -> Path:
     if p.suffix == ".jsonl" and p.exists():
         return p
     d = sessions_dir()
-    matches = sorted(d.glob(f"{session}*.jsonl")) if d.exists() else []
+    from runbook.journal.beside import is_beside
+
+    matches = sorted(p for p in d.glob(f"{session}*.jsonl") if not is_beside(p)) if d.exists() else []
     if len(matches) == 1:
         return matches[0]
     if not matches:
@@ -149,4 +151,6 @@ def list_sessions() -> list[JournalRead]:
     d = sessions_dir()
     if not d.exists():
         return []
-    return [read(p) for p in sorted(d.glob("*.jsonl"))]
+    from runbook.journal.beside import is_beside
+
+    return [read(p) for p in sorted(d.glob("*.jsonl")) if not is_beside(p)]

@@ -210,6 +210,8 @@ def _build(c: _Checker, root: YNode) -> Playbook | None:
         version=top.get("version") or 1,
         inputs=inputs,
         alerts=alerts,
+        approval=top.get("approval") or "",
+        approval_timeout_s=float(top["approval_timeout_s"]) if top.get("approval_timeout_s") else None,
     )
 
 
@@ -473,6 +475,7 @@ def _step(c: _Checker, node: YNode, spec: dict[str, Any] | None, roles: dict[str
         playbook=spec.get("playbook") or "",
         target_map=target_map,
         called=called,
+        approval=spec.get("approval") or "",
     )
 
 

@@ -113,6 +113,7 @@ class Step:
     playbook: str = ""  # call: the playbook (a name beside this one)
     target_map: dict[str, str] = field(default_factory=dict)  # call: its role -> our role
     called: Any = field(default=None, compare=False)  # call: the loaded playbook
+    approval: str = ""  # action: "required": its break-glass needs a second person's approval
 
     @property
     def label(self) -> str:
@@ -142,6 +143,8 @@ class Playbook:
     version: int = 1
     inputs: dict[str, Input] = field(default_factory=dict)
     alerts: list[AlertSpec] = field(default_factory=list)
+    approval: str = ""  # "required": every break-glass needs a second person's approval
+    approval_timeout_s: float | None = None  # how long a break-glass waits for it (None: the session's default)
 
     def __post_init__(self) -> None:
         self.by_id = {s.id: s for s in self.steps}

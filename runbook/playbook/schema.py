@@ -28,6 +28,10 @@ OBJECTS: dict[str, dict[str, Any]] = {
             "steps": (("list", ("obj", "step")), "The steps, run in order unless next/goto says otherwise."),
             "alerts": (("list", ("obj", "alert")), "The Alertmanager alerts this playbook handles (`runbook alerts`), "
                                                    "and how an alert's labels bind its targets."),
+            "approval": (("enum", ["required", "none"]), "required: a break-glass of any action needs a second "
+                                                         "person's approval (runbook watch)."),
+            "approval_timeout_s": ("int", "How long a break-glass waits for its approval before nothing runs "
+                                          "(default 600)."),
         },
     },
     "alert": {
@@ -88,13 +92,15 @@ OBJECTS: dict[str, dict[str, Any]] = {
             "for_each": ("str", "check and action: a list target; the step runs once per member, one at a time."),
             "playbook": ("str", "call: the playbook to run here (its name; the file beside this one)."),
             "targets": (("map", "str"), "call: for each role of the called playbook, the role of this one that plays it."),
+            "approval": (("enum", ["required", "none"]), "action: required: its break-glass needs a second person's "
+                                                         "approval (runbook watch)."),
         },
         "by_kind": {
             "check": {"required": ["probes"], "allowed": ["target", "probes", "params", "timeout_s", "for_each"]},
             "decision": {"required": ["branches"], "allowed": ["branches", "default", "on_unknown"]},
             "instruction": {"required": ["text"], "allowed": ["text"]},
             "action": {"required": ["action"], "allowed": ["target", "action", "params", "guards", "text", "timeout_s",
-                                                          "on_failure", "for_each"]},
+                                                          "on_failure", "for_each", "approval"]},
             "wait": {"required": ["target", "probes", "until"], "allowed": ["target", "probes", "params", "until", "timeout_s",
                                                                           "interval_s", "on_timeout", "text"]},
             "call": {"required": ["playbook"], "allowed": ["playbook", "targets"]},

@@ -277,3 +277,49 @@ class BindTargetsScreen(ModalScreen[dict]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class WaitingApprovalScreen(ModalScreen[None]):
+    """A break-glass waiting for a second person's approval: who can give it, where, and until when. The one
+    thing the driver can do here is stop waiting (nothing runs, the session waits at the step)."""
+
+    BINDINGS = [Binding("escape", "stop_waiting", "Stop waiting", id="approval-cancel")]
+
+    def __init__(self, request: dict[str, Any], cancel: Any) -> None:
+        super().__init__()
+        self.request = request
+        self.cancel = cancel
+        import time
+
+        self.deadline = time.monotonic() + float(request.get("timeout_s") or 0)
+
+    def compose(self) -> ComposeResult:
+        r = self.request
+        with Vertical(id="waiting-box"):
+            yield Label(Text("Waiting for a second person's approval", style="bold red"))
+            yield Static(Text(f"Break-glass of {r.get('action')} on {r.get('target')}, blocked by "
+                              f"{', '.join(r.get('blocked_by') or [])}. Nothing runs until someone other than "
+                              f"{r.get('driver')} approves it, for this same evidence."))
+            yield Static(Text(f"They see it in: runbook watch {r.get('session')}  (on this host, or ssh to it; "
+                              f"runbook serve {r.get('session')} for a browser)"), id="waiting-how")
+            yield Static(self._left(), id="waiting-left")
+            with Horizontal(classes="buttons"):
+                yield Button("Stop waiting", id="stop-waiting", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#stop-waiting", Button).focus()
+        self.set_interval(1.0, self._tick)
+
+    def _left(self) -> Text:
+        import time
+
+        left = max(0, int(self.deadline - time.monotonic()))
+        return Text(f"Time left: {left // 60}:{left % 60:02d}; then nothing runs.", style="italic")
+
+    def _tick(self) -> None:
+        self.query_one("#waiting-left", Static).update(self._left())
+
+    @on(Button.Pressed, "#stop-waiting")
+    def action_stop_waiting(self) -> None:
+        self.cancel()
+        self.query_one("#waiting-left", Static).update(Text("Stopping the wait: nothing runs.", style="bold"))

@@ -18,13 +18,37 @@ class TuiOperator:
     def __init__(self, call_ui: Callable[..., Any], ask_ack: Callable[[Step, "Reply"], None],
                  ask_confirm: Callable[[ConfirmRequest, "Reply"], None],
                  ask_retry: Callable[[Step, "Reply"], None] | None = None,
-                 ask_consent: Callable[[Step, str, str, "Reply"], None] | None = None) -> None:
+                 ask_consent: Callable[[Step, str, str, "Reply"], None] | None = None,
+                 show_waiting: Callable[[dict[str, Any]], None] | None = None,
+                 hide_waiting: Callable[[], None] | None = None) -> None:
         self.call_ui = call_ui  # app.call_from_thread
         self.ask_ack = ask_ack
         self.ask_confirm = ask_confirm
         self.ask_retry = ask_retry
         self.ask_consent = ask_consent
         self.stopped = threading.Event()
+        self.show_waiting = show_waiting
+        self.hide_waiting = hide_waiting
+        self._cancel_approval = threading.Event()
+
+    # A break-glass that waits for a second person's approval: the screen shows the wait; the driver may stop it.
+    def awaiting_approval(self, step: Step, request: dict[str, Any]) -> None:
+        self._cancel_approval.clear()
+        if self.show_waiting is not None:
+            self.call_ui(self.show_waiting, request)
+
+    def approval_cancelled(self) -> bool:
+        return self._cancel_approval.is_set()
+
+    def cancel_approval(self) -> None:
+        self._cancel_approval.set()
+
+    def approval_over(self) -> None:
+        if self.hide_waiting is not None and not self.stopped.is_set():
+            try:
+                self.call_ui(self.hide_waiting)
+            except Exception:  # noqa: BLE001 - the app is already gone
+                pass
 
     def retry(self, step: Step) -> bool:
         if self.ask_retry is None:

@@ -58,8 +58,18 @@ class RunScreen(Screen[None]):
 
     def __init__(self, playbook: Playbook, targets: dict[str, Target], mode: str, journal_path: Path,
                  resume_events: list[Event] | None = None, read_only: bool = False, facts: Any = None,
-                 params: dict[str, Any] | None = None, alert: dict[str, Any] | None = None) -> None:
+                 params: dict[str, Any] | None = None, alert: dict[str, Any] | None = None,
+                 approval: Any = None, driver: str = "") -> None:
         super().__init__()
+        from runbook.engine.approval import ApprovalPolicy
+
+        started = next((e for e in resume_events or () if e.kind == "session_started"), None)
+        was = (started.data.get("approval") or {}) if started else {}
+        if approval is None and was.get("required"):  # a resumed session keeps what it required
+            approval = ApprovalPolicy(True, was.get("timeout_s"), bool(was.get("from_answers")))
+        self.approval = approval
+        self.driver = driver or (started.data.get("driver", "") if started else "")
+        self._waiting: Any = None  # the modal that shows a break-glass waiting for its approval
         self.params = params
         self.alert = alert
         self.playbook = playbook
@@ -80,7 +90,8 @@ class RunScreen(Screen[None]):
         self.pending_retry: Reply | None = None
         self.outcome = ""
         self._ended = False
-        self.operator = TuiOperator(self.app_call, self.ask_ack, self.ask_confirm, self.ask_retry, self.ask_consent)
+        self.operator = TuiOperator(self.app_call, self.ask_ack, self.ask_confirm, self.ask_retry, self.ask_consent,
+                                    self.show_waiting, self.hide_waiting)
 
     def app_call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.app.call_from_thread(fn, *args)
@@ -139,7 +150,7 @@ class RunScreen(Screen[None]):
             session = Session(self.playbook, self.targets, mode=self.mode, journal=journal, operator=self.operator,
                               facts=self.facts_source or LiveFacts(2.0), clock=self.rb.clock,
                               listeners=[lambda ev: self.app_call(self.on_session_event, ev)], read_only=self.read_only,
-                              params=self.params, alert=self.alert)
+                              params=self.params, alert=self.alert, driver=self.driver, approval=self.approval)
             try:
                 return session.resume(self.resume_events) if self.resume_events else session.start()
             except Interrupted:  # the engineer left: no end in the journal, so that it resumes
@@ -332,6 +343,18 @@ class RunScreen(Screen[None]):
     def ask_consent(self, step: Any, probe: str, why: str, reply: Reply) -> None:
         self.app.push_screen(AskScreen(f"Run {probe}?", f"{probe} {why}. It runs only if you say so.",
                                        "Run it", "Skip it"), reply.set)
+
+    def show_waiting(self, request: dict[str, Any]) -> None:
+        """A break-glass waits for a second person: say so, how to reach the watchers, and offer to stop waiting."""
+        from runbook.tui.modals import WaitingApprovalScreen
+
+        self._waiting = WaitingApprovalScreen(request, self.operator.cancel_approval)
+        self.app.push_screen(self._waiting)
+
+    def hide_waiting(self) -> None:
+        if self._waiting is not None and self._waiting.is_attached:
+            self._waiting.dismiss(None)
+        self._waiting = None
 
     # ---------------------------------------------------------------- keys
     def action_tab(self, name: str) -> None:
