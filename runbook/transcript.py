@@ -87,8 +87,7 @@ def render(e: Event, *, verbose: bool = False) -> list[str]:
     if k == "confirmation_void":
         return [f"  confirmation VOID: {d.get('reason')}"]
     if k == "break_glass":
-        who = f"{d['driver']} ({d.get('by')})" if d.get("driver") else d.get("by")
-        return [f"  BREAK-GLASS by {who}: {d.get('reason')}"]
+        return [f"  BREAK-GLASS by {d.get('by')}: {d.get('reason')}" + (f" (driver {d['driver']})" if d.get("driver") else "")]
     if k == "approval_requested":
         return [f"  APPROVAL REQUESTED by {d.get('driver')} for the break-glass of {d.get('action')} on {d.get('target')}"
                 f" (waits {_val('timeout_s', d.get('timeout_s'))}): {d.get('reason')}"]

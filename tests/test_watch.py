@@ -190,3 +190,35 @@ async def test_the_driver_waits_no_longer_than_the_timeout(tmp_path) -> None:
         assert "not approved" in text(app.screen, "#step-info")
     assert not marker.exists()
     assert [e.data["outcome"] for e in journal_events() if e.kind == "approval_refused"] == ["timeout"]
+
+
+async def test_the_watch_view_masks_secrets_and_never_reads_markup(tmp_path) -> None:
+    from runbook.events import Event
+
+    path = store.sessions_dir() / f"{store.new_session_id()}.jsonl"
+    j = store.Journal(path, secrets={"hunter2-pw"})
+    j.append(Event("session_started", {"playbook_name": "x", "mode": "live", "driver": "dana", "pid": 0, "host": "",
+                                       "targets": [{"name": "m", "kind": "redis",
+                                                    "url": "redis://:hunter2-pw@10.0.0.1:6379"}]}))
+    j.append(Event("step_entered", {"kind": "check", "title": "Read [bold red]m[/] hunter2-pw"}, step="read"))
+    j.append(Event("facts", {"probe": "redis.info", "target": "m", "facts": {"requirepass": "hunter2-pw"}}, step="read"))
+    j.append(Event("note", {"text": "masterauth hunter2-pw [link=http://x]click[/link]"}, step="read"))
+    j.close()
+    app = WatchApp(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: "Read [bold red]m[/]" in text(app, "#steps"), what="the step, as text")
+        shown = [text(app, "#steps"), text(app, "#now-info"), text(app, "#status")]
+        await pilot.press("l")
+        await wait_for(pilot, lambda: len(app.query_one("#timeline-log").lines) >= 4, what="the timeline")
+        shown += [line.text for line in app.query_one("#timeline-log").lines]
+        shown.append(app.export_screenshot())
+        assert not any("hunter2-pw" in s for s in shown)
+        assert any("[link=http://x]click[/link]" in line for line in shown)
+
+
+def test_watch_and_serve_of_an_unknown_session_say_so_in_one_line() -> None:
+    from conftest import runbook
+
+    for cmd in (["watch", "nope"], ["serve", "nope"]):
+        r = runbook(*cmd)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no session 'nope'" in r.stderr, r.stderr
