@@ -220,6 +220,8 @@ while swap_used() < 0.85:  # grow past the cgroup's limit until the swap is 85% 
     chunks.append(bytearray(os.urandom(2 << 20)))
 print('ready', flush=True)
 while True:  # read pages that were swapped out, 2 MB at a time: they come in, others go out
+    if swap_used() < 0.82:  # a page read back frees its swap slot (the swap is over half full): top it up
+        chunks.append(bytearray(os.urandom(2 << 20)))
     c = random.choice(chunks)
     sum(c[i] for i in range(0, len(c), 4096))
     time.sleep(0.01)
@@ -235,14 +237,14 @@ def test_a_swap_that_fills_fires_and_opens_host_memory(chain, tmp_path) -> None:
     cgroups = Path("/sys/fs/cgroup/memory")
     if os.geteuid() != 0 or not (cgroups / "memory.limit_in_bytes").exists() or not shutil.which("swapon"):
         pytest.skip("needs root, cgroup v1 memory and swapon")
-    with swapfile(tmp_path / "test.swap", 128):
-        if int(re.search(r"SwapTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1]) > 140 * 1024:
+    with swapfile(tmp_path / "test.swap", 256):  # room to page in and out above the line (128 MB: OOM)
+        if int(re.search(r"SwapTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1]) > 270 * 1024:
             pytest.skip("this machine has swap of its own: the test's swap cannot fill it")
         cg = cgroups / f"runbook-alert-swap-{os.getpid()}"
         cg.mkdir()
         hog = None
         try:
-            (cg / "memory.limit_in_bytes").write_text(str(16 << 20))
+            (cg / "memory.limit_in_bytes").write_text(str(48 << 20))  # the interpreter needs room: 16 MB was OOM-killed while paging
             (cg / "memory.swappiness").write_text("100")
             (tmp_path / "hog.py").write_text(HOG)
             hog = subprocess.Popen(["sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec "$0" "$1"', sys.executable,
@@ -250,7 +252,7 @@ def test_a_swap_that_fills_fires_and_opens_host_memory(chain, tmp_path) -> None:
                                    start_new_session=True, text=True)
             assert hog.stdout.readline().strip() == "ready", "the hog did not fill the swap"
             prom, am = chain([], node=True)
-            wait_for(lambda: prom.firing("HostSwapIsFillingUp"), "HostSwapIsFillingUp firing in Prometheus", timeout=45)
+            wait_for(lambda: prom.firing("HostSwapIsFillingUp"), "HostSwapIsFillingUp firing in Prometheus", timeout=90)
             inv = this_host(tmp_path)
             alert = listed(am, "HostSwapIsFillingUp", prom.node.address, "-i", inv)
             assert alert["playbook"] == "host-memory" and alert["targets"] == {"host": "local"}
