@@ -19,7 +19,6 @@ The runner is given its instructions on stdin, never on its argv (a password is 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -27,19 +26,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from runbook.jsonl import append as _append
+from runbook.jsonl import read as read_record
 from runbook.procs import still_running
 
 _RECORD: Path | None = None  # in the runner: where progress() writes
 _SECRETS: frozenset[str] = frozenset()  # in the runner: the target's secrets, masked in the record
-
-
-def _append(path: Path, obj: dict[str, Any]) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, (json.dumps(obj, default=str, separators=(",", ":")) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def progress(phase: str, text: str) -> None:
@@ -48,22 +40,6 @@ def progress(phase: str, text: str) -> None:
         from runbook.secrets import mask_text
 
         _append(_RECORD, {"phase": phase, "text": mask_text(text, _SECRETS), "at": time.time()})
-
-
-def read_record(path: Path) -> list[dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        try:
-            v = json.loads(line)
-        except ValueError:
-            continue  # a line cut by a crash
-        if isinstance(v, dict):
-            out.append(v)
-    return out
 
 
 def state(path: Path) -> tuple[str, dict[str, Any]]:

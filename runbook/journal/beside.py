@@ -9,12 +9,12 @@ are what others said, the journal is what the session did with it.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from pathlib import Path
 from typing import Any
 
+from runbook import jsonl
 from runbook.events import utcnow
 
 APPROVALS = "approvals"
@@ -34,31 +34,11 @@ def is_beside(path: Path) -> bool:
 def append(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     """One record, written whole and fsynced before this returns; `at` (UTC) added when it has none."""
     record = {"at": utcnow(), **record}
-    line = (json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    jsonl.append(path, record)
     return record
 
 
-def read(path: Path) -> list[dict[str, Any]]:
-    """Every whole record of the file (none when it does not exist yet)."""
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return []
-    out = []
-    for line in raw.splitlines():
-        try:
-            v = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(v, dict):
-            out.append(v)
-    return out
+read = jsonl.read  # every whole record of the file (none when it does not exist yet)
 
 
 def where_from() -> str:
