@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import functools
 import os
 import re
 import secrets
@@ -230,6 +231,7 @@ class Access:
         pass
 
 
+@functools.lru_cache(maxsize=256)  # a host's thousand listeners share a handful of addresses
 def _addr(hexaddr: str, v6: bool, kernel_order: bool = True) -> str:
     """An address as /proc writes it: in 32-bit words of host byte order (net/tcp), or in network
     order (if_inet6)."""

@@ -24,16 +24,20 @@ def _read_first_line(path: str) -> str | None:
 
 _CACHE: dict[str, tuple[float, Any]] = {}
 CACHE_S = 1.0  # system-wide tables are read once per check of many servers, not once per server
+# The listening sockets, by inode: an entry cannot go stale (an inode is one socket, and a listening socket
+# listens until it is closed); what it can miss is a socket opened since, and a server none of whose
+# sockets is in it reads it again. A host with a thousand servers writes 2,000 lines of /proc/net/tcp.
+LISTEN_TABLE_S = 5.0
 
 
 _CACHE_LOCK = threading.Lock()
 
 
-def _cached(key: str, fn: Any) -> Any:
+def _cached(key: str, fn: Any, ttl: float = CACHE_S) -> Any:
     with _CACHE_LOCK:  # concurrent checks wait for one read instead of each reading the tables
         hit = _CACHE.get(key)
         now = time.monotonic()
-        if hit and now - hit[0] < CACHE_S:
+        if hit and now - hit[0] < ttl:
             return hit[1]
         value = fn()
         _CACHE[key] = (time.monotonic(), value)
@@ -111,11 +115,11 @@ def listening(pid: int) -> list[tuple[str, int]]:
                 inodes.add(int(link[8:-1]))
     except OSError:
         return _listening_psutil(pid)
-    table = _cached("listen-table", _proc_listen_table)
+    table = _cached("listen-table", _proc_listen_table, LISTEN_TABLE_S)
     if inodes and not inodes & table.keys():  # a server newer than the cached table: read it again
         with _CACHE_LOCK:
             _CACHE.pop("listen-table", None)
-        table = _cached("listen-table", _proc_listen_table)
+        table = _cached("listen-table", _proc_listen_table, LISTEN_TABLE_S)
     return sorted({table[i] for i in inodes if i in table})
 
 
