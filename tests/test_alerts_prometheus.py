@@ -228,6 +228,7 @@ while True:  # read pages that were swapped out, 2 MB at a time: they come in, o
 """
 
 
+@pytest.mark.serial  # the host swaps: every test reading host memory beside it would see it
 def test_a_swap_that_fills_fires_and_opens_host_memory(chain, tmp_path) -> None:
     import subprocess
 

@@ -31,6 +31,7 @@ def swap(tmp_path):
         yield f
 
 
+@pytest.mark.serial  # the host swaps: every test reading host memory beside it would see it
 def test_a_redis_in_a_small_cgroup_is_swapped_out_and_named(swap, tmp_path) -> None:
     from runbook.host.probes import assess_memory, memory
     from runbook.redis.check import assess, probe

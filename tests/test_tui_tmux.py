@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -208,6 +209,21 @@ def _walkable_rehearsals() -> list:
     return out
 
 
+def _answered(tmux: Tmux, key: str, state_dir: Path) -> None:
+    """Send key to the step on screen, then wait until the journal has the answer: a screen read before the
+    app took the key still shows the step, and a second key sent to it would land on the next screen (a
+    Done's "a" typed into the action's confirmation field)."""
+    def size() -> int:
+        return sum(p.stat().st_size for p in (state_dir / "sessions").glob("*.jsonl"))
+
+    before = size()
+    tmux.send(key)
+    deadline = time.monotonic() + 30
+    while size() == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.2)  # and the screen drawn after it
+
+
 @pytest.mark.parametrize("name", _walkable_rehearsals())
 def test_each_rehearsal_walked_to_its_action_screen_at_80x24(name, state_dir) -> None:
     """Each rehearsal in a real terminal at 80x24, walked step by step (Done on every instruction) to the
@@ -231,11 +247,9 @@ def test_each_rehearsal_walked_to_its_action_screen_at_80x24(name, state_dir) ->
             if "Session completed" in screen or "Session failed" in screen or "Session blocked" in screen:
                 break
             if "a Done" in screen:
-                tmux.send("a")
-                time.sleep(0.5)
+                _answered(tmux, "a", state_dir)
             elif "It runs only if you say so" in screen:
-                tmux.send("Enter")  # a consent asked: the safe answer (Skip it) has the focus
-                time.sleep(0.5)
+                _answered(tmux, "Enter", state_dir)  # a consent asked: the safe answer (Skip it) has the focus
             else:
                 time.sleep(0.2)
         journal = next((state_dir / "sessions").glob("*.jsonl"), None)
