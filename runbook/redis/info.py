@@ -15,8 +15,6 @@ _NUMERIC_START = frozenset("0123456789-")
 def _num(v: str) -> Any:
     if not v or v[0] not in _NUMERIC_START or (v[0] == "-" and not v[1:2].isdigit()):
         return v
-    if v.isdecimal() and v.isascii():  # most of INFO: a count, read without raising on the way
-        return int(v)
     try:
         return int(v)
     except ValueError:
@@ -46,7 +44,7 @@ def parse_info(raw: bytes | str) -> dict[str, Any]:
         k, sep, v = line.partition(":")
         if not sep:
             continue
-        if k[0] in "ds" and ((k.startswith("db") and k[2:].isdigit()) or (k.startswith("slave") and k[5:].isdigit())):
+        if (k.startswith("db") and k[2:].isdigit()) or (k.startswith("slave") and k[5:].isdigit()):
             out[k] = _kv_list(v)
         else:
             out[k] = _num(v)

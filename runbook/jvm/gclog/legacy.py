@@ -43,6 +43,8 @@ def _cut_concurrent(text: bytes) -> bytes:
         return text
     out.append(text[pos:])
     return b"".join(out)
+
+
 _FRAG = re.compile(rb"\[([A-Za-z0-9][A-Za-z0-9 ()_-]*?) ?: ([^\[\]]*)\]")
 _SIZE = re.compile(rb"(\d+(?:[.,]\d+)?)([BKMG])->(\d+(?:[.,]\d+)?)([BKMG])\((\d+(?:[.,]\d+)?)([BKMG])\)")
 _G1HEAP = re.compile(rb"Heap: (\d+(?:\.\d+)?)([BKMG])\((\d+(?:\.\d+)?)([BKMG])\)->(\d+(?:\.\d+)?)([BKMG])\((\d+(?:\.\d+)?)([BKMG])\)")
