@@ -84,34 +84,6 @@ def redis_look_findings(facts: dict) -> list:
     return found
 
 
-def _measured() -> dict[str, float]:
-    """Seconds a test took in a measured run (tests/durations.txt: seconds, then the test's id)."""
-    out: dict[str, float] = {}
-    try:
-        lines = (Path(__file__).parent / "durations.txt").read_text().splitlines()
-    except OSError:
-        return out
-    for line in lines:
-        secs, _, nodeid = line.partition(" ")
-        try:
-            out[nodeid] = float(secs)
-        except ValueError:
-            continue
-    return out
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The modules with the most measured work first, each module's tests together and in their order: in a
-    parallel run a test of a minute handed out last keeps the run waiting for it alone, and a module's
-    shared servers are started once per worker as before. Every worker sorts the same way."""
-    took = _measured()
-    work: dict[str, float] = {}
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        work[module] = work.get(module, 0.0) + took.get(item.nodeid, 0.0)
-    items.sort(key=lambda item: -work[item.nodeid.split("::", 1)[0]])
-
-
 def pytest_timeout_set_timer(item: pytest.Item, settings: object) -> bool | None:
     """A test over its time (pytest-timeout: `timeout` in pyproject) fails saying where it waited: every
     thread's stack, and for a test on an event loop (Pilot) each task's own awaits, which a thread's stack

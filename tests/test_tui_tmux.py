@@ -216,12 +216,15 @@ def _answered(tmux: Tmux, key: str, state_dir: Path) -> None:
     def size() -> int:
         return sum(p.stat().st_size for p in (state_dir / "sessions").glob("*.jsonl"))
 
-    before = size()
+    before, shown = size(), tmux.screen()
     tmux.send(key)
     deadline = time.monotonic() + 30
     while size() == before and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(0.2)  # and the screen drawn after it
+    deadline = time.monotonic() + 10  # and the screen drawn after it, not the one the key was sent to
+    while tmux.screen() == shown and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
 
 
 @pytest.mark.parametrize("name", _walkable_rehearsals())
