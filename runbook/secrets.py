@@ -106,9 +106,6 @@ def mask_mapping(value: Any, known: set[str] | frozenset[str] = frozenset()) -> 
     if t is str or isinstance(value, str):
         return mask_text(value, known)
     if t is dict or isinstance(value, dict):
-        if value and all(type(v) is str for v in value.values()) and _untouched(value.values(), known):
-            # plain words (a reply of CONFIG GET *, the common case): only the secret keys are masked
-            return {k: MASK if v and isinstance(k, str) and is_secret_key(k) else v for k, v in value.items()}
         return {k: MASK if isinstance(k, str) and is_secret_key(k) and v not in (None, "", b"")
                 else v if v is None or type(v) in _PLAIN else mask_mapping(v, known)
                 for k, v in value.items()}
@@ -118,15 +115,3 @@ def mask_mapping(value: Any, known: set[str] | frozenset[str] = frozenset()) -> 
 
 
 _PLAIN = frozenset({int, float, bool})  # nothing to mask: returned as they are
-
-
-def _untouched(texts: Any, known: set[str] | frozenset[str]) -> bool:
-    """Whether mask_text would leave each of texts as it is: none of what it looks for is in them, asked
-    once of them all joined by a character that none of what it looks for contains."""
-    joined = "\0".join(texts)
-    if "@" in joined or ("=" in joined and "?" in joined):
-        return False
-    low = joined.lower()
-    if "pass" in low or "auth" in low or "user " in low:
-        return False
-    return not any(s and s in joined for s in known)
