@@ -178,10 +178,20 @@ def test_the_flagship_rehearsal_with_the_glass_broken_restarts_into_the_trap_and
         tmux.wait_for("type master to run it anyway", 15)
         tmux.send("-l", "rehearsal: see the trap happen")
         tmux.wait_for("see the trap happen", 10)
-        tmux.send("Tab")  # from the reason to the target's name
-        time.sleep(0.5)
-        tmux.send("-l", "master")
-        time.sleep(0.5)
+        for _ in range(3):
+            tmux.send("Tab")  # from the reason to the target's name
+            time.sleep(0.5)
+            tmux.send("-l", "master")
+            try:
+                tmux.wait_for("Ready: the action will run", 10)
+                break
+            except AssertionError:
+                # tmux drops a send-keys now and then under load (tmux/tmux#1185): a lost Tab puts the name
+                # after the reason, which the screen shows; take it out and press Tab again
+                if "happenmaster" not in tmux.screen():
+                    raise
+                tmux.send(*["BSpace"] * len("master"))
+                tmux.wait_for("see the trap happen ", 10)
         tmux.send("Enter")
         # the proof on the action's own screen: a master was expected, the trap gave an empty replica
         tmux.wait_for("a slave with 0 keys", 90)
