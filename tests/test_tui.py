@@ -353,9 +353,11 @@ async def test_the_footer_keeps_quit_and_keys_at_80_columns(tmp_path, files) -> 
     app = run_app(action_playbook(tmp_path, flag, marker))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_ack is not None)
-        await pilot.pause(0.2)
+        keys = ("Done", "Findings", "Leave", "Quit", "Keys")
+        # the footer is redrawn after the step's bindings change: wait for that, then check every key
+        await wait_for(pilot, lambda: all(k in app.export_screenshot() for k in keys), what="the footer with its keys")
         text = app.export_screenshot()
-        for key in ("Done", "Findings", "Leave", "Quit", "Keys"):
+        for key in keys:
             assert key in text, key
 
 
