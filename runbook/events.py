@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 # Every kind of event a session can emit.
 KINDS = (
@@ -72,14 +72,64 @@ class SignalExit(KeyboardInterrupt):
 TERMINATING = threading.Event()
 
 
+# How long runbook may take to end after SIGTERM or SIGHUP before it ends anyway. The SignalExit raised in
+# the main thread can land where it is swallowed or held up (an event loop's shutdown waiting for a worker
+# thread): runbook would keep running, and keep its sandbox running, after its terminal went away.
+EXIT_GRACE_S = 15.0
+# What must be done even then (a sandbox's processes stopped): each called once, from the watchdog thread.
+_FORCED_EXIT: list[Callable[[], None]] = []
+_watchdog_started = False
+
+
+def on_forced_exit(fn: Callable[[], None]) -> Callable[[], None]:
+    """Have fn run if runbook is still alive EXIT_GRACE_S after a terminating signal; returns its remover."""
+    _FORCED_EXIT.append(fn)
+
+    def remove() -> None:
+        if fn in _FORCED_EXIT:
+            _FORCED_EXIT.remove(fn)
+
+    return remove
+
+
+def _watchdog(signum: int) -> None:
+    import atexit
+    import os
+    import sys
+    import time
+
+    time.sleep(EXIT_GRACE_S)  # a clean end takes well under a second; only a stuck one gets here
+    try:
+        sys.stderr.write(f"runbook: still running {EXIT_GRACE_S:g} s after signal {signum}; ending now\n")
+    except (OSError, ValueError):
+        pass
+    for fn in reversed(list(_FORCED_EXIT)):
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - the rest still runs, and the process still ends
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    atexit._run_exitfuncs()
+    os._exit(128 + signum)
+
+
 def terminated(signum: int, frame: object = None) -> None:
-    """The handler of SIGTERM and SIGHUP: raise SignalExit. A terminal that goes away (a dropped ssh, a
-    closed tmux) sends SIGCONT after SIGHUP; the TUI's own SIGCONT handler would then take the dead terminal
-    back (a reader spinning on it, a writer blocked on it: a process that never ends and keeps its sandbox
-    running), so from here on SIGCONT does nothing."""
+    """The handler of SIGTERM and SIGHUP: raise SignalExit, and start the watchdog that ends the process if
+    it has not ended EXIT_GRACE_S later. A terminal that goes away (a dropped ssh, a closed tmux) sends
+    SIGCONT after SIGHUP; the TUI's own SIGCONT handler would then take the dead terminal back (a reader
+    spinning on it, a writer blocked on it: a process that never ends and keeps its sandbox running), so
+    from here on SIGCONT does nothing."""
     import signal
 
+    global _watchdog_started
     if hasattr(signal, "SIGCONT"):
         signal.signal(signal.SIGCONT, signal.SIG_DFL)
     TERMINATING.set()
+    if not _watchdog_started:
+        _watchdog_started = True
+        threading.Thread(target=_watchdog, args=(signum,), name="exit-watchdog", daemon=True).start()
     raise SignalExit(signum)

@@ -117,6 +117,9 @@ class Sandbox:
     cleanups: list[Callable[[], None]] = field(default_factory=list)  # run after the processes stop (a cgroup)
 
     def __post_init__(self) -> None:
+        import threading
+
+        self._stop_lock = threading.Lock()  # the exit watchdog may stop it while the main thread does
         sandboxes_dir().mkdir(parents=True, exist_ok=True)
         self.state_file = sandboxes_dir() / f"{self.dir.name}.json"
         self._save()
@@ -148,6 +151,10 @@ class Sandbox:
         return proc
 
     def stop(self) -> None:
+        with self._stop_lock:
+            self._stop()
+
+    def _stop(self) -> None:
         for p in reversed(self.procs):
             if _kill(p.pid, p.create_time):
                 try:
@@ -170,9 +177,12 @@ class Sandbox:
             self.say(f"stopped the {self.name} sandbox ({plural(stopped, 'process', 'processes')}) and removed {self.dir}")
 
     def __enter__(self) -> "Sandbox":
+        from runbook.events import on_forced_exit
+
         self._old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
         for s in self._old:
             signal.signal(s, self._on_signal)
+        self._forget = on_forced_exit(self.stop)  # stopped even if a signal's clean exit gets stuck
         return self
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -182,6 +192,7 @@ class Sandbox:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+        self._forget()
         for s, h in self._old.items():
             signal.signal(s, h)
 
