@@ -25,9 +25,12 @@ from runbook.sandbox.procs import Sandbox
 events.EXIT_GRACE_S = 1.0
 with Sandbox("stuck", say=lambda t: print(t, flush=True)) as sb:
     p = sb.start("sleep", ["sleep", "600"])
-    print("ready", p.pid, sb.dir, flush=True)
+    said = False
     while True:  # swallows the signal's exit, as a shutdown that waits on a thread would
         try:
+            if not said:  # said inside the try: a signal sent on reading it is swallowed too
+                said = True
+                print("ready", p.pid, sb.dir, flush=True)
             time.sleep(3600)
         except events.SignalExit:
             print("swallowed", flush=True)
