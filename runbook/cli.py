@@ -565,7 +565,7 @@ class Screens:
 
 def main(argv: list[str] | None = None) -> int:
     code = _main(argv)
-    from runbook.events import TERMINATING
+    from runbook.events import TERMINATING, end_now
 
     if TERMINATING.is_set():
         # SIGTERM or SIGHUP: sandboxes are stopped and journals closed. A probe still running in a worker
@@ -573,15 +573,7 @@ def main(argv: list[str] | None = None) -> int:
         # would wait for it, and a terminal that went away would leave runbook running. atexit's own work
         # (ssh masters told to exit) is done, then the process ends; a copy dies with it (its parent-death
         # signal), and the next run reaps what it left in /tmp.
-        import atexit
-
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        atexit._run_exitfuncs()
-        os._exit(code)
+        end_now(code)
     return code
 
 

@@ -93,8 +93,6 @@ def on_forced_exit(fn: Callable[[], None]) -> Callable[[], None]:
 
 
 def _watchdog(signum: int) -> None:
-    import atexit
-    import os
     import sys
     import time
 
@@ -108,13 +106,23 @@ def _watchdog(signum: int) -> None:
             fn()
         except Exception:  # noqa: BLE001 - the rest still runs, and the process still ends
             pass
+    end_now(128 + signum)
+
+
+def end_now(code: int) -> None:
+    """End the process at once, without waiting for worker threads: output flushed and atexit's work (ssh
+    masters told to exit) done first."""
+    import atexit
+    import os
+    import sys
+
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
     atexit._run_exitfuncs()
-    os._exit(128 + signum)
+    os._exit(code)
 
 
 def terminated(signum: int, frame: object = None) -> None:
