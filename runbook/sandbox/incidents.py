@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runbook.sandbox.procs import Proc, Sandbox, SandboxError, start_redis
+from runbook.sandbox.procs import Proc, Sandbox, SandboxError, start_redis, until
 from runbook.targets import Target
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -21,21 +21,6 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def _redis(sb: Sandbox, name: str, conf: str = "") -> tuple[Any, int, Path, Path]:
     return start_redis(sb, name, conf)
-
-
-def _until(what: str, check: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except SandboxError:
-            raise
-        except Exception:  # noqa: BLE001 - not yet
-            pass
-        if time.monotonic() > deadline:
-            raise SandboxError(f"{what} did not happen within {timeout:g} s")
-        time.sleep(0.2)
 
 
 def _java(sb: Sandbox, name: str, program: str, *flags: str, args: tuple[str, ...] = ("600",),
@@ -56,8 +41,8 @@ def _java(sb: Sandbox, name: str, program: str, *flags: str, args: tuple[str, ..
     def jcmd() -> bool:
         return subprocess.run(["jcmd", str(p.pid), "VM.version"], capture_output=True, timeout=10).returncode == 0
 
-    _until(f"{name} saying it is ready", ready, 90)
-    _until(f"{name} answering jcmd", jcmd, 60)
+    until(f"{name} saying it is ready", ready, 90)
+    until(f"{name} answering jcmd", jcmd, 60)
     return p
 
 
@@ -96,7 +81,7 @@ def build_clients(sb: Sandbox) -> dict[str, Any]:
     status = sb.dir / "pool.status"
     sb.start("leaking pool", [sys.executable, "-m", "runbook.sandbox.holder", str(port), "24", "127.0.0.2", "600",
                               str(status)], info="holding connections from 127.0.0.2")
-    _until("the pool filling the server", lambda: status.exists() and status.read_text().endswith("\n"))
+    until("the pool filling the server", lambda: status.exists() and status.read_text().endswith("\n"))
     if _ping_error(port):
         raise SandboxError("no connection is left for the checks")
     sb.say(f"a leaking pool holds {status.read_text().strip()} of 24 connections; new connections were refused")
@@ -128,7 +113,7 @@ def build_persistence(sb: Sandbox) -> dict[str, Any]:
         c.set(f"order:{i}", i)
     shutil.rmtree(d)
     c.bgsave()
-    _until("the save failing", lambda: c.info("persistence")["rdb_last_bgsave_status"] == "err")
+    until("the save failing", lambda: c.info("persistence")["rdb_last_bgsave_status"] == "err")
     sb.say(f"deleted {d}; the background save failed")
     return {"targets": {"redis": Target("redis", f"redis://127.0.0.1:{port}", "redis")},
             "answers": {"saves-fail": "done", "save": {"confirm": "redis"}, "still-failing": "done"},
@@ -142,16 +127,16 @@ def build_replication(sb: Sandbox) -> dict[str, Any]:
     for i in (1, 2):
         c, port, _, _ = _redis(sb, f"replica{i}", f"replicaof 127.0.0.1 {mport}\n")
         reps.append((c, port, sb.procs[-1]))
-    _until("both replicas online", lambda: m.info("replication")["connected_slaves"] == 2 and all(
+    until("both replicas online", lambda: m.info("replication")["connected_slaves"] == 2 and all(
         c.info("replication")["master_link_status"] == "up" for c, _, _ in reps))
     for i in range(1000):
         m.set(f"acct:{i}", i)
-    _until("the replicas caught up", lambda: all(
+    until("the replicas caught up", lambda: all(
         c.info("replication")["slave_repl_offset"] == m.info("replication")["master_repl_offset"] for c, _, _ in reps))
     os.kill(reps[1][2].pid, signal.SIGSTOP)  # replica 2 falls behind
     for i in range(1000, 3000):
         m.set(f"acct:{i}", i)
-    _until("replica 1 caught up", lambda: reps[0][0].info("replication")["slave_repl_offset"]
+    until("replica 1 caught up", lambda: reps[0][0].info("replication")["slave_repl_offset"]
            == m.info("replication")["master_repl_offset"])
     master_proc = sb.procs[0]
     os.kill(master_proc.pid, signal.SIGKILL)
@@ -179,7 +164,7 @@ def _sentinel(sb: Sandbox, name: str, master_port: int, quorum: int = 2) -> int:
     sb.start(f"redis-sentinel {name}", argv, cwd=d, info=f"on 127.0.0.1:{port}")
     import redis
 
-    _until(f"{name} answering", lambda: redis.Redis(port=port, socket_timeout=1).ping())
+    until(f"{name} answering", lambda: redis.Redis(port=port, socket_timeout=1).ping())
     return port
 
 
@@ -191,11 +176,11 @@ def build_sentinel(sb: Sandbox) -> dict[str, Any]:
     m, mport, _, _ = _redis(sb, "master")
     ports = [_sentinel(sb, f"sentinel{i}", mport) for i in (1, 2, 3)]
     s = redis.Redis(port=ports[0], socket_timeout=2, decode_responses=True)
-    _until("the Sentinels meeting", lambda: str(s.execute_command("SENTINEL", "CKQUORUM", "main")).startswith("OK"))
+    until("the Sentinels meeting", lambda: str(s.execute_command("SENTINEL", "CKQUORUM", "main")).startswith("OK"))
     master_proc = sb.procs[0]
     os.kill(master_proc.pid, signal.SIGKILL)
     master_proc.popen.wait(5)
-    _until("the Sentinels agreeing the master is down",
+    until("the Sentinels agreeing the master is down",
            lambda: "o_down" in s.execute_command("SENTINEL", "MASTER", "main")["flags"])
     sb.say("the master died; the Sentinels agree it is down (o_down) and it has no replica")
     return {"targets": {"sentinel": Target("sentinel", f"redis://127.0.0.1:{ports[0]}", "redis")},
@@ -220,12 +205,12 @@ def build_cluster(sb: Sandbox) -> dict[str, Any]:
         c.execute_command("CLUSTER", "ADDSLOTSRANGE", a, b)
     for _, port, bus, _ in nodes[1:]:
         nodes[0][0].execute_command("CLUSTER", "MEET", "127.0.0.1", port, bus)
-    _until("the nodes meeting", lambda: "cluster_known_nodes:4" in str(nodes[3][0].execute_command("CLUSTER", "INFO")))
+    until("the nodes meeting", lambda: "cluster_known_nodes:4" in str(nodes[3][0].execute_command("CLUSTER", "INFO")))
     nodes[3][0].execute_command("CLUSTER", "REPLICATE", nodes[2][0].execute_command("CLUSTER", "MYID"))
-    _until("the replica in sync", lambda: nodes[3][0].info("replication").get("master_link_status") == "up")
-    _until("the cluster serving every slot", lambda: "cluster_state:ok" in str(nodes[0][0].execute_command("CLUSTER", "INFO")))
+    until("the replica in sync", lambda: nodes[3][0].info("replication").get("master_link_status") == "up")
+    until("the cluster serving every slot", lambda: "cluster_state:ok" in str(nodes[0][0].execute_command("CLUSTER", "INFO")))
     os.kill(nodes[2][3].pid, signal.SIGKILL)
-    _until("the cluster failing", lambda: "cluster_state:fail" in str(nodes[0][0].execute_command("CLUSTER", "INFO")))
+    until("the cluster failing", lambda: "cluster_state:fail" in str(nodes[0][0].execute_command("CLUSTER", "INFO")))
     sb.say("the third master died; its replica will not fail over by itself")
     return {"targets": {"node": Target("node", f"redis://127.0.0.1:{nodes[0][1]}", "redis"),
                         "replica": Target("replica", f"redis://127.0.0.1:{nodes[3][1]}", "redis")},
@@ -250,7 +235,7 @@ def build_heap_exhausted(sb: Sandbox) -> dict[str, Any]:
     """A JVM whose cache grew to fill its old generation: full GCs back to back, each freeing nothing."""
     p = _java(sb, "java HeapFull", "HeapFull.java", "-XX:+UseParallelGC", "-Xmx64m", "-Xmn8m",
               f"-Xlog:gc*:file={sb.dir}/gc.log", args=("600", "54"), info="with -Xmx64m and a 54 MB live set")
-    _until("full GCs coming back to back", lambda: _read(sb.dir / "gc.log").count("Pause Full") >= 3, 60)
+    until("full GCs coming back to back", lambda: _read(sb.dir / "gc.log").count("Pause Full") >= 3, 60)
     return {"targets": {"app": Target("app", f"pid:{p.pid}", "jvm")},
             "answers": {"keep-evidence": "done", "histogram": {"consent": ["jvm.class_histogram"]},
                         "dump": {"confirm": "app"}, "restart": "done"},

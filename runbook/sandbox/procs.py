@@ -225,3 +225,19 @@ def start_redis(sb: "Sandbox", name: str, conf: str) -> tuple[Any, int, Path, Pa
         if time.monotonic() > deadline:
             raise SandboxError(f"redis-server {name} did not answer")
         time.sleep(0.05)
+
+
+def until(what: str, check: Any, timeout: float = 30.0) -> None:
+    """Wait until check() is true; a SandboxError says which condition did not come."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except SandboxError:
+            raise
+        except Exception:  # noqa: BLE001 - not yet
+            pass
+        if time.monotonic() > deadline:
+            raise SandboxError(f"{what} did not happen within {timeout:g} s")
+        time.sleep(0.2)

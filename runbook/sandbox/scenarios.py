@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 from runbook.sandbox.procs import Sandbox, SandboxError  # noqa: F401 - SandboxError: rehearse reads it here
 from runbook.sandbox.procs import start_redis as _redis
+from runbook.sandbox.procs import until
+from runbook.redis.info import replicas as _replicas
 from runbook.targets import Target
 
 PLAYBOOKS = Path(__file__).resolve().parent.parent.parent / "playbooks"
@@ -62,22 +64,25 @@ def build_twilio(sb: Sandbox) -> Built:
     for i in range(3):
         c, rport, _, _ = _redis(sb, f"replica{i}", f"replicaof 127.0.0.1 {port}\n")
         replicas.append((c, sb.procs[-1]))
-    deadline = time.monotonic() + 20
-    while master.info("replication")["connected_slaves"] < 3:
-        if time.monotonic() > deadline:
-            raise SandboxError("the replicas did not connect")
-        time.sleep(0.1)
-    writer = ["redis-benchmark", "-p", str(port), "-t", "set", "-n", "200000000", "-d", "256", "-P", "16", "-r", "200000", "-q"]
-    if not shutil.which("redis-benchmark"):
-        writer = [sys.executable, "-m", "runbook.sandbox.writer", str(port), "600"]
-    sb.start("steady writer", writer, info=f"to 127.0.0.1:{port}")
+    until("the three replicas online", lambda: [r.get("state") for r in _replicas(master.info("replication"))] == ["online"] * 3, 20)
+    # about 1.2 MB/s: a steady load, not a benchmark (a writer at full speed took most of two cores)
+    sb.start("steady writer", [sys.executable, "-m", "runbook.sandbox.writer", str(port), "600", "4000", "20000"],
+             info=f"to 127.0.0.1:{port}, 4000 writes/s")
     # the config file a restart reads, as it was in 2013 (the running master is not touched)
     cfg.write_text(cfg.read_text().replace("appendonly no", "appendonly yes") + f"replicaof 127.0.0.1 {port}\n")
     sb.say(f"rewrote {cfg}: appendonly yes (no AOF exists) and replicaof 127.0.0.1 {port} (itself)")
+    # A snapshot of a big dataset takes seconds; 50 us per key makes these 40,000 take about two, in sleep
+    # rather than CPU. The writes buffered for a replica meanwhile outgrow its 1 MB limit, so no full sync
+    # can finish: each ends in a disconnect and another request.
+    master.config_set("rdb-key-save-delay", 50)
     time.sleep(1.0)
-    # the blip: the replicas lose the master long enough to need full resyncs
+    # the blip: the replicas lose the master, under a burst of writes, long enough to need full resyncs
     for _, p in replicas:
         os.kill(p.pid, signal.SIGSTOP)
+    burst = master.pipeline(transaction=False)
+    for i in range(20000):
+        burst.set(f"w:{i}", "y" * 256)
+    burst.execute()
     time.sleep(2.5)
     for _, p in replicas:
         os.kill(p.pid, signal.SIGCONT)
