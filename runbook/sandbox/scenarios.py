@@ -14,7 +14,6 @@ from typing import Any, Callable
 from runbook.sandbox.procs import Sandbox, SandboxError  # noqa: F401 - SandboxError: rehearse reads it here
 from runbook.sandbox.procs import start_redis as _redis
 from runbook.sandbox.procs import until
-from runbook.redis.info import replicas as _replicas
 from runbook.targets import Target
 
 PLAYBOOKS = Path(__file__).resolve().parent.parent.parent / "playbooks"
@@ -64,7 +63,7 @@ def build_twilio(sb: Sandbox) -> Built:
     for i in range(3):
         c, rport, _, _ = _redis(sb, f"replica{i}", f"replicaof 127.0.0.1 {port}\n")
         replicas.append((c, sb.procs[-1]))
-    until("the three replicas online", lambda: [r.get("state") for r in _replicas(master.info("replication"))] == ["online"] * 3, 20)
+    until("the three replicas online", lambda: [master.info("replication")[f"slave{i}"]["state"] for i in range(3)] == ["online"] * 3, 20)
     # about 1.2 MB/s: a steady load, not a benchmark (a writer at full speed took most of two cores)
     sb.start("steady writer", [sys.executable, "-m", "runbook.sandbox.writer", str(port), "600", "4000", "20000"],
              info=f"to 127.0.0.1:{port}, 4000 writes/s")
