@@ -10,6 +10,14 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+
+def no_retry() -> Retry:
+    """For a test's own clients: redis-py's default retries a refused connection ten times with a backoff of
+    up to a second, so a poll for a restarting server overslept by seconds and a dead one took seconds to fail."""
+    return Retry(NoBackoff(), 0)
 
 
 _given: set[int] = set()
@@ -87,6 +95,7 @@ class RedisServer:
 
     def client(self, **kw) -> redis.Redis:
         kw.setdefault("socket_timeout", 5)
+        kw.setdefault("retry", no_retry())
         return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, decode_responses=True, **kw)
 
     @property

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from conftest import PLAYBOOKS, ROOT, runbook
-from redis_server import RedisServer
+from redis_server import RedisServer, no_retry
 from runbook.journal import store
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
@@ -44,7 +44,7 @@ def _until(cond, what: str, timeout: float = 30) -> None:
 
 def _answers(s: RedisServer) -> dict | None:
     try:
-        return redis.Redis(host="127.0.0.1", port=s.port, socket_timeout=0.5, decode_responses=True).info("server")
+        return redis.Redis(host="127.0.0.1", port=s.port, socket_timeout=0.5, decode_responses=True, retry=no_retry()).info("server")
     except redis.exceptions.RedisError:
         return None
 

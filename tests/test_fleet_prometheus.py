@@ -17,7 +17,7 @@ import redis as redis_py
 
 from conftest import runbook
 from prometheus import PROMETHEUS, REDIS_EXPORTER, Prometheus, RedisExporter, redis_job, wait_for
-from redis_server import RedisServer, free_port
+from redis_server import RedisServer, free_port, no_retry
 
 pytestmark = pytest.mark.skipif(not (PROMETHEUS and REDIS_EXPORTER and shutil.which("redis-server")),
                                 reason="needs prometheus, prometheus-redis-exporter, redis-server")
@@ -85,7 +85,7 @@ def fleet(tmp_path):
             fr.eval("for i = 0, 1499999 do if i % 10 ~= 0 then redis.call('UNLINK', 'key:' .. i) end end", 0)
             held = []
             for _ in range(12):  # more than maxclients 8: some are refused, and the server counts them
-                c = redis_py.Redis(port=servers["rejecting"].port, socket_timeout=2)
+                c = redis_py.Redis(port=servers["rejecting"].port, socket_timeout=2, retry=no_retry())
                 try:
                     c.ping()
                     held.append(c)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from redis_server import RedisServer
+from redis_server import RedisServer, no_retry
 from runbook.redis.actions import Bgsave, ConfigSet, Promote, Shutdown
 from runbook.targets import Target
 
@@ -80,7 +80,7 @@ steps:
         assert all(secret not in o for o in outputs)
         import redis as redis_py
 
-        assert redis_py.Redis(port=s.port, password=secret).ping()  # it did set it
+        assert redis_py.Redis(port=s.port, password=secret, retry=no_retry()).ping()  # it did set it
     finally:
         s.stop()
 

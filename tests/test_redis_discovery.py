@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from conftest import runbook
-from redis_server import RedisServer, free_port
+from redis_server import RedisServer, free_port, no_retry
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
 
@@ -27,7 +27,7 @@ def test_sentinel_expands_to_master_and_replicas(tmp_path) -> None:
     sentinel = subprocess.Popen(["redis-server", str(conf), "--sentinel"], cwd=sdir, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        c = redis.Redis(port=sport, decode_responses=True, socket_timeout=2)
+        c = redis.Redis(port=sport, decode_responses=True, socket_timeout=2, retry=no_retry())
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -11,7 +11,7 @@ import pytest
 import redis as redis_py
 
 from conftest import looked, runbook
-from redis_server import RedisServer
+from redis_server import RedisServer, no_retry
 from runbook.redis.check import assess, probe
 from runbook.targets import Target
 
@@ -28,7 +28,7 @@ def test_connections_refused_at_maxclients(tmp_path) -> None:
     held = []
     try:
         for _ in range(4):
-            c = redis_py.Redis(port=s.port, socket_timeout=2)
+            c = redis_py.Redis(port=s.port, socket_timeout=2, retry=no_retry())
             held.append(c)
             try:
                 c.ping()

@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from conftest import ROOT, runbook
+from redis_server import no_retry
 from runbook.sandbox.procs import Sandbox, sandboxes_dir
 from runbook.sandbox.scenarios import SCENARIOS
 
@@ -131,7 +132,7 @@ async def test_random_keys_in_the_rehearsals_tui_never_restart_redis() -> None:
         assert alive(master.pid)
         import redis
 
-        c = redis.Redis(port=int(built.targets["master"].url.rsplit(":", 1)[1]), socket_timeout=5)
+        c = redis.Redis(port=int(built.targets["master"].url.rsplit(":", 1)[1]), socket_timeout=5, retry=no_retry())
         assert c.info("server")["process_id"] == master.pid
         assert c.dbsize() >= 20000
     assert "action_intent" not in [e.kind for e in store.read(store.sessions_dir() / "r.jsonl").events]

@@ -12,6 +12,7 @@ import pytest
 
 import sshd
 from conftest import runbook
+from redis_server import no_retry
 from runbook.access import LOCAL, AccessError, Ssh, parse_listen_tables
 
 pytestmark = pytest.mark.skipif(not sshd.available(), reason="needs root, ssh and openssh-server (sshd)")
@@ -201,7 +202,7 @@ def test_a_safe_restart_over_ssh_really_restarts_the_server(server, tmp_path) ->
         r = subprocess.run(hidden(s.base, "run", "playbooks/redis-master-restart.yaml", "-i", str(inv), "--headless",
                                   "--answers", str(answers), "--timeout", "10"),
                            capture_output=True, text=True, timeout=180, cwd=ROOT)
-        after = redis.Redis(port=s.port, socket_timeout=5).info()
+        after = redis.Redis(port=s.port, socket_timeout=5, retry=no_retry()).info()
         new_pid = after["process_id"]
         assert r.returncode == 0, r.stdout + r.stderr
         assert "guard PASS  redis.restart_is_safe" in r.stdout and "on " + server.dest + " over ssh" in r.stdout, r.stdout

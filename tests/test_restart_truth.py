@@ -23,7 +23,7 @@ import psutil
 import pytest
 import redis as redis_py
 
-from redis_server import RedisServer, free_port
+from redis_server import RedisServer, free_port, no_retry
 from runbook.redis import guards
 from conftest import redis_look_findings as assess
 from runbook.redis.probe import read_instance
@@ -73,7 +73,7 @@ def truth(case: Case) -> tuple[bool, str]:
     key, accepting the clients' credentials."""
     s = case.server
     admin = redis_py.Redis(host="127.0.0.1", port=s.port, password=case.admin_password or s.password,
-                           socket_timeout=5, decode_responses=True)
+                           socket_timeout=5, decode_responses=True, retry=no_retry())
     info = admin.info()
     keys = sum(v["keys"] for k, v in info.items() if k.startswith("db") and isinstance(v, dict))
     run_id, pid = info["run_id"], info["process_id"]
@@ -89,7 +89,7 @@ def truth(case: Case) -> tuple[bool, str]:
     proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     case.started.append(proc)
-    client = redis_py.Redis.from_url(case.url or s.url, socket_timeout=2, decode_responses=True)
+    client = redis_py.Redis.from_url(case.url or s.url, socket_timeout=2, decode_responses=True, retry=no_retry())
     deadline = time.monotonic() + 15
     while True:
         if proc.poll() is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PLAYBOOKS, ROOT
-from redis_server import RedisServer
+from redis_server import RedisServer, no_retry
 
 pytestmark = pytest.mark.skipif(not (shutil.which("tmux") and shutil.which("redis-server")), reason="needs tmux and redis-server")
 
@@ -166,7 +166,7 @@ def test_the_flagship_rehearsal_with_the_glass_broken_restarts_into_the_trap_and
         sandbox = json.loads(next((state_dir / "sandboxes").glob("*.json")).read_text())["dir"]
         journal = next((state_dir / "sessions").glob("*.jsonl"))
         url = next(t["url"] for t in store.read(journal).started.data["targets"] if t["name"] == "master")
-        master = redis.Redis.from_url(url, socket_timeout=5)
+        master = redis.Redis.from_url(url, socket_timeout=5, retry=no_retry())
         before = master.info("server")["run_id"]
         for lesson in ("A restart would start empty", "Read the restart simulation"):
             tmux.send("a")

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runbook.sandbox.procs import Proc, Sandbox, SandboxError, start_redis, until
+from runbook.sandbox.procs import Proc, Sandbox, SandboxError, client, start_redis, until
 from runbook.targets import Target
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -94,7 +94,7 @@ def _ping_error(port: int) -> str:
     """"" when a new connection is served, else why not."""
     import redis
 
-    c = redis.Redis(port=port, socket_timeout=1)
+    c = client(port, socket_timeout=1)
     try:
         c.ping()
         return ""
@@ -162,20 +162,16 @@ def _sentinel(sb: Sandbox, name: str, master_port: int, quorum: int = 2) -> int:
                     "sentinel down-after-milliseconds main 1000\nsentinel failover-timeout main 10000\n")
     argv = ["redis-sentinel", str(conf)] if shutil.which("redis-sentinel") else ["redis-server", str(conf), "--sentinel"]
     sb.start(f"redis-sentinel {name}", argv, cwd=d, info=f"on 127.0.0.1:{port}")
-    import redis
-
-    until(f"{name} answering", lambda: redis.Redis(port=port, socket_timeout=1).ping())
+    until(f"{name} answering", lambda: client(port, socket_timeout=1).ping())
     return port
 
 
 def build_sentinel(sb: Sandbox) -> dict[str, Any]:
     """Three Sentinels watching a master with no replica; the master dies: they agree it is down, and
     nothing can take over. The failover's guard must refuse."""
-    import redis
-
     m, mport, _, _ = _redis(sb, "master")
     ports = [_sentinel(sb, f"sentinel{i}", mport) for i in (1, 2, 3)]
-    s = redis.Redis(port=ports[0], socket_timeout=2, decode_responses=True)
+    s = client(ports[0], socket_timeout=2, decode_responses=True)
     until("the Sentinels meeting", lambda: str(s.execute_command("SENTINEL", "CKQUORUM", "main")).startswith("OK"))
     master_proc = sb.procs[0]
     os.kill(master_proc.pid, signal.SIGKILL)

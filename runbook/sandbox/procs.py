@@ -201,6 +201,16 @@ class SandboxError(Exception):
     pass
 
 
+def client(port: int, **kw: Any) -> Any:
+    """A client of a sandbox's server that fails at once when nothing answers: redis-py's default retries a
+    refused connection ten times with a backoff of up to a second, so a poll overslept by seconds."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis(port=port, retry=Retry(NoBackoff(), 0), **kw)
+
+
 def start_redis(sb: "Sandbox", name: str, conf: str) -> tuple[Any, int, Path, Path]:
     """A redis-server of the sandbox: its own dir, config file, free port; waits until it answers."""
     import redis
@@ -212,7 +222,7 @@ def start_redis(sb: "Sandbox", name: str, conf: str) -> tuple[Any, int, Path, Pa
     cfg.write_text(f"port {port}\nbind 127.0.0.1\ndir {d}\nlogfile {d}/redis.log\ndaemonize no\nsave \"\"\nappendonly no\n{conf}")
     proc = sb.start(f"redis-server {name}", ["redis-server", str(cfg)], cwd=d, info=f"on 127.0.0.1:{port}")
     # the build's own client: a DEBUG POPULATE or a long script on a busy machine takes more than seconds
-    c = redis.Redis(port=port, socket_timeout=120, socket_connect_timeout=2, decode_responses=True)
+    c = client(port, socket_timeout=120, socket_connect_timeout=2, decode_responses=True)
     deadline = time.monotonic() + 10
     while True:
         if proc.popen.poll() is not None:

@@ -15,10 +15,12 @@ BATCH = 100
 def main() -> None:
     import redis
 
+    from runbook.sandbox.procs import client
+
     port, seconds = int(sys.argv[1]), float(sys.argv[2])
     rate = float(sys.argv[3]) if len(sys.argv) > 3 else 4000.0
     keys = int(sys.argv[4]) if len(sys.argv) > 4 else 20000
-    c = redis.Redis(port=port, socket_timeout=5)
+    c = client(port, socket_timeout=5)
     end = time.monotonic() + seconds
     value = b"x" * 256
     i = 0
