@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import time
+from typing import Callable
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,9 @@ def wait_for(cond, what: str, timeout: float = 20.0, every: float = 0.05):
         time.sleep(every)
 
 
-def restart_same_way(case: Case) -> subprocess.Popen:
-    """SHUTDOWN, wait for the pid, start the way the restart would; the new process (not yet ready)."""
+def restart_same_way(case: Case, while_down: Callable[[], None] | None = None) -> subprocess.Popen:
+    """SHUTDOWN, wait for the pid, start the way the restart would; the new process (not yet ready).
+    while_down: what happens between the stop and the start (a restart of a big dataset takes seconds)."""
     s = case.server
     c = s.client()
     try:
@@ -46,6 +48,8 @@ def restart_same_way(case: Case) -> subprocess.Popen:
     except redis_py.exceptions.ConnectionError:
         pass
     s.proc.wait(15)
+    if while_down:
+        while_down()
     proc = subprocess.Popen(case.command or ["redis-server", str(s.conf)], cwd=case.cwd or str(s.base),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -226,7 +230,16 @@ def test_a_master_sentinels_would_fail_over(make, tmp_path) -> None:
         ev = next(f for f in assess(facts) if f.id == "redis.restart.sentinel_failover").evidence
         assert ev["down_after_ms"] == 100 and "SENTINEL FAILOVER" in str(ev) + str(
             next(f for f in assess(facts) if f.id == "redis.restart.sentinel_failover").action)
-        proc = restart_same_way(c)
+        # the stop and the start of a big dataset take seconds: the Sentinel fails over meanwhile (this
+        # restart of 200,000 keys takes a fraction of one, so the test waits for the failover in between)
+        sc = s.client()
+
+        def failed_over() -> bool:
+            m = sc.execute_command("SENTINEL", "MASTER", "main")
+            m = dict(zip(m[::2], m[1::2])) if isinstance(m, list) else m
+            return int(m["port"]) == r.server.port and m["flags"] == "master"
+
+        proc = restart_same_way(c, lambda: wait_for(failed_over, "the Sentinel to promote the replica", timeout=30))
         after = up(c, proc)
         # the truth, from the real Sentinel: the old master comes back as a replica
         wait_for(lambda: after.info("replication")["role"] == "slave", "the Sentinel to demote the old master",

@@ -51,7 +51,7 @@ def test_an_aof_fsync_that_cannot_keep_up_is_named(tmp_path) -> None:
                                   cwd=s.base, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
         s.wait_ready()
-        c = s.client()
+        c = s.client(socket_timeout=60)  # a server whose disk cannot keep up blocks its writes for seconds
         deadline = time.monotonic() + 30
         i = 0
         while int(c.info("persistence")["aof_delayed_fsync"]) == 0:

@@ -159,8 +159,9 @@ async def drive_to_break_glass(pilot, see_wait: bool = True) -> None:
     await pilot.pause()
     await press(pilot, "#go")
     if see_wait:
-        await wait_for(pilot, lambda: isinstance(app.screen, WaitingApprovalScreen), timeout=30,
-                       what="the wait for an approval")
+        # the screen, and its contents: pushed is not yet composed on a loaded machine
+        await wait_for(pilot, lambda: isinstance(app.screen, WaitingApprovalScreen) and bool(app.screen.query("#stop-waiting")),
+                       timeout=30, what="the wait for an approval")
 
 
 async def test_the_driver_can_stop_waiting_and_nothing_runs(tmp_path) -> None:
