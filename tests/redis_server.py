@@ -88,7 +88,7 @@ class RedisServer:
                     return
             except redis.exceptions.BusyLoadingError:
                 pass
-            except redis.exceptions.ConnectionError:
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
                 pass
             time.sleep(0.02)
         raise RuntimeError("redis-server did not start")

@@ -50,7 +50,7 @@ def test_an_aof_fsync_that_cannot_keep_up_is_named(tmp_path) -> None:
         s.proc = subprocess.Popen(["sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec redis-server "$1"', "sh", str(s.conf)],
                                   cwd=s.base, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
-        s.wait_ready()
+        s.wait_ready(60)  # its first AOF is written and fsynced at 8 kB/s
         c = s.client(socket_timeout=60)  # a server whose disk cannot keep up blocks its writes for seconds
         deadline = time.monotonic() + 30
         i = 0
