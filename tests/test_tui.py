@@ -225,10 +225,15 @@ async def test_markup_from_live_systems_is_shown_literally(tmp_path, files) -> N
         await to_action(pilot)
         from rich.console import Console
 
-        console = Console(width=200, record=True, file=open("/dev/null", "w"))
-        for w in app.screen.query(Static):
-            console.print(w.content)
-        assert "facts.host.file_content: [bold red]x[/]" in console.export_text()
+        def shown() -> str:
+            console = Console(width=200, record=True, file=open("/dev/null", "w"))
+            for w in app.screen.query(Static):
+                console.print(w.content)
+            return console.export_text()
+
+        # the guard's evidence is shown once its fresh check is back
+        await wait_for(pilot, lambda: "facts.host.file_content:" in shown(), what="the guard's evidence on the screen")
+        assert "facts.host.file_content: [bold red]x[/]" in shown()
         await pilot.press("escape")  # back to the step: the session waits there
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_retry is not None)
         await pilot.press("l")
