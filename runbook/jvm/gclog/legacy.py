@@ -24,7 +24,9 @@ _HEAD = re.compile(rb"^(?:(\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4}|Z)?): ?)?(?:(\d+
 # time on a CMS log).
 _CONC_PHASE = re.compile(rb"\[(?:CMS-concurrent-|GC concurrent-|Concurrent )[^\[\]]*\](?: ?\[Times: [^\]]*\])?")
 _CONC_STAMPS = re.compile(rb"(?:\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4}|Z)?: ?)?(?:\d+[.,]\d+: ?)?")
-_STAMP_CHARS = frozenset(b"0123456789-T:.,+Z ")
+# the stamp characters before a phase are found by rstrip (C), not a Python loop back over each of the 41
+# characters of "2010-04-21T07:15:11.794+0100: 45102.444: "
+_STAMP_CHARS = b"0123456789-T:.,+Z "
 
 
 def _cut_concurrent(text: bytes) -> bytes:
@@ -35,9 +37,7 @@ def _cut_concurrent(text: bytes) -> bytes:
     pos = 0
     for m in _CONC_PHASE.finditer(text):
         s = m.start()
-        lo = s
-        while lo > pos and text[lo - 1] in _STAMP_CHARS:  # the stamps hold none of the other characters
-            lo -= 1
+        lo = pos + len(text[pos:s].rstrip(_STAMP_CHARS))  # the stamps hold none of the other characters
         start = next((p for p in range(lo, s) if _CONC_STAMPS.fullmatch(text, p, s)), s)  # the leftmost
         out.append(text[pos:start])
         pos = m.end()
@@ -104,7 +104,7 @@ _FAST = re.compile(
 _HINT = {b"ParNew": "CMS", b"ASParNew": "CMS", b"DefNew": "Serial", b"PSYoungGen": "Parallel"}
 
 
-_DIGITS = frozenset(b"0123456789.,")
+_DIGITS = b"0123456789.,"
 
 
 def _last_size_outside(text: bytes, spans: list[tuple[int, int]]) -> re.Match[bytes] | None:
@@ -115,12 +115,14 @@ def _last_size_outside(text: bytes, spans: list[tuple[int, int]]) -> re.Match[by
         i = text.rfind(b"->", 0, end)
         if i < 1:
             return None
-        k = i - 1  # the unit letter, then the number before it
-        while k > 0 and text[k - 1] in _DIGITS:
-            k -= 1
+        k = len(text[: i - 1].rstrip(_DIGITS))  # before the unit letter: where the number starts
         m = _SIZE.match(text, k)
-        if m is not None and not any(a <= k < b for a, b in spans):
-            return m
+        if m is not None:
+            for a, b in spans:
+                if a <= k < b:
+                    break
+            else:
+                return m
         end = i
 
 
@@ -420,9 +422,10 @@ class LegacyReader:
         if b": " in text:
             for fm in _FRAG.finditer(text):
                 spans.append(fm.span())
-                if b"Perm" in fm[1] or b"Metaspace" in fm[1]:
+                label = fm[1]
+                if b"Perm" in label or b"Metaspace" in label:
                     continue
-                name = fm[1].split(b" ", 1)[0]
+                name = label.split(b" ", 1)[0]
                 if name in YOUNG or name in OLD:
                     sm = _SIZE.search(fm[2])
                     if sm:
@@ -437,9 +440,9 @@ class LegacyReader:
                         self.collector_hint = "Parallel"
                     elif name in (b"DefNew", b"Tenured"):
                         self.collector_hint = "Serial"
-                elif self.collector_hint == "Serial" and b"CMS" in fm[1]:
+                elif self.collector_hint == "Serial" and b"CMS" in label:
                     self.collector_hint = "CMS"
-                if self.collector_hint is None and b"CMS" in fm[1]:
+                if self.collector_hint is None and b"CMS" in label:
                     self.collector_hint = "CMS"
         before = after = total = None
         g1 = _G1HEAP.search(text) if b"Heap: " in text else None
