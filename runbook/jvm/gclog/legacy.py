@@ -11,8 +11,10 @@ and counted, so the record it interrupted is read whole.
 from __future__ import annotations
 
 import re
+from itertools import repeat
+from operator import floordiv
 
-from runbook.jvm.gclog.stats import WINDOW_S, Acc, to_bytes
+from runbook.jvm.gclog.stats import NOT_CPU_RATIO, WINDOW_S, Acc, to_bytes
 from runbook.jvm.gclog.timefmt import iso_to_epoch
 
 _HEAD = re.compile(rb"^(?:(\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4}|Z)?): ?)?(?:(\d+[.,]\d+): ?)?\[")
@@ -22,7 +24,9 @@ _HEAD = re.compile(rb"^(?:(\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4}|Z)?): ?)?(?:(\d+
 # time on a CMS log).
 _CONC_PHASE = re.compile(rb"\[(?:CMS-concurrent-|GC concurrent-|Concurrent )[^\[\]]*\](?: ?\[Times: [^\]]*\])?")
 _CONC_STAMPS = re.compile(rb"(?:\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4}|Z)?: ?)?(?:\d+[.,]\d+: ?)?")
-_STAMP_CHARS = frozenset(b"0123456789-T:.,+Z ")
+# the stamp characters before a phase are found by rstrip (C), not a Python loop back over each of the 41
+# characters of "2010-04-21T07:15:11.794+0100: 45102.444: "
+_STAMP_CHARS = b"0123456789-T:.,+Z "
 
 
 def _cut_concurrent(text: bytes) -> bytes:
@@ -33,9 +37,7 @@ def _cut_concurrent(text: bytes) -> bytes:
     pos = 0
     for m in _CONC_PHASE.finditer(text):
         s = m.start()
-        lo = s
-        while lo > pos and text[lo - 1] in _STAMP_CHARS:  # the stamps hold none of the other characters
-            lo -= 1
+        lo = pos + len(text[pos:s].rstrip(_STAMP_CHARS))  # the stamps hold none of the other characters
         start = next((p for p in range(lo, s) if _CONC_STAMPS.fullmatch(text, p, s)), s)  # the leftmost
         out.append(text[pos:start])
         pos = m.end()
@@ -89,20 +91,20 @@ def _f(b: bytes) -> float:
 # of ParNew, DefNew or PSYoungGen; and CMS's concurrent phase alone on its line, initial mark and remark.
 # Everything between two such lines goes through the record reader.
 _FAST = re.compile(
-    rb"^(?:\d{4}-[0-9T:.+-]+: )?(\d+\.\d+): \[(?:"
-    rb"GC (?:\([^)\n]*\) )?(?:(?:\d{4}-[0-9T:.+-]+: )?\d+\.\d+: )?"
-    rb"\[(ParNew|DefNew|PSYoungGen|ASParNew): (\d+)K->(\d+)K\((\d+)K\)(?:, \d+\.\d+ secs)?\] "
-    rb"(\d+)K->(\d+)K\((\d+)K\), (\d+\.\d+) secs\]"
-    rb"|(CMS-concurrent-)[a-z-]+(?:: [\d./]+ secs)?\](?: \[Times: [^\]\n]*\])?"
+    rb"^(?:\d{4}-[0-9T:.+-]+: )?(\d++\.\d++): \[(?:"
+    rb"GC (?:\([^)\n]*+\) )?(?:(?:\d{4}-[0-9T:.+-]+: )?\d++\.\d++: )?"
+    rb"\[(ParNew|DefNew|PSYoungGen|ASParNew): (\d++)K->(\d++)K\(\d++K\)(?:, \d++\.\d++ secs)?\] "
+    rb"(\d++)K->(\d++)K\((\d++)K\), (\d++\.\d++) secs\]"
+    rb"|CMS-concurrent-[a-z-]++(?:: [\d./]++ secs)?\](?: \[Times: [^\]\n]*+\])?"
     rb"|GC ?(?:\(CMS (?:Initial Mark|Final Remark)\) ?)?(?:\[YG occupancy[^\n]*?)?\[1 CMS-(initial-mark|remark): "
-    rb"\d+K\(\d+K\)\] \d+K\(\d+K\), (\d+\.\d+) secs\])"
-    rb"(?: \[Times: user=(\d+\.\d+) sys=(\d+\.\d+), real=(\d+\.\d+) secs\])? *\r?$",
+    rb"\d++K\(\d++K\)\] \d++K\(\d++K\), (\d++\.\d++) secs\])"
+    rb"(?: \[Times: user=(\d++\.\d++) sys=(\d++\.\d++), real=(\d++\.\d++) secs\])? *+\r?$",
     re.M,
 )
 _HINT = {b"ParNew": "CMS", b"ASParNew": "CMS", b"DefNew": "Serial", b"PSYoungGen": "Parallel"}
 
 
-_DIGITS = frozenset(b"0123456789.,")
+_DIGITS = b"0123456789.,"
 
 
 def _last_size_outside(text: bytes, spans: list[tuple[int, int]]) -> re.Match[bytes] | None:
@@ -113,12 +115,14 @@ def _last_size_outside(text: bytes, spans: list[tuple[int, int]]) -> re.Match[by
         i = text.rfind(b"->", 0, end)
         if i < 1:
             return None
-        k = i - 1  # the unit letter, then the number before it
-        while k > 0 and text[k - 1] in _DIGITS:
-            k -= 1
+        k = len(text[: i - 1].rstrip(_DIGITS))  # before the unit letter: where the number starts
         m = _SIZE.match(text, k)
-        if m is not None and not any(a <= k < b for a, b in spans):
-            return m
+        if m is not None:
+            for a, b in spans:
+                if a <= k < b:
+                    break
+            else:
+                return m
         end = i
 
 
@@ -162,17 +166,17 @@ class LegacyReader:
 
         pos = 0
         for m in _FAST.finditer(buf):
-            st = m.start()
+            st, end = m.span()
             if st > pos + 1:  # more than the line break between two fast lines
                 sync()
                 self.feed_lines(buf[pos:st].split(b"\n"))
                 last_t = acc.last_t
                 last_after_k = None if acc.last_after is None else acc.last_after / 1024
                 seg = acc.segments[-1] if acc.segments else None
-            pos = m.end()
-            t_, gen, yb, ya, _yt, hb, ha, ht, secs, conc, phase, phase_secs, user, sys_, real = m.groups()
+            pos = end
+            t_, gen, yb, ya, hb, ha, ht, secs, phase, phase_secs, user, sys_, real = m.groups()
             if gen is None:
-                if conc is not None:  # a concurrent phase alone on its line: the open record may go on after it
+                if phase is None:  # a concurrent phase alone on its line: the open record may go on after it
                     acc.concurrent_count += 1
                     continue
                 sync()
@@ -192,7 +196,7 @@ class LegacyReader:
                 last_t = acc.last_t
                 last_after_k = None if acc.last_after is None else acc.last_after / 1024
                 seg = acc.segments[-1] if acc.segments else None
-            if gen is not last_gen:
+            if gen != last_gen:  # the hint cannot change for the same generation again
                 last_gen = gen
                 if self.collector_hint is None or (self.collector_hint == "Serial" and gen != b"DefNew"):
                     self.collector_hint = _HINT[gen]
@@ -210,8 +214,10 @@ class LegacyReader:
                     sys_gt += 1
                     if len(acc.sys_samples) < 3:
                         acc.sys_samples.append(m.group().decode("utf-8", "replace")[:300])
-                if real[0:1] != b"0" or real[2:3] != b"0":  # real >= 0.1 s: was it GC work?
-                    acc.off_cpu(t, float(user), float(sys_), float(real), m.group().decode("utf-8", "replace"))
+                if real[0:1] != b"0" or real[2:3] != b"0":  # real >= 0.1 s: was it GC work? (Acc.off_cpu's test)
+                    real_s, user_s, sys_s = float(real), float(user), float(sys_)
+                    if real_s > NOT_CPU_RATIO * (user_s + sys_s):
+                        acc.off_cpu(t, user_s, sys_s, real_s, m.group().decode("utf-8", "replace"))
             ms = float(secs) * 1000.0
             ms_append(ms)
             # the clock: a step back of more than a second starts a new segment (Acc.tick)
@@ -240,9 +246,9 @@ class LegacyReader:
         acc.pause_ms.extend(fast_ms)
         young_ms.extend(fast_ms)
         windows = acc.windows
-        for t_w, ms_w in zip(fast_t, fast_ms):
-            w = int(t_w // WINDOW_S)
-            windows[w] = windows.get(w, 0.0) + ms_w
+        get = windows.get
+        for w, ms_w in zip(map(int, map(floordiv, fast_t, repeat(WINDOW_S))), fast_ms):  # int(t // WINDOW_S)
+            windows[w] = get(w, 0.0) + ms_w
         acc.series_t.extend(fast_t)
         acc.series_ms.extend(fast_ms)
         acc.after_t.extend(fast_t)
@@ -416,9 +422,10 @@ class LegacyReader:
         if b": " in text:
             for fm in _FRAG.finditer(text):
                 spans.append(fm.span())
-                if b"Perm" in fm[1] or b"Metaspace" in fm[1]:
+                label = fm[1]
+                if b"Perm" in label or b"Metaspace" in label:
                     continue
-                name = fm[1].split(b" ", 1)[0]
+                name = label.split(b" ", 1)[0]
                 if name in YOUNG or name in OLD:
                     sm = _SIZE.search(fm[2])
                     if sm:
@@ -433,9 +440,9 @@ class LegacyReader:
                         self.collector_hint = "Parallel"
                     elif name in (b"DefNew", b"Tenured"):
                         self.collector_hint = "Serial"
-                elif self.collector_hint == "Serial" and b"CMS" in fm[1]:
+                elif self.collector_hint == "Serial" and b"CMS" in label:
                     self.collector_hint = "CMS"
-                if self.collector_hint is None and b"CMS" in fm[1]:
+                if self.collector_hint is None and b"CMS" in label:
                     self.collector_hint = "CMS"
         before = after = total = None
         g1 = _G1HEAP.search(text) if b"Heap: " in text else None
