@@ -152,3 +152,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if left:
         session.exitstatus = 1
         print("\nprocesses left running by the tests (killed now):\n  " + "\n  ".join(left))
+
+
+# The tests that take longest (20-60 s of waiting each: a BGSAVE over a minute, Sentinel's own delays, tmux walks
+# through rehearsals, Prometheus scrapes), measured per test over the parallel run. Started first, so that the
+# run does not end waiting on one of them started last; the order of the rest is kept.
+LONG_FIRST = (
+    "tests/test_look_faults.py::test_a_bgsave_running_over_a_minute_is_named",
+    "tests/test_cli_exits.py::test_a_big_log_read_in_parallel_ends_without_noise_from_its_workers",
+    "tests/test_fleet_prometheus.py",
+    "tests/test_rehearse.py::test_random_keys_in_the_rehearsals_tui_never_restart_redis",
+    "tests/test_restart_classes.py::test_a_master_sentinels_would_fail_over",
+    "tests/test_tui_tmux.py",
+    "tests/test_alerts_prometheus.py",
+    "tests/test_action_signals.py",
+    "tests/test_rehearse.py",
+)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, p in enumerate(LONG_FIRST) if item.nodeid == p or item.nodeid.startswith(p + "::")
+                     or (p.endswith(".py") and item.nodeid.startswith(p))), len(LONG_FIRST))
+
+    items.sort(key=rank)  # stable: within a rank, the collection's order

@@ -131,8 +131,9 @@ async def test_leaving_a_running_session_is_asked_and_stay_keeps_it(tmp_path, fi
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.pending_ack is not None)
         run = app.screen
         await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen))
-        assert app.screen.query_one("#no", Button).has_focus  # the safe answer has the focus
+        # the safe answer has the focus (once the screen is composed: on a loaded machine, a moment after it is pushed)
+        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen) and app.screen.query_one("#no", Button).has_focus,
+                       what="the question, with the focus on No")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is run)
         assert "session_ended" not in kinds()
