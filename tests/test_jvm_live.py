@@ -204,7 +204,7 @@ async def test_live_panel_shows_recent_pauses_of_a_real_jvm(jvm, tmp_path) -> No
         def shown() -> str:
             return str(app.screen.query_one(TargetPanel).query_one("#summary", Static).content)
 
-        await wait_for(pilot, lambda: "pauses (chart)" in shown(), 20)
+        await wait_for(pilot, lambda: "pauses (chart)" in shown(), 60, what="the live panel's pauses chart")
         assert "old" in shown()
 
 

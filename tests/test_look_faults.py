@@ -119,7 +119,7 @@ def test_a_fork_slowed_by_a_starved_cpu_cgroup_is_named(tmp_path) -> None:
     s = RedisServer(tmp_path, conf="enable-debug-command yes\nsave \"\"\n").start()
     cg.mkdir()
     try:
-        c = s.client()
+        c = s.client(socket_timeout=60)  # a server held to 2% of a CPU answers in seconds
         c.execute_command("DEBUG", "POPULATE", 1_000_000, "key", 100)  # about 180 MB of page tables to copy
         before = c.info("stats")["latest_fork_usec"]
         (cg / "cpu.cfs_period_us").write_text("100000")

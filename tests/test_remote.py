@@ -324,7 +324,7 @@ def test_a_killed_check_leaves_nothing_on_the_host_and_the_next_run_reaps_its_co
                            "the check's ssh control dir")[0]
         os.kill(check.pid, signal.SIGKILL)
         check.wait(5)
-        wait_for(lambda: not copy.is_running() or copy.status() == psutil.STATUS_ZOMBIE, "the copy to end", 15)
+        wait_for(lambda: not copy.is_running() or copy.status() == psutil.STATUS_ZOMBIE, "the copy to end", 60)
         wait_for(lambda: not data.exists(), "its data on the host to be removed", 15)
         assert control.exists()  # the killed run could not close its connection: the next run does
         again = subprocess.run([sys.executable, "-m", "runbook.cli", "redis", "check", "--no-preview", "-i", str(inv)],

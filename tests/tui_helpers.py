@@ -14,12 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    """Until cond() holds; a widget it reads that is not mounted yet is "not yet"."""
+    """Until cond() holds and the screen on top is composed and mounted (a screen just pushed has no children
+    yet on a loaded machine: a query of it then finds nothing, and an assertion that something is absent would
+    pass for the wrong reason); a widget cond reads that is not mounted yet is "not yet"."""
     from textual.css.query import NoMatches
 
     def holds() -> bool:
         try:
-            return bool(cond())
+            return bool(cond()) and pilot.app.screen.is_mounted
         except NoMatches:
             return False
 
