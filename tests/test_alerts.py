@@ -116,7 +116,7 @@ def test_an_alertmanager_that_cannot_be_read_is_one_line_and_exit_3(tmp_path) ->
             t = time.monotonic()
             r = runbook("alerts", "--alertmanager", url, "--timeout", "1")
             assert r.returncode == 3 and said in r.stderr and len(r.stderr.strip().splitlines()) == 1, (url, r.stderr)
-            assert time.monotonic() - t < 10
+            assert time.monotonic() - t < 30  # a hang, not a speed (a loaded machine starts Python in seconds)
     finally:
         garbage.shutdown()
         silent.close()

@@ -128,7 +128,7 @@ def test_cli_reports_each_malformed_file_quickly(tmp_path) -> None:
         assert "Traceback" not in r.stderr
         lines = r.stdout.strip().splitlines()
         assert lines and all(LINE.match(x) for x in lines), (name, r.stdout)
-        assert elapsed < 10, (name, elapsed)
+        assert elapsed < 30, (name, elapsed)  # a hang or a blow-up, not a speed (benchmarks measure that)
     big = runbook("validate", str(tmp_path / "big.yaml")).stdout
     assert int(LINE.match(big.splitlines()[0])["line"]) > 250_000
 
