@@ -294,9 +294,10 @@ def test_a_check_over_an_interval_says_what_it_waits_for_at_once(servers) -> Non
     s = servers("iv").start()
     p = subprocess.Popen([sys.executable, "-m", "runbook.cli", "redis", "check", s.url, "--interval", "3", "--no-preview"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    t = time.monotonic()
     first = p.stderr.readline()
-    waited = time.monotonic() - t
+    said = time.monotonic()
     out, _ = p.communicate(timeout=60)
-    assert "3 s apart" in first and waited < 2.5, (first, waited)
+    # said before the wait, not after it: the report comes at least most of the 3 s later (however long the
+    # interpreter took to start on a loaded machine)
+    assert "3 s apart" in first and time.monotonic() - said > 2.5, (first, time.monotonic() - said)
     assert s.url in out
