@@ -10,15 +10,10 @@ import time
 from pathlib import Path
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-
-def no_retry() -> Retry:
-    """For a test's own clients: redis-py's default retries a refused connection ten times with a backoff of
-    up to a second, so a poll for a restarting server overslept by seconds and a dead one took seconds to fail."""
-    return Retry(NoBackoff(), 0)
-
+# For a test's own clients too, the product's: redis-py's default retries a refused connection ten times with
+# a backoff of up to a second, so a poll for a restarting server overslept by seconds.
+from runbook.redis.connect import no_retry  # noqa: F401 - the tests import it from here
 
 _given: set[int] = set()
 

@@ -14,7 +14,7 @@ import re
 from itertools import repeat
 from operator import floordiv
 
-from runbook.jvm.gclog.stats import NOT_CPU_RATIO, WINDOW_S, Acc, to_bytes
+from runbook.jvm.gclog.stats import WINDOW_S, Acc, to_bytes
 from runbook.jvm.gclog.timefmt import iso_to_epoch
 
 _HEAD = re.compile(rb"^(?:(\d{4}-\d\d-\d\dT[\d:.,]+(?:[+-]\d{4}|Z)?): ?)?(?:(\d+[.,]\d+): ?)?\[")
@@ -214,10 +214,8 @@ class LegacyReader:
                     sys_gt += 1
                     if len(acc.sys_samples) < 3:
                         acc.sys_samples.append(m.group().decode("utf-8", "replace")[:300])
-                if real[0:1] != b"0" or real[2:3] != b"0":  # real >= 0.1 s: was it GC work? (Acc.off_cpu's test)
-                    real_s, user_s, sys_s = float(real), float(user), float(sys_)
-                    if real_s > NOT_CPU_RATIO * (user_s + sys_s):
-                        acc.off_cpu(t, user_s, sys_s, real_s, m.group().decode("utf-8", "replace"))
+                if real[0:1] != b"0" or real[2:3] != b"0":  # real >= 0.1 s: was it GC work?
+                    acc.off_cpu(t, float(user), float(sys_), float(real), m.group().decode("utf-8", "replace"))
             ms = float(secs) * 1000.0
             ms_append(ms)
             # the clock: a step back of more than a second starts a new segment (Acc.tick)
