@@ -166,7 +166,7 @@ async def test_the_tui_home_lists_the_firing_alerts_and_enter_starts_the_playboo
     from runbook.tui.app import RunbookApp
     from runbook.tui.modals import BindTargetsScreen
     from runbook.tui.run import RunScreen
-    from tui_helpers import wait_for
+    from tui_helpers import press_to_quit, wait_for
 
     fp = am.fire("RedisOutOfConfiguredMaxmemory", {"instance": "redis://127.0.0.1:6390", "job": "redis"})
     am.fire("RedisSlowCommandsPiling", {"instance": "redis://127.0.0.1:6390"})
@@ -190,7 +190,7 @@ async def test_the_tui_home_lists_the_firing_alerts_and_enter_starts_the_playboo
                        what="the session's start")
         started = store.read(next(store.sessions_dir().glob("*.jsonl"))).started.data
         assert started["alert"]["fingerprint"] == fp and started["mode"] == "dry-run"
-        await pilot.press("ctrl+q")
+        await press_to_quit(pilot)
 
     dead = RunbookApp([ROOT / "playbooks"], discover=False, alertmanager="http://127.0.0.1:1")
     async with dead.run_test(size=(120, 40)) as pilot:

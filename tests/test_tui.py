@@ -10,7 +10,7 @@ from textual.widgets import Button, Input, RichLog, Static, TextArea
 
 from runbook.tui.modals import AskScreen, BreakGlassScreen, ConfirmActionScreen
 from runbook.tui.run import RunScreen
-from tui_helpers import action_playbook, journal_events, run_app, wait_for
+from tui_helpers import action_playbook, journal_events, press_to_quit, run_app, wait_for
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ async def test_leaving_is_an_interruption_and_the_resume_shows_everything(tmp_pa
             await wait_for(pilot, lambda: isinstance(app.screen, AskScreen))
             await pilot.click("#yes")
         else:
-            await pilot.press("ctrl+q")
+            await press_to_quit(pilot)
         await wait_for(pilot, lambda: any(e.kind == "note" and "interrupted" in e.data["text"] for e in journal_events()))
         await wait_for(pilot, lambda: getattr(app, "exit_status", None) is not None)
     assert app.exit_status == 1 and "session_ended" not in kinds()

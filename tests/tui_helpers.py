@@ -32,6 +32,23 @@ async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0, 
         await pilot.pause(0.05)
 
 
+async def press_to_quit(pilot: Any, key: str = "ctrl+q", timeout: float = 30.0) -> None:
+    """Press a key that ends the app. Pilot's press waits for the app's animations to complete; when the app
+    exits during that wait its animator has stopped, and an animation a closing widget starts then never
+    completes: the press would wait forever. So the wait is bounded, and only an app that has exited ends it."""
+    press = asyncio.ensure_future(pilot.press(key))
+    deadline = time.monotonic() + timeout
+    while not press.done():
+        if not pilot.app.is_running:  # its message loop has ended: nothing will complete the press's wait
+            press.cancel()
+            return
+        if time.monotonic() > deadline:
+            press.cancel()
+            raise AssertionError(f"{key} neither returned nor ended the app in {timeout:g} s")
+        await asyncio.sleep(0.05)
+    press.result()
+
+
 def action_playbook(tmp: Path, flag: Path, marker: Path, guards: str | None = None) -> Any:
     guards = guards or """
       - probe: host.file
