@@ -22,6 +22,7 @@ from mounts import ext4, tmpfs
 from prometheus import (NODE_EXPORTER, PROMETHEUS, REDIS_EXPORTER, NodeExporter, Prometheus, RedisExporter,
                         rules_without_waits, wait_for)
 from redis_server import RedisServer, no_retry
+from runbook.sandbox.incidents import fragment
 
 pytestmark = pytest.mark.skipif(not (PROMETHEUS and REDIS_EXPORTER and ALERTMANAGER and shutil.which("redis-server")),
                                 reason="needs prometheus, prometheus-redis-exporter, prometheus-alertmanager, redis")
@@ -195,10 +196,7 @@ def test_a_filesystem_that_fills_fires_and_opens_disk_pressure_on_its_mount_poin
 def test_memory_fragmented_by_deletes_fires_and_opens_redis_memory_health(chain, tmp_path) -> None:
     s = RedisServer(tmp_path, "r", conf="enable-debug-command yes\nactivedefrag no\n").start()
     try:
-        c = s.client(socket_timeout=120)  # 1.5 million keys made, then deleted: seconds on a busy machine
-        c.execute_command("DEBUG", "POPULATE", 1_500_000, "key", 200)
-        # keep one key in ten: nearly every page keeps a live key, so the memory is not given back
-        c.eval("for i = 0, 1499999 do if i % 10 ~= 0 then redis.call('UNLINK', 'key:' .. i) end end", 0)
+        fragment(s.client(socket_timeout=120))  # keys made, then deleted: seconds on a busy machine
         prom, am = chain([s])
         wait_for(lambda: prom.firing("RedisMemoryFragmented"), "RedisMemoryFragmented firing in Prometheus", timeout=45)
         inv = this_host(tmp_path)

@@ -103,9 +103,8 @@ def test_a_big_log_read_in_parallel_ends_without_noise_from_its_workers(tmp_path
     one = (ROOT / "tests" / "data" / "parallel-jdk17.log").read_bytes()
     big = tmp_path / "big.log"
     big.write_bytes(one * (25 * 1024 * 1024 // len(one) + 1))
-    for _ in range(3):
-        r = runbook("gc", "analyze", "--json", str(big), timeout=120)
-        assert r.returncode in (0, 1, 2) and r.stderr == "", r.stderr[-2000:]
+    r = runbook("gc", "analyze", "--json", str(big), timeout=120)  # the dispositions themselves: the test below
+    assert r.returncode in (0, 1, 2) and r.stderr == "", r.stderr[-2000:]
 
 
 def _dispositions(_: int) -> tuple:

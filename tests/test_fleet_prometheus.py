@@ -18,6 +18,7 @@ import redis as redis_py
 from conftest import runbook
 from prometheus import PROMETHEUS, REDIS_EXPORTER, Prometheus, RedisExporter, redis_job, wait_for
 from redis_server import RedisServer, free_port, no_retry
+from runbook.sandbox.incidents import fragment
 
 pytestmark = pytest.mark.skipif(not (PROMETHEUS and REDIS_EXPORTER and shutil.which("redis-server")),
                                 reason="needs prometheus, prometheus-redis-exporter, redis-server")
@@ -80,9 +81,7 @@ def fleet(tmp_path):
             _fill_until_refused(servers["oom"].client(), "k")
             _fill_until_refused(servers["evicting"].client(), "k")
             _fill_until_refused(servers["volatile"].client(), "k", ttl=True)
-            fr = servers["fragmented"].client(socket_timeout=60)
-            fr.execute_command("DEBUG", "POPULATE", 1_500_000, "key", 200)
-            fr.eval("for i = 0, 1499999 do if i % 10 ~= 0 then redis.call('UNLINK', 'key:' .. i) end end", 0)
+            fragment(servers["fragmented"].client(socket_timeout=60))
             held = []
             for _ in range(12):  # more than maxclients 8: some are refused, and the server counts them
                 c = redis_py.Redis(port=servers["rejecting"].port, socket_timeout=2, retry=no_retry())

@@ -216,12 +216,23 @@ def build_cluster(sb: Sandbox) -> dict[str, Any]:
             "expected": "completed", "findings": {"redis.cluster.node_failed", "redis.cluster.slots_uncovered"}}
 
 
+FRAGMENT_KEYS = 300_000
+
+
+def fragment(c: Any) -> None:
+    """Fragment a Redis (started with enable-debug-command yes, activedefrag no): 300,000 keys of 800 bytes,
+    then nine in ten deleted. Nearly every allocator page keeps a live key, so the memory stays with the
+    process: about 270 MB held for 35 MB of data, a ratio near 9, steady for minutes (jemalloc 5 in Redis 7).
+    1.5 million keys of 200 bytes held as much and took four times the server's CPU to make."""
+    c.execute_command("DEBUG", "POPULATE", FRAGMENT_KEYS, "key", 800)
+    c.eval(f"for i = 0, {FRAGMENT_KEYS - 1} do if i % 10 ~= 0 then redis.call('UNLINK', 'key:' .. i) end end", 0)
+
+
 def build_fragmentation(sb: Sandbox) -> dict[str, Any]:
-    """A Redis that loaded 1.5 million small keys and deleted nine in ten: the memory stays with the process."""
+    """A Redis that loaded 300,000 keys and deleted nine in ten: the memory stays with the process."""
     c, port, cfg, _ = _redis(sb, "redis", "enable-debug-command yes\nactivedefrag no\n")
-    c.execute_command("DEBUG", "POPULATE", 1_500_000, "key", 200)
-    c.eval("for i = 0, 1499999 do if i % 10 ~= 0 then redis.call('UNLINK', 'key:' .. i) end end", 0)
-    sb.say("loaded 1.5 million keys and deleted nine in ten")
+    fragment(c)
+    sb.say("loaded 300,000 keys and deleted nine in ten")
     return {"targets": {"redis": Target("redis", f"redis://127.0.0.1:{port}", "redis"), "host": Target("host", "local", "host")},
             "answers": {"fragmentation": "done", "defrag": {"confirm": "redis"}, "no-defrag": "done"}, "expected": "completed",
             "findings": {"redis.memory.fragmentation"}}
