@@ -84,6 +84,25 @@ def redis_look_findings(facts: dict) -> list:
     return found
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """One cache of compiled Java programs (runbook.sandbox.java) for the whole run, made empty by the run's
+    first process and inherited by its xdist workers: each program is compiled once, not at every JVM start."""
+    if "RUNBOOK_TEST_CACHE" not in os.environ:
+        import tempfile
+
+        os.environ["RUNBOOK_TEST_CACHE"] = os.environ["RUNBOOK_CACHE_DIR"] = tempfile.mkdtemp(prefix="runbook-test-cache-")
+        config._runbook_cache = os.environ["RUNBOOK_TEST_CACHE"]  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    made = getattr(config, "_runbook_cache", None)
+    if made:
+        import shutil
+
+        shutil.rmtree(made, ignore_errors=True)
+        del os.environ["RUNBOOK_TEST_CACHE"]
+
+
 def pytest_timeout_set_timer(item: pytest.Item, settings: object) -> bool | None:
     """A test over its time (pytest-timeout: `timeout` in pyproject) fails saying where it waited: every
     thread's stack, and for a test on an event loop (Pilot) each task's own awaits, which a thread's stack

@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT, runbook
 from runbook.jvm.gclog.analyze import analyze
 from runbook.jvm.gclog.read import read_logs
+from runbook.sandbox import java
 
 WORKLOAD = ROOT / "tests" / "jvm" / "GcWorkload.java"
 pytestmark = pytest.mark.skipif(not shutil.which("java"), reason="java is not installed")
@@ -35,7 +36,7 @@ def logs(tmp_path_factory) -> dict[str, Path]:
     def one(flag: str) -> tuple[str, Path]:
         log = d / f"{flag}.log"
         deco = RUNS[flag][1]
-        subprocess.run(["java", f"-XX:+{flag}", "-Xmx96m", f"-Xlog:gc*:file={log}:{deco}", str(WORKLOAD), "2"],
+        subprocess.run(["java", f"-XX:+{flag}", "-Xmx96m", f"-Xlog:gc*:file={log}:{deco}", *java.program(WORKLOAD), "2"],
                        check=True, capture_output=True, timeout=120)
         return flag, log
 
@@ -70,7 +71,7 @@ def test_a_jvm_that_dies_of_out_of_memory_is_named(tmp_path, flag) -> None:
     """A real JVM that keeps what it allocates until OutOfMemoryError: its log ends in full GCs that free
     almost nothing, and the answer is the heap (or the leak), not collector tuning."""
     log = tmp_path / "oom.log"
-    p = subprocess.run(["java", f"-XX:+{flag}", "-Xmx32m", f"-Xlog:gc:file={log}", str(ROOT / "tests" / "jvm" / "OomDeath.java")],
+    p = subprocess.run(["java", f"-XX:+{flag}", "-Xmx32m", f"-Xlog:gc:file={log}", *java.program(ROOT / "tests" / "jvm" / "OomDeath.java")],
                        capture_output=True, text=True, timeout=120)
     assert "OutOfMemoryError" in p.stderr
     r = analyze(read_logs([str(log)]))
@@ -110,7 +111,7 @@ def test_a_rotation_set_that_wraps_is_one_timeline_in_time_order(tmp_path) -> No
     # the JVM runs until its rotation has wrapped (gc.log.0 written again after gc.log.2), however long a
     # busy machine makes that take; then it is stopped (a JVM flushes its log on SIGTERM)
     jvm = subprocess.Popen(["java", "-XX:+UseSerialGC", "-Xmx64m",
-                            f"-Xlog:gc*:file={log}:uptime,level,tags:filecount=3,filesize=30k", str(WORKLOAD), "120"],
+                            f"-Xlog:gc*:file={log}:uptime,level,tags:filecount=3,filesize=30k", *java.program(WORKLOAD), "120"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rotated = [tmp_path / f"gc.log.{i}" for i in range(3)]
     try:
@@ -156,7 +157,7 @@ def test_a_paced_shenandoah_counts_its_pacing_against_throughput(tmp_path) -> No
     """Shenandoah paces allocating threads instead of pausing them: its '<average total>' lines say how long an
     average thread waited, and that is time the application did not run."""
     log = tmp_path / "shen.log"
-    subprocess.run(["java", "-XX:+UseShenandoahGC", "-Xmx24m", "-Xms24m", f"-Xlog:gc*:file={log}", str(WORKLOAD), "2"],
+    subprocess.run(["java", "-XX:+UseShenandoahGC", "-Xmx24m", "-Xms24m", f"-Xlog:gc*:file={log}", *java.program(WORKLOAD), "2"],
                    check=True, capture_output=True, timeout=120)
     paced = sum(int(m[1]) for m in re.finditer(r"(\d+) of\s+\d+ ms \(.*\): <average total>", log.read_text()))
     r = analyze(read_logs([str(log)]))
@@ -170,7 +171,7 @@ def test_a_stalled_zgc_counts_its_stalls_against_throughput(tmp_path) -> None:
     """ZGC barely pauses; when it cannot keep up, threads stall in allocation instead. Those stalls are time
     the application did not run: the headline must not say 99%."""
     log = tmp_path / "zgc.log"
-    subprocess.run(["java", "-XX:+UseZGC", "-Xmx32m", "-Xms32m", f"-Xlog:gc*:file={log}", str(WORKLOAD), "2"],
+    subprocess.run(["java", "-XX:+UseZGC", "-Xmx32m", "-Xms32m", f"-Xlog:gc*:file={log}", *java.program(WORKLOAD), "2"],
                    check=True, capture_output=True, timeout=120)
     stalls = [float(m[1]) for m in re.finditer(r"\] (?:Allocation|Relocation) Stall \(.*\) (\d+(?:\.\d+)?)ms", log.read_text())]
     r = analyze(read_logs([str(log)]))

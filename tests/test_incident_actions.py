@@ -19,6 +19,7 @@ from runbook.engine.operators import AnswersOperator
 from runbook.engine.session import Session
 from runbook.journal import store
 from runbook.playbook import loader
+from runbook.sandbox import java
 from runbook.targets import Target
 
 needs_redis = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
@@ -211,7 +212,7 @@ def test_cluster_failover_on_a_replica_and_never_forced_without_the_glass(tmp_pa
 
 @pytest.mark.skipif(not shutil.which("jcmd"), reason="no JDK")
 def test_thread_dumps_are_saved_to_a_new_file_only(tmp_path) -> None:
-    p = subprocess.Popen(["java", str(ROOT / "runbook" / "sandbox" / "data" / "HotThread.java"), "60"], cwd=tmp_path,
+    p = subprocess.Popen(["java", *java.program(ROOT / "runbook" / "sandbox" / "data" / "HotThread.java"), "60"], cwd=tmp_path,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
         assert p.stdout.readline().strip() == "ready"

@@ -14,6 +14,7 @@ import pytest
 
 from conftest import ROOT
 from runbook.jvm import memory, threads
+from runbook.sandbox import java
 from runbook.sandbox.incidents import memory_cgroup_root, remove_cgroup
 from runbook.targets import Target
 
@@ -21,8 +22,12 @@ DATA = ROOT / "runbook" / "sandbox" / "data"
 pytestmark = pytest.mark.skipif(not shutil.which("java") or not shutil.which("jcmd"), reason="no JDK")
 
 
-def start(tmp: Path, program: str, *flags: str, args: tuple[str, ...] = ("120",), prefix: list[str] | None = None) -> subprocess.Popen:
-    p = subprocess.Popen([*(prefix or []), "java", *flags, str(DATA / program), *args], cwd=tmp, stdout=subprocess.PIPE,
+def start(tmp: Path, program: str, *flags: str, args: tuple[str, ...] = ("120",), prefix: list[str] | None = None,
+          source: bool = False) -> subprocess.Popen:
+    """The program compiled once (runbook.sandbox.java), or with source=True launched from its source: javac then
+    runs in the JVM, filling its Metaspace and code cache as the limits of the test that asks for it expect."""
+    run = [str(DATA / program)] if source else java.program(DATA / program)
+    p = subprocess.Popen([*(prefix or []), "java", *flags, *run, *args], cwd=tmp, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, start_new_session=True, text=True)
     assert p.stdout.readline().strip() == "ready", "the JVM did not start"
     return p
@@ -71,7 +76,7 @@ def test_a_healthy_jvm_raises_none_of_them(tmp_path, jvms) -> None:
 
 def test_metaspace_near_its_limit_and_a_small_code_cache(tmp_path, jvms) -> None:
     jvms.append(start(tmp_path, "HotThread.java", "-XX:MaxMetaspaceSize=9728k", "-XX:ReservedCodeCacheSize=2496k",
-                      "-XX:InitialCodeCacheSize=2496k", "-XX:-SegmentedCodeCache"))
+                      "-XX:InitialCodeCacheSize=2496k", "-XX:-SegmentedCodeCache", source=True))
     time.sleep(1.0)
     facts = memory.probe(target(jvms[0]), {"interval_s": 0.5, "codecache_pct": 60}, 10)
     f = {x.id: x for x in memory.assess(facts)}

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import ROOT, runbook
 from runbook.jvm import live
+from runbook.sandbox import java
 from runbook.targets import Target
 
 WORKLOAD = ROOT / "tests" / "jvm" / "GcWorkload.java"
@@ -22,7 +23,7 @@ needs_java = pytest.mark.skipif(not shutil.which("java") or not shutil.which("jc
 
 
 def start_jvm(tmp: Path, *flags: str) -> subprocess.Popen:
-    p = subprocess.Popen(["java", *flags, str(WORKLOAD), "1", "60"], cwd=tmp, stdout=subprocess.DEVNULL,
+    p = subprocess.Popen(["java", *flags, *java.program(WORKLOAD), "1", "60"], cwd=tmp, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # wait until the JVM answers jcmd (it is up, the workload runs)

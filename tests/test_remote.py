@@ -14,6 +14,7 @@ import sshd
 from conftest import runbook
 from redis_server import no_retry
 from runbook.access import LOCAL, AccessError, Ssh, parse_listen_tables
+from runbook.sandbox import java
 
 pytestmark = pytest.mark.skipif(not sshd.available(), reason="needs root, ssh and openssh-server (sshd)")
 
@@ -224,7 +225,7 @@ def test_a_jvm_over_ssh_is_read_with_its_own_jstat(server, tmp_path) -> None:
 
     from conftest import ROOT
 
-    p = subprocess.Popen(["java", "-Xmx64m", str(ROOT / "runbook" / "sandbox" / "data" / "HotThread.java"), "60"], cwd=tmp_path,
+    p = subprocess.Popen(["java", "-Xmx64m", *java.program(ROOT / "runbook" / "sandbox" / "data" / "HotThread.java"), "60"], cwd=tmp_path,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
         assert p.stdout.readline().strip() == "ready"

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from runbook.sandbox import java
 from runbook.sandbox.procs import Proc, Sandbox, SandboxError, client, start_redis, until
 from runbook.targets import Target
 
@@ -27,11 +28,10 @@ def _java(sb: Sandbox, name: str, program: str, *flags: str, args: tuple[str, ..
           prefix: list[str] | None = None, info: str = "") -> Proc:
     if not shutil.which("java") or not shutil.which("jcmd"):
         raise SandboxError("java and jcmd are not installed (openjdk-17-jdk-headless)")
-    src = sb.dir / program
-    shutil.copy(DATA / program, src)
+    src = DATA / program
     out = sb.dir / f"{src.stem}.out"
     with out.open("wb") as f:  # the program prints "ready" once it is in the state the rehearsal needs
-        p = sb.start(name, [*(prefix or []), "java", *flags, str(src), *args], info=info, stdout=f)
+        p = sb.start(name, [*(prefix or []), "java", *flags, *java.program(src), *args], info=info, stdout=f)
 
     def ready() -> bool:
         if p.popen.poll() is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from runbook.sandbox import java
 from runbook.sandbox.procs import Sandbox, SandboxError  # noqa: F401 - SandboxError: rehearse reads it here
 from runbook.sandbox.procs import start_redis as _redis
 from runbook.sandbox.procs import until
@@ -120,11 +121,9 @@ def build_jvm_gc(sb: Sandbox) -> Built:
     written without rotation (a restart would overwrite the evidence)."""
     if not shutil.which("java"):
         raise SandboxError("java is not installed (openjdk-17-jdk-headless)")
-    src = sb.dir / "GcPressure.java"
-    shutil.copy(DATA / "GcPressure.java", src)
     log = sb.dir / "gc.log"
     p = sb.start("java GcPressure", ["java", "-XX:+UseParallelGC", "-Xmx24m", "-Xms24m",
-                                     f"-Xlog:gc*:file={log}::filecount=0", str(src), "600"],
+                                     f"-Xlog:gc*:file={log}::filecount=0", *java.program(DATA / "GcPressure.java"), "600"],
                  info="with -Xmx24m and an unrotated GC log")
     deadline = time.monotonic() + 30
     while (not log.exists() or log.stat().st_size < 20000) and time.monotonic() < deadline:
