@@ -74,6 +74,10 @@ class ProbeSpec:
     intrusive: str = ""  # why it is not a plain read ("forces a full GC"): never run without consent
     check_params: Callable[[dict[str, Any]], None] | None = None  # at load: ValueError for params it refuses
     target_kind: str = ""  # filled in by its Kind
+    # (params, timeout) -> seconds a read may take beyond the engine's allowance for its network reads: its own
+    # waits (a sampling interval) and the bounded work it starts (a restart simulation's copy). The engine's
+    # wall clock is a backstop for a read that hangs; it must not cut one still within its own bounds.
+    budget: Callable[[dict[str, Any], float], float] | None = None
 
 
 @dataclass(frozen=True)

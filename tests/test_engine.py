@@ -442,3 +442,18 @@ steps:
     assert outcome == "blocked" and seen == []
     blocked = [e for e in store.read(tmp_path / "s.jsonl").events if e.kind == "blocked"][0]
     assert "host.disk on host could not be read" in blocked.data["reason"]
+
+
+@pytest.mark.skipif(not __import__("shutil").which("redis-server"), reason="needs redis-server")
+def test_a_read_within_its_own_bounds_is_not_cut_by_the_engines_wall_clock(tmp_path) -> None:
+    """The wall clock is a backstop over a probe's network timeouts (3 x 0.5 s + 1 here); a probe that waits
+    longer by design (redis.replication's sampling interval, a restart simulation's copy loading) declares it
+    in its budget, and its read is not called timed out while it is within it."""
+    from redis_server import RedisServer
+
+    s = RedisServer(tmp_path, "m").start()
+    try:
+        facts = LiveFacts(0.5).read("redis.replication", Target("m", s.url, "redis"), {"interval": 3})
+        assert facts["reachable"] and facts["window"]["dt_s"] >= 3
+    finally:
+        s.stop()

@@ -56,8 +56,9 @@ class LiveFacts:
             raise ProbeError(f"probe {probe} reads a {spec.target_kind} target; {target.name} is {target.kind}")
         if timeout:  # the step's own timeout_s: the whole read, network included
             return call_with_timeout(spec.read, timeout, target, params, min(self.timeout, timeout))
-        # The wall-clock limit is a little above the probe's own network timeout.
-        return call_with_timeout(spec.read, self.timeout * 3 + 1, target, params, self.timeout)
+        # The wall-clock limit: a little above the probe's own network timeouts, and its own budget.
+        limit = self.timeout * 3 + 1 + (spec.budget(params, self.timeout) if spec.budget else 0.0)
+        return call_with_timeout(spec.read, limit, target, params, self.timeout)
 
 
 def facts_key(probe: str, params: dict[str, Any]) -> str:

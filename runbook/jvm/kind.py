@@ -29,10 +29,12 @@ PROBES = (
               "jcmd Thread.print: thread states and deadlocks (a safe diagnostic)"),
     ProbeSpec("jvm.threads", threads.probe, threads.assess,
               "per-thread CPU over params.interval_s (default 1) from /proc, named from a thread dump: the hottest "
-              "threads, their kind (application, GC, JIT compiler) and top frames (params: hot_pct)"),
+              "threads, their kind (application, GC, JIT compiler) and top frames (params: hot_pct)",
+              budget=lambda params, timeout: float(params.get("interval_s", 1.0))),
     ProbeSpec("jvm.memory", memory.probe, memory.assess,
               "two jstat -gc samples (params.interval_s, default 2), VM.flags, the code cache, RSS and the cgroup's"
-              " memory limit (params: old_full_pct, metaspace_pct, codecache_pct)"),
+              " memory limit (params: old_full_pct, metaspace_pct, codecache_pct)",
+              budget=lambda params, timeout: float(params.get("interval_s", 2.0))),
     ProbeSpec("jvm.class_histogram", live.probe_class_histogram, live.assess_diagnostics,
               "jcmd GC.class_histogram: the top classes by bytes",
               intrusive="forces a full GC: it stops the JVM for as long as a full collection takes"),

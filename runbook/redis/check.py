@@ -96,6 +96,22 @@ async def read_window(url: str, timeout: float, interval: float, outage: float, 
     return second
 
 
+def simulation_budget(params: dict[str, Any], timeout: float) -> float:
+    """The wall time a read's restart simulation may take by its own bounds (preview._simulate, throwaway.run):
+    the copy's start (its timeout, at least 5 s) and load (its files at 50 MB/s, up to the load limit), its
+    reads and writes, the checkers and its stop, each bounded."""
+    from runbook.redis.preview import DEFAULT_LOAD_LIMIT
+
+    step = max(timeout, 5.0)
+    limit = float(params.get("load_limit_mb", DEFAULT_LOAD_LIMIT / 1048576)) * 1048576
+    return 6 * step + limit / (50 * 1024 * 1024) + 10
+
+
+def replication_budget(params: dict[str, Any], timeout: float) -> float:
+    """redis.replication's: its sampling interval, then a read with the restart simulation."""
+    return float(params.get("interval", DEFAULT_INTERVAL_S)) + simulation_budget(params, timeout)
+
+
 def probe_replication(target: Target, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     interval = float(params.get("interval", DEFAULT_INTERVAL_S))
     outage = float(params.get("outage_s", _assess.DEFAULT_OUTAGE_S))

@@ -27,9 +27,10 @@ def _claims(url: str) -> bool:
 
 PROBES = (
     ProbeSpec("redis.check", check.probe, check.assess,
-              "INFO, CONFIG GET *, ROLE, host facts where local, and the restart preview"),
+              "INFO, CONFIG GET *, ROLE, host facts where local, and the restart preview",
+              budget=check.simulation_budget),
     ProbeSpec("redis.replication", check.probe_replication, check.assess,
-              "two samples a few seconds apart: storm, backlog, lag"),
+              "two samples a few seconds apart: storm, backlog, lag", budget=check.replication_budget),
     ProbeSpec("redis.command", command.probe, command.assess,
               "one allow-listed read command (params.command: [SLOWLOG, GET, 10]); facts.reply is its answer",
               check_params=lambda params: command.check_allowed(params.get("command"))),
