@@ -78,7 +78,14 @@ def test_a_signal_during_a_restart_never_leaves_the_master_down_nor_runs_it_twic
         proc = subprocess.Popen([sys.executable, "-m", "runbook.cli", "run", str(PLAYBOOKS / "redis-master-restart.yaml"),
                                  "-i", str(inv), "--headless", "--answers", str(ans)], cwd=ROOT,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _until(lambda: "action_intent" in _kinds(state_dir), "the restart's intent in the journal")
+        def intent() -> bool:
+            if proc.poll() is not None:  # it ended before the restart began: blocked, say why
+                out, err = proc.communicate()
+                raise AssertionError(f"runbook ended ({proc.returncode}) before the restart's intent:\n{out}\n{err}")
+            return "action_intent" in _kinds(state_dir)
+
+        # its guards read twice and simulate the restart twice (100,000 keys): a minute on a loaded machine
+        _until(intent, "the restart's intent in the journal", timeout=120)
         if point != "intent":  # "stopped": the old server has exited, the start has not run yet;
             # "started": the start command ran, the new server is not proven yet
             _until(lambda: any(f'"phase":"{point}"' in p.read_text() for p in (state_dir / "sessions" / "actions").glob("*.jsonl")),
