@@ -113,7 +113,7 @@ async def test_random_keys_in_the_rehearsals_tui_never_restart_redis() -> None:
     from runbook.journal import store
     from runbook.playbook import loader
     from runbook.tui.app import RunbookApp, fixed_clock
-    from tui_helpers import wait_for
+    from tui_helpers import press_in_bursts, wait_for
 
     sc = SCENARIOS["twilio-2013"]
     pb, _ = loader.load(sc.playbook_path)
@@ -127,8 +127,7 @@ async def test_random_keys_in_the_rehearsals_tui_never_restart_redis() -> None:
         rng = random.Random(2013)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: app.screen.__class__.__name__ == "RunScreen" and app.screen.pending_ack is not None, 60)
-            for _ in range(10):
-                await pilot.press(*(rng.choice(keys) for _ in range(20)))
+            await press_in_bursts(pilot, [rng.choice(keys) for _ in range(200)])
             await pilot.pause(0.5)
         assert alive(master.pid)
         import redis

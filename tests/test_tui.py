@@ -10,7 +10,7 @@ from textual.widgets import Button, Input, RichLog, Static, TextArea
 
 from runbook.tui.modals import AskScreen, BreakGlassScreen, ConfirmActionScreen
 from runbook.tui.run import RunScreen
-from tui_helpers import action_playbook, journal_events, press_to_quit, run_app, wait_for
+from tui_helpers import action_playbook, journal_events, press_in_bursts, press_to_quit, run_app, wait_for
 
 
 @pytest.fixture
@@ -211,8 +211,8 @@ async def test_random_keys_on_the_action_screen_run_nothing(tmp_path, files) -> 
     rng = random.Random(20260126)
     async with app.run_test(size=(80, 24)) as pilot:
         await to_action(pilot)
-        for _ in range(12):  # 240 keys; Tab then Enter may reach Cancel, which is a safe way out
-            await pilot.press(*(rng.choice(keys) for _ in range(20)))
+        # 240 keys; Tab then Enter may reach Cancel, which is a safe way out
+        await press_in_bursts(pilot, [rng.choice(keys) for _ in range(240)])
         await pilot.pause(0.2)
     assert not marker.exists()
     assert "action_intent" not in kinds()

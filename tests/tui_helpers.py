@@ -32,6 +32,31 @@ async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0, 
         await pilot.pause(0.05)
 
 
+async def press_in_bursts(pilot: Any, keys: list[str], burst: int = 4) -> None:
+    """Keys as a fast typist over a slow link sends them: `burst` at once, then the app left to settle (idle)
+    before the next burst. Pilot's press settles after every key, about 80 ms a key here: 240 random keys
+    took 20 s of waiting."""
+    import unicodedata
+
+    from textual import events
+    from textual._wait import wait_for_idle
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    app = pilot.app
+    for i in range(0, len(keys), burst):
+        for key in keys[i:i + burst]:
+            if len(key) == 1 and not key.isalnum():
+                key = _character_to_key(key)
+            try:
+                char: str | None = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+            except KeyError:
+                char = key if len(key) == 1 else None
+            event = events.Key(key, char)
+            event.set_sender(app)
+            app._driver.send_message(event)
+        await wait_for_idle(0)
+
+
 async def press_to_quit(pilot: Any, key: str = "ctrl+q", timeout: float = 30.0) -> None:
     """Press a key that ends the app. Pilot's press waits for the app's animations to complete; when the app
     exits during that wait its animator has stopped, and an animation a closing widget starts then never
