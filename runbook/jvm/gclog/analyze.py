@@ -128,6 +128,19 @@ def _floor_series(ts: Any, ys: Any, buckets: int = 20) -> tuple[list[float], lis
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def _allocation_rate(acc: Acc, duration: float) -> float | None:
+    """MB/s allocated: the heap's growth between one collection and the next. A unified log that begins with
+    its JVM's start (its "Using" line, which a rotated file does not repeat) began with an empty heap, so
+    what the heap held at the first collection was allocated over the log too: without it a short log's
+    rate was a fraction of the truth. (A legacy log's header is printed again at the top of each rotated
+    file: there the heap before the first record is not known to be new.)"""
+    allocated, span = acc.allocated, duration
+    if acc.jvm_start_t is not None and acc.first_before and acc.segments:
+        allocated += acc.first_before
+        span += max(0.0, acc.segments[0][0] - acc.jvm_start_t)
+    return round(allocated / MB / span, 3) if span > 0 and duration > 0 else None
+
+
 def analyze(acc: Acc, *, long_pause_ms: float = LONG_PAUSE_MS) -> dict[str, Any]:
     duration = acc.duration_s
     import heapq
@@ -156,7 +169,7 @@ def analyze(acc: Acc, *, long_pause_ms: float = LONG_PAUSE_MS) -> dict[str, Any]
         "pauses": pauses,
         "pauses_by_kind": {k: pause_stats(v, presorted=True) for k, v in by_kind.items()},
         "throughput_pct": round(throughput, 3) if throughput is not None else None,
-        "allocation_rate_mb_s": round(acc.allocated / MB / duration, 3) if duration > 0 else None,
+        "allocation_rate_mb_s": _allocation_rate(acc, duration),
         "promotion_rate_mb_s": round(acc.promoted / MB / duration, 3) if duration > 0 and acc.promotion_known else None,
         "full_gcs": full_count,
         "full_gc_interval_s": round(sum(intervals) / len(intervals), 3) if intervals else None,

@@ -68,6 +68,8 @@ class Acc:
         self.restarts = 0
         self.last_after: float | None = None
         self.first_before: float | None = None  # the heap before this Acc's first collection (merge: what was allocated across)
+        # the log's clock when its JVM started, if a unified log begins with that start (its heap then empty)
+        self.jvm_start_t: float | None = None
         self.allocated = 0.0
         self.promoted = 0.0
         self.promotion_known = False

@@ -191,6 +191,8 @@ def _handle(acc: Acc, t: float | None, rest: bytes, marker: bytes) -> None:
                         acc.flag("collector_changed", t, rest.decode("utf-8", "replace"))
                     acc.collector = coll
                     acc.tick(t)
+                    if t is not None and acc.first_before is None and acc.last_after is None and len(acc.segments) == 1:
+                        acc.jvm_start_t = t  # printed as the JVM starts, before it allocated anything
                     break
     elif marker == b"Version: ":
         if acc.jdk is None:
