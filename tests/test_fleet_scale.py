@@ -64,7 +64,8 @@ def test_every_planted_fault_is_named_and_no_healthy_instance_is_critical(big_fl
     assert healthy_named == {}
     # the pre-filter (only the suspects' full facts are read and judged) loses nothing
     r = runbook("fleet", "--prometheus", prom.url, "--json", "--window", "1m", "--match", 'fleet="test"', "--judge-all",
-                timeout=90)
+                "--timeout", "30", timeout=120)  # (the same query timeout as above, for the same reason)
+    assert r.returncode in (1, 2) and "Traceback" not in r.stderr, r.stderr
     every = {i["instance"]: [f["id"] for f in i["findings"]] for i in json.loads(r.stdout)["instances"]}
     assert every == {i: [f["id"] for f in x["findings"]] for i, x in by.items()}
     # worst first: the criticals lead
