@@ -358,8 +358,13 @@ class RunScreen(Screen[None]):
 
     # ---------------------------------------------------------------- keys
     def action_tab(self, name: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = name
-        self._focus_tab(name)
+        from textual.css.query import NoMatches
+
+        try:  # a key typed while the screen is still composing, or already closing: nothing to switch
+            self.query_one("#tabs", TabbedContent).active = name
+            self._focus_tab(name)
+        except NoMatches:
+            pass
 
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
