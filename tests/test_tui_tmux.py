@@ -237,6 +237,24 @@ def _answered(tmux: Tmux, key: str, state_dir: Path) -> None:
     time.sleep(0.5)
 
 
+def _instruction_waiting(state_dir: Path) -> bool:
+    """The journal's last step entered is an instruction not yet acknowledged: the footer's "a Done" can
+    still be on screen while the next step (an action's guards being read) is under way, and an "a" sent
+    then lands in the action's confirmation field."""
+    from runbook.journal import store
+
+    journal = next((state_dir / "sessions").glob("*.jsonl"), None)
+    if journal is None:
+        return False
+    kind = None
+    for e in store.read(journal).events:
+        if e.kind == "step_entered":
+            kind = e.data.get("kind")
+        elif e.kind == "acknowledged":
+            kind = None
+    return kind == "instruction"
+
+
 @pytest.mark.parametrize("name", _walkable_rehearsals())
 def test_each_rehearsal_walked_to_its_action_screen_at_80x24(name, state_dir) -> None:
     """Each rehearsal in a real terminal at 80x24, walked step by step (Done on every instruction) to the
@@ -259,7 +277,7 @@ def test_each_rehearsal_walked_to_its_action_screen_at_80x24(name, state_dir) ->
                 break
             if "Session completed" in screen or "Session failed" in screen or "Session blocked" in screen:
                 break
-            if "a Done" in screen:
+            if "a Done" in screen and _instruction_waiting(state_dir):
                 _answered(tmux, "a", state_dir)
             elif "It runs only if you say so" in screen:
                 _answered(tmux, "Enter", state_dir)  # a consent asked: the safe answer (Skip it) has the focus
