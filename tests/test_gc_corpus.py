@@ -247,3 +247,16 @@ def test_a_full_gc_interrupted_by_a_concurrent_phase_stays_a_full_gc() -> None:
     r = analyze(read_logs([str(_gctk("gclogs__preunified__g1gc__details__reference__post17040__gc_with_overflow.log"))]))
     assert set(r["pauses_by_kind"]) == {"Full", "Young", "Remark", "GC cleanup"}
     assert r["full_gcs"] == 402 and r["pauses_by_kind"]["Full"]["max_ms"] > 4300
+
+
+def test_a_zgc_cycle_counts_what_was_allocated_while_it_ran() -> None:
+    """A ZGC cycle's own line gives the heap at Mark Start and at Relocate End; what the application allocated
+    in between is in the heap table's Allocated row (generational: the young generation's). Each of these logs
+    holds one cycle, so that row is all the rate has."""
+    for path, row in ((GV / "sample-ujl-zgc-gc-other.txt", "GC(25) Allocated: "), (GC / "dataset278.txt", "GC(34) y: Allocated: ")):
+        lines = [x for x in path.read_text().splitlines() if row in x]
+        assert len(lines) == 1, path.name
+        allocated = int(re.findall(r"(\d+)M \(\d+%\)", lines[0])[-1])  # its last column: Relocate End
+        r = analyze(read_logs([str(path)]))
+        assert r["collector"] == "ZGC" and allocated > 0
+        assert r["allocation_rate_mb_s"] == pytest.approx(allocated / r["duration_s"], rel=1e-3), path.name

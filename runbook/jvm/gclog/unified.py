@@ -15,10 +15,12 @@ from runbook.jvm.gclog.timefmt import iso_to_epoch
 MARKERS = re.compile(
     rb"Pause |To-space exhausted|Allocation Stall \(|Total time for which|Safepoint \"|User=|Using |Version: "
     rb"|Old regions: |ParOldGen: |Tenured: |Heap region size: |Collection \(|Relocation Stall \(|<average total>|Concurrent cleanup "
+    rb"|Allocated: "
 )
 _SIZE = re.compile(rb"(\d+(?:\.\d+)?)([BKMG])(?:\(\d+%\))?->(\d+(?:\.\d+)?)([BKMG])(?:\(\d+%\))?(?:\((\d+(?:\.\d+)?)([BKMG])\))?")
 _MS = re.compile(rb"(\d+(?:[.,]\d+)?)ms\s*$")
 _SECS = re.compile(rb"(\d+(?:\.\d+)?)s\s*$")
+_TABLE_SIZE = re.compile(rb"(\d+)([KMG]) \(\d+%\)")  # a cell of ZGC's heap table: "368256M (7%)"
 _CPU = re.compile(rb"User=(\d+(?:\.\d+)?)s Sys=(\d+(?:\.\d+)?)s Real=(\d+(?:\.\d+)?)s")
 _STOPPED = re.compile(rb"stopped: (\d+(?:\.\d+)?) seconds(?:, Stopping threads took: (\d+(?:\.\d+)?) seconds)?")
 _SAFEPOINT = re.compile(rb"Reaching safepoint: (\d+) ns.*?Total: (\d+) ns")
@@ -85,7 +87,7 @@ def decorations(line: bytes) -> tuple[float | None, bytes]:
 _GC_ID = re.compile(rb"GC\(\d+\) (?:[A-Za-z]: )?(?:User=(\d+(?:\.\d+)?)s Sys=(\d+(?:\.\d+)?)s Real=(\d+(?:\.\d+)?)s"
                     rb"|Old regions: (\d+)->(\d+)"
                     rb"|(Pause (?=[^\n]*ms\r?\n)|User=|To-space exhausted|Old regions: |ParOldGen: |Tenured: |Concurrent cleanup "
-                    rb"|Allocation Stall \(|Relocation Stall \(|(?:Garbage|Major|Minor) Collection \())")
+                    rb"|Allocation Stall \(|Relocation Stall \(|(?:Garbage|Major|Minor) Collection \(|Allocated: ))")
 _CPU_TIMES, _OLD_REGIONS = 3, 5  # which of _GC_ID's forms matched (its lastindex): read from the match itself
 _MESSAGE = re.compile(rb"\] (Using |Version: |Heap region size: |Total time for which|Safepoint \"|Allocation Stall \("
                       rb"|Relocation Stall \()")
@@ -171,6 +173,16 @@ def _handle(acc: Acc, t: float | None, rest: bytes, marker: bytes) -> None:
             t = acc.tick(t)
             total = to_bytes(size[5], size[6]) if size[5] else None
             acc.heap_sample(t, to_bytes(size[1], size[2]), to_bytes(size[3], size[4]), total)
+    elif marker == b"Allocated: ":
+        # ZGC's heap table: what the application allocated while the cycle ran, in its last column (Relocate
+        # End). The cycle's own line ("96M(100%)->10M(10%)") says the heap at Mark Start and at Relocate End:
+        # what was allocated in between is hidden in it, and under load a cycle runs long. Generational ZGC
+        # prints it for the young generation ("y: Allocated:"); the old one's is what the young promoted.
+        if b"GC(" not in rest or b"O: Allocated" in rest or b"o: Allocated" in rest:
+            return
+        cells = _TABLE_SIZE.findall(rest.split(b"Allocated: ", 1)[1])
+        if cells:
+            acc.allocated += to_bytes(*cells[-1])
     elif marker == b"<average total>":
         acc.paced(rest)  # Shenandoah: how long an average thread was paced in this cycle
     elif marker == b"Total time for which":
