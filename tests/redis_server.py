@@ -29,6 +29,18 @@ def free_port() -> int:
             return port
 
 
+_held: list[socket.socket] = []
+
+
+def refused_port() -> int:
+    """A port that refuses every connection while this test process lives: bound and never listening, so no
+    other process (another test's server, a second suite on the machine) can take it in the meantime."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _held.append(s)
+    return s.getsockname()[1]
+
+
 class RedisServer:
     def __init__(self, base: Path, name: str = "r", conf: str = "", port: int | None = None,
                  with_file: bool = True, extra_args: list[str] | None = None, password: str | None = None) -> None:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import PLAYBOOKS, ROOT, runbook
-from redis_server import free_port
+from redis_server import refused_port
 
 WAITING = """
 name: waits
@@ -55,7 +55,7 @@ def test_sigterm_exits_143(tmp_path, state_dir) -> None:
 
 def test_headless_against_an_unreachable_server_says_so(tmp_path) -> None:
     r = runbook("run", str(PLAYBOOKS / "redis-master-restart.yaml"), "--target",
-                f"master=redis://127.0.0.1:{free_port()}", "--headless", "--timeout", "0.5", timeout=60)
+                f"master=redis://127.0.0.1:{refused_port()}", "--headless", "--timeout", "0.5", timeout=60)
     assert "facts redis.replication on master: UNREACHABLE" in r.stdout
     assert ": read\n" not in r.stdout
 

@@ -17,7 +17,7 @@ import redis as redis_py
 
 from conftest import runbook
 from prometheus import PROMETHEUS, REDIS_EXPORTER, Prometheus, RedisExporter, redis_job, wait_for
-from redis_server import RedisServer, free_port, no_retry
+from redis_server import RedisServer, refused_port, no_retry
 from runbook.sandbox.incidents import fragment
 
 pytestmark = pytest.mark.skipif(not (PROMETHEUS and REDIS_EXPORTER and shutil.which("redis-server")),
@@ -35,7 +35,7 @@ def _confs(tmp_path) -> dict[str, str]:
         "rejecting": "maxclients 8\n",
         "fragmented": "enable-debug-command yes\nactivedefrag no\n",
         "bgsave_fails": f"dir {tmp_path / 'gone'}\n",
-        "orphan": f"replicaof 127.0.0.1 {free_port()}\n",  # its master never existed
+        "orphan": f"replicaof 127.0.0.1 {refused_port()}\n",  # its master never existed
         "lagging_master": "",
         "healthy_master": "",
         "killed": "",

@@ -13,7 +13,7 @@ import pytest
 from conftest import runbook
 from fleet_exporter import FAULTS, FleetExporter, planted
 from prometheus import PROMETHEUS, Prometheus, wait_for
-from redis_server import free_port
+from redis_server import refused_port
 
 N = 10_000
 
@@ -74,7 +74,7 @@ def test_every_planted_fault_is_named_and_no_healthy_instance_is_critical(big_fl
 
 
 def test_what_cannot_be_read_is_one_line_and_exit_3(tmp_path) -> None:
-    dead = f"http://127.0.0.1:{free_port()}"
+    dead = f"http://127.0.0.1:{refused_port()}"
     for argv, said in ((["--prometheus", dead], "cannot reach it"),
                        (["--prometheus", "ftp://x"], "starts with http"),
                        (["--prometheus", dead, "--window", "5 minutes"], "--window"),

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from conftest import ROOT, runbook
-from redis_server import RedisServer
+from redis_server import RedisServer, refused_port
 
 needs_redis = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
 
@@ -149,9 +149,7 @@ def test_a_guard_on_an_unreachable_server_is_unknown_never_pass(tmp_path, state_
     pb = tmp_path / "failover.yaml"
     pb.write_text(json.dumps({"name": "failover", "targets": {"replica": {"kind": "redis"}}, "steps": [
         {"id": "promote", "kind": "action", "target": "replica", "action": "redis.cluster_failover"}]}))
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = refused_port()
     r = runbook("run", str(pb), "--target", f"replica=redis://127.0.0.1:{port}", "--headless", "--dry-run")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "guard UNKNOWN redis.cluster_failover_not_forced" in r.stdout, r.stdout

@@ -56,7 +56,9 @@ def write_playbook(tmp: Path, sleep: int = 0) -> tuple[Path, Path]:
     return p, marker
 
 
-def wait_for_event(state: Path, pred, timeout: float = 20) -> Path:
+def wait_for_event(state: Path, pred, what: str, proc: subprocess.Popen, timeout: float = 90) -> Path:
+    """The session file once an event that pred accepts is in it; fails at once, with its stderr, when the
+    run ended before it (a loaded machine gets the whole timeout, a dead run none of it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for f in (state / "sessions").glob("*.jsonl") if (state / "sessions").exists() else []:
@@ -66,8 +68,10 @@ def wait_for_event(state: Path, pred, timeout: float = 20) -> Path:
                         return f
                 except ValueError:
                     pass
+        if proc.poll() is not None:
+            raise AssertionError(f"runbook ended ({proc.returncode}) before {what}: {proc.stderr.read()[-2000:]}")
         time.sleep(0.02)
-    raise AssertionError("event never appeared")
+    raise AssertionError(f"{what} not in the journal after {timeout} s")
 
 
 @pytest.mark.parametrize("kill_at", ["look", "first", "second", "act-intent", "last"])
@@ -80,13 +84,14 @@ def test_sigkill_at_any_step_then_show_and_resume(tmp_path, state_dir, kill_at) 
         order = ["look", "first", "second", "act", "last"]
         target = "act" if kill_at == "act-intent" else kill_at
         for step in order:
-            path = wait_for_event(state_dir, lambda e, s=step: e["kind"] == "step_entered" and e["step"] == s)
+            path = wait_for_event(state_dir, lambda e, s=step: e["kind"] == "step_entered" and e["step"] == s,
+                                  f"step {step} entered", proc)
             if step == target and kill_at != "act-intent":
                 break
             proc.stdin.write(answers[step])
             proc.stdin.flush()
             if step == target:
-                path = wait_for_event(state_dir, lambda e: e["kind"] == "action_intent")
+                path = wait_for_event(state_dir, lambda e: e["kind"] == "action_intent", "the action's intent", proc)
                 break
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)

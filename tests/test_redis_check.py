@@ -12,7 +12,7 @@ import pytest
 import redis as redis_py
 
 from conftest import runbook
-from redis_server import RedisServer, free_port
+from redis_server import RedisServer, refused_port
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
 
@@ -229,7 +229,7 @@ def test_password_in_url_and_config_never_printed(servers) -> None:
 
 def test_hung_and_refused_hosts_are_unknown_within_the_timeout(servers) -> None:
     s = servers().start()
-    refused = f"redis://127.0.0.1:{free_port()}"
+    refused = f"redis://127.0.0.1:{refused_port()}"
     t = time.monotonic()
     check(refused, extra=("--timeout", "0.5"))  # the command's own cost on this machine now: its start
     alone = time.monotonic() - t
@@ -271,7 +271,7 @@ def test_each_report_stands_alone(servers, tmp_path) -> None:
     bad.conf.write_text(bad.conf.read_text() + f"loadmodule {tmp_path}/missing-module.so\n")
     good = servers("good", conf="save 3600 1\n").start()
     good.fill(10)
-    dead = f"redis://127.0.0.1:{free_port()}"
+    dead = f"redis://127.0.0.1:{refused_port()}"
     code, reps = check(bad.url, dead, good.url, extra=("--no-discover", "--restart", "--timeout", "10"))
     by = {r["target"]: r for r in reps}
     assert len(reps) == 3 and code == 2

@@ -230,12 +230,16 @@ def test_a_jvm_over_ssh_is_read_with_its_own_jstat(server, tmp_path) -> None:
     try:
         assert p.stdout.readline().strip() == "ready"
         opts = [x for o in server.options for x in ("--ssh-option", o)]
-        r = runbook("jvm", "check", str(p.pid), "--json", "--ssh", server.dest, *opts, timeout=60)
+        # --timeout 10: each read over ssh gets three times it (a new connection and its command on a machine
+        # that runs a second suite beside this one took more than the default's 9 s)
+        r = runbook("jvm", "check", str(p.pid), "--json", "--timeout", "10", "--ssh", server.dest, *opts, timeout=120)
+        assert r.stdout, (r.returncode, r.stderr)
         (rep,) = json.loads(r.stdout)
         f = rep["facts"]
         assert f["reachable"] and f["via"] == f"ssh {server.dest}" and f["xmx_bytes"] == 64 * 1024 * 1024
         assert "O" in f["jstat"] and f["rss_bytes"] > 0
-        r = runbook("jvm", "check", "--json", "--ssh", server.dest, *opts, timeout=60)
+        r = runbook("jvm", "check", "--json", "--timeout", "10", "--ssh", server.dest, *opts, timeout=180)
+        assert r.stdout, (r.returncode, r.stderr)
         assert p.pid in [x["target"] for x in json.loads(r.stdout)]  # the host's java processes, listed there
         # the memory, the hot thread and a heap dump, each read or done on the JVM's host with its own tools
         from runbook.jvm import memory, threads
