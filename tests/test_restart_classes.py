@@ -546,16 +546,27 @@ def test_the_copy_dies_with_a_killed_check(make) -> None:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def copies() -> list[psutil.Process]:
+        # the check's own children, not every process of a machine that runs other suites: a poll that
+        # walks them all is slow under load, and a copy that loads quickly is gone before it is seen
+        try:
+            children = psutil.Process(check.pid).children()
+        except psutil.Error:
+            return []
         out = []
-        for p in psutil.process_iter(["name", "ppid"]):
+        for p in children:
             try:
-                if p.info["name"] == "redis-server" and p.info["ppid"] == check.pid:
+                if p.name() == "redis-server":
                     out.append(p)
             except psutil.Error:
                 continue
         return out
+
+    def copy_started() -> list[psutil.Process]:
+        found = copies()
+        assert found or check.poll() is None, f"the check ended ({check.returncode}) before its copy was seen"
+        return found
     try:
-        copy = wait_for(copies, "the check's copy to start", timeout=30, every=0.01)[0]
+        copy = wait_for(copy_started, "the check's copy to start", timeout=120, every=0.01)[0]
         left = Path(wait_for(lambda: copy.cwd() if copy.cwd().startswith("/tmp/rb-sim-") else None,
                              "the copy to move into its temp dir")).parent
         os.kill(check.pid, signal.SIGKILL)
