@@ -15,7 +15,7 @@ import pytest
 
 from alertmanager import BINARY, Alertmanager
 from conftest import ROOT, runbook
-from redis_server import RedisServer
+from redis_server import RedisServer, refused_port
 
 needs_am = pytest.mark.skipif(not BINARY, reason="needs prometheus-alertmanager")
 
@@ -104,9 +104,7 @@ def test_an_alertmanager_that_cannot_be_read_is_one_line_and_exit_3(tmp_path) ->
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)  # accepts, never answers
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))  # bound and never listening: refuses, and no other process can take the port
-    closed_port = closed.getsockname()[1]
+    closed_port = refused_port()
     try:
         for url, said in ((f"http://127.0.0.1:{garbage.server_port}", "not JSON"),
                           (f"http://127.0.0.1:{silent.getsockname()[1]}", "no answer within 1 s"),
@@ -119,7 +117,6 @@ def test_an_alertmanager_that_cannot_be_read_is_one_line_and_exit_3(tmp_path) ->
     finally:
         garbage.shutdown()
         silent.close()
-        closed.close()
 
 
 def test_alert_declarations_are_validated() -> None:

@@ -146,8 +146,9 @@ def test_a_rotation_set_that_wraps_is_one_timeline_in_time_order(tmp_path) -> No
 def test_the_allocation_rate_is_what_the_program_allocated(logs, flag) -> None:
     """Against the truth: the workload counts the bytes of the arrays it allocates and prints them. The log
     sees the heap grow between collections (for Shenandoah, whose pauses carry no heap sizes, between its
-    cleanups; for ZGC, also what its heap table says was allocated while a cycle ran), from the empty heap the JVM started with, up to its last collection: at least most of what the
-    program allocated, and no more than it plus the JVM's own allocations."""
+    cleanups; for ZGC, also what its heap table says was allocated while a cycle ran), from the empty heap
+    the JVM started with, up to its last collection: at least most of what the program allocated, and no
+    more than it plus the JVM's own allocations."""
     log = logs[flag]
     sink = int(log.with_suffix(".out").read_text().split()[1])
     r = analyze(read_logs([str(log)]))
