@@ -186,5 +186,8 @@ def test_a_stalled_zgc_counts_its_stalls_against_throughput(tmp_path) -> None:
     pauses_only = 100 * (1 - r["pauses"]["total_ms"] / 1000 / span)
     assert r["throughput_pct"] < 95 and pauses_only - r["throughput_pct"] >= 0.99 * 100 * r["stalled_ms"] / 1000 / span
     found = {f["id"]: f for f in r["findings"]}
-    assert "gc.zgc.allocation_stall" in found and "gc.throughput.low" in found
+    # judged when the log stopped the application often enough: its pauses and its stalls together (under load
+    # the JVM runs fewer cycles and stalls more; the stalls alone are as much evidence as pauses)
+    assert len(stalls) + r["pauses"]["count"] >= 50 or r["duration_s"] >= 10, (len(stalls), r["pauses"]["count"])
+    assert "gc.zgc.allocation_stall" in found and "gc.throughput.low" in found, (len(stalls), r["pauses"]["count"])
     assert found["gc.throughput.low"]["evidence"]["stalled_s"] > 0

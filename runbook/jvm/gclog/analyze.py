@@ -285,8 +285,8 @@ def findings(acc: Acc, r: dict[str, Any], long_pause_ms: float) -> list[Finding]
     tp = r["throughput_pct"]
     worst = r["worst_window"] or {}
     wtp = worst.get("throughput_pct")
-    # a short log is judged by how many collections it holds, not by its seconds
-    enough = r["duration_s"] >= 10 or p["count"] >= 50
+    # a short log is judged by how many times it stopped the application (pauses and stalls), not by its seconds
+    enough = r["duration_s"] >= 10 or p["count"] + acc.stalls >= 50
     low = min(x for x in (tp, wtp if enough else None, 100.0) if x is not None)
     if enough and low < LOW_THROUGHPUT:
         ev = {"throughput_pct": round(tp, 2) if tp is not None else None, "gc_pause_s": round(p["total_ms"] / 1000, 3),

@@ -88,6 +88,7 @@ class Acc:
         self.sys_samples: list[str] = []
         self.concurrent_count = 0
         self.stall_ms = 0.0
+        self.stalls = 0  # how many stalls: each a stop of application threads, as a pause is
         self.pacing_ms = 0.0  # Shenandoah: the average thread's pacing delays, summed over cycles
         self.windows: dict[int, float] = {}  # WINDOW_S bucket -> ms stopped (pauses and stalls)
         self.not_cpu_max: tuple[float, float] = (0.0, 0.0)  # (real s, user+sys s) of the worst pause off CPU
@@ -179,6 +180,7 @@ class Acc:
         t = self.tick(t)
         self.flag(kind, t, line)
         self.stall_ms += ms
+        self.stalls += 1
         if t is not None:
             w = int(t // WINDOW_S)
             self.windows[w] = self.windows.get(w, 0.0) + ms
@@ -254,7 +256,7 @@ class Acc:
             self.last_after = b.last_after
         for name in ("allocated", "promoted", "young_promoted", "young_survived", "old_full_before", "old_full_after",
                      "old_full_count", "stopped_ms", "stopped_count", "cpu_events", "sys_gt_user", "concurrent_count",
-                     "stall_ms", "unparsed", "lines", "bytes"):
+                     "stall_ms", "stalls", "unparsed", "lines", "bytes"):
             setattr(self, name, getattr(self, name) + getattr(b, name))
         for w, ms in b.windows.items():
             self.windows[w] = self.windows.get(w, 0.0) + ms
