@@ -100,11 +100,13 @@ def test_an_inventory_that_is_a_yaml_bomb_or_nested_too_deep_is_refused_at_once(
     plain.write_text("targets: [1]\n")
     for inv in (plain, bomb, deep):  # the plain one first: the command's own cost on this machine now
         t = time.monotonic()
-        r = runbook("run", str(ROOT / "playbooks" / "redis-memory-limit.yaml"), "-i", str(inv), "--headless", timeout=30)
+        # a generous timeout: under another suite's load even the plain one took over 30 s once; expanding
+        # the bomb (387 million strings) would take far longer than any of these
+        r = runbook("run", str(ROOT / "playbooks" / "redis-memory-limit.yaml"), "-i", str(inv), "--headless", timeout=180)
         took = time.monotonic() - t
         if inv == plain:
             alone = took
-        assert took - alone < 5, (inv.name, took, alone)  # refused at once, not after expanding it
+        assert took - alone < max(5, alone), (inv.name, took, alone)  # refused at once, not after expanding it
         assert r.returncode == 2 and "Traceback" not in r.stderr and str(inv) in r.stderr, r.stderr
         assert inv == plain or "not a valid inventory" in r.stderr, r.stderr
         assert "internal error" not in r.stderr
