@@ -497,3 +497,28 @@ async def test_the_timeline_wraps_within_80_columns(tmp_path, files) -> None:
         log.write(long_url)
         await pilot.pause(0.2)
         assert max(len(strip.text) for strip in log.lines) <= log.size.width, (log.size, [s.text for s in log.lines][-3:])
+
+
+async def test_a_key_that_comes_back_after_the_last_screen_closed_is_dropped() -> None:
+    """A key typed as the app closes can bubble back up from a widget once no screen is left (seen with random
+    keys under load): Textual would fail looking for its bindings, and the exit end in a traceback."""
+    from textual import events
+    from textual.app import App
+
+    from runbook.tui.app import RunbookApp
+    from tui_helpers import ROOT
+
+    def bubbled() -> events.Key:
+        key = events.Key("a", "a")
+        key._set_forwarded()
+        return key
+
+    bare = App()
+    assert not bare.screen_stack
+    with pytest.raises(Exception, match="No screens on stack"):  # what Textual itself does: the case is real
+        await bare.on_event(bubbled())
+    from runbook.tui.watch import WatchApp
+
+    for app in (RunbookApp([ROOT / "playbooks"], discover=False), WatchApp(ROOT / "no-such-session.jsonl", record_viewer=False)):
+        assert not app.screen_stack
+        await app.on_event(bubbled())

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from runbook.events import utcnow
 from runbook.targets import Target
+from runbook.tui.base import BaseApp
 
 # The run screen, the modals and the playbook loader are imported when first needed: the home screen
 # is on the terminal before them (see benchmarks/tui.py).
@@ -42,7 +43,7 @@ def load_keymap(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-class RunbookApp(App[int]):
+class RunbookApp(BaseApp):
     TITLE = "runbook"
     CSS_PATH = "app.tcss"
     BINDINGS = [

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import on
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Header, Input, RichLog, Static, TabbedContent, TabPane
@@ -24,6 +24,7 @@ from runbook.engine import approval as approvals
 from runbook.events import Event
 from runbook.journal import beside
 from runbook.transcript import render
+from runbook.tui.base import BaseApp
 
 STATE_ICON = {"current": "▶", "done": "✓", "blocked": "✗"}
 SEV_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
@@ -91,7 +92,7 @@ def driver_alive(pid: Any, host: Any, since: str) -> bool | None:
         return False
 
 
-class WatchApp(App[int]):
+class WatchApp(BaseApp):
     """The watcher's screen: status line, the steps seen so far, and tabs for now, facts, findings, timeline."""
 
     TITLE = "runbook watch"
