@@ -163,6 +163,64 @@ async def test_a_rehearsal_started_from_home_stops_when_the_run_is_left() -> Non
     assert not [p for p in pids if alive(p)]
 
 
+def _sandbox_pids(started: list[str]) -> list[int]:
+    return [int(m[1]) for line in started for m in [re.search(r"\(pid (\d+)\)$", line)] if m]
+
+
+@needs_redis
+def test_a_sandbox_stopped_while_it_is_built_starts_nothing_more() -> None:
+    """A rehearsal is built in a thread; a stop (the app closing, a signal) can come in the middle. What was
+    started is stopped, and the build's next start is refused instead of leaving a server behind."""
+    import threading
+
+    said: list[str] = []
+    sb = Sandbox("twilio-2013", say=said.append)
+    outcome: list[BaseException | None] = []
+
+    def build() -> None:
+        try:
+            SCENARIOS["twilio-2013"].build(sb)
+            outcome.append(None)
+        except BaseException as e:  # noqa: BLE001 - what the build ended with is the test's subject
+            outcome.append(e)
+
+    t = threading.Thread(target=build)
+    t.start()
+    deadline = time.monotonic() + 60
+    while not sb.procs and t.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert sb.procs, "the build started nothing"
+    sb.stop()
+    t.join(120)
+    assert not t.is_alive()
+    assert outcome and outcome[0] is not None, "the build went on after its sandbox was stopped"
+    pids = _sandbox_pids(said)
+    assert pids and not [p for p in pids if alive(p)], said
+    assert not sb.dir.exists() and not sb.state_file.exists()
+
+
+@needs_redis
+async def test_an_app_closed_while_a_rehearsal_is_built_leaves_nothing() -> None:
+    from runbook.tui.app import RunbookApp
+    from tui_helpers import wait_for
+
+    app = RunbookApp([ROOT / "playbooks"], discover=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#rehearsals").row_count > 0)
+        app.screen.open_row("rehearsals", "twilio-2013")
+        await wait_for(pilot, lambda: bool(app.sandboxes) and bool(app.sandboxes[0].procs), 60)
+        sb = app.sandboxes[0]
+        said: list[str] = []
+        sb.say = said.append  # what it starts from here on
+        first = [p.pid for p in sb.procs]
+    # closed mid-build: the build's thread may still be running; it can start nothing more
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (sb.dir.exists() or any(alive(p) for p in first + _sandbox_pids(said))):
+        time.sleep(0.05)
+    assert not [p for p in first + _sandbox_pids(said) if alive(p)], said
+    assert not sb.dir.exists() and not sb.state_file.exists()
+
+
 LIBRARY = [n for n, sc in SCENARIOS.items() if sc.playbook != "redis-master-restart" and n != "jvm-gc-pressure"]
 
 

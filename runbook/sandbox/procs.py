@@ -120,6 +120,7 @@ class Sandbox:
         import threading
 
         self._stop_lock = threading.Lock()  # the exit watchdog may stop it while the main thread does
+        self._stopped = False  # once stopped, nothing more starts in it (a build in a thread would go on)
         sandboxes_dir().mkdir(parents=True, exist_ok=True)
         self.state_file = sandboxes_dir() / f"{self.dir.name}.json"
         self._save()
@@ -138,15 +139,18 @@ class Sandbox:
         import psutil
 
         kw.setdefault("stdout", subprocess.DEVNULL)
-        popen = subprocess.Popen(argv, cwd=cwd or self.dir, stdin=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, start_new_session=True, **kw)
-        try:
-            ct = psutil.Process(popen.pid).create_time()
-        except psutil.Error:
-            ct = time.time()
-        proc = Proc(name, popen, ct, info)
-        self.procs.append(proc)
-        self._save()  # recorded before anything else can go wrong
+        with self._stop_lock:  # a stop waits for a start under way, and a start after a stop is refused
+            if self._stopped:
+                raise SandboxError(f"the {self.name} sandbox was stopped; {name} was not started")
+            popen = subprocess.Popen(argv, cwd=cwd or self.dir, stdin=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True, **kw)
+            try:
+                ct = psutil.Process(popen.pid).create_time()
+            except psutil.Error:
+                ct = time.time()
+            proc = Proc(name, popen, ct, info)
+            self.procs.append(proc)
+            self._save()  # recorded before anything else can go wrong
         self.say(f"started {name}{' ' + info if info else ''} (pid {popen.pid})")
         return proc
 
@@ -155,6 +159,7 @@ class Sandbox:
             self._stop()
 
     def _stop(self) -> None:
+        self._stopped = True
         for p in reversed(self.procs):
             if _kill(p.pid, p.create_time):
                 try:

@@ -104,6 +104,12 @@ class RunbookApp(BaseApp):
         before the first frame); a GC report has none beneath it."""
         return Screen() if self.gc_files or self.fleet is not None else HomeScreen()
 
+    def on_unmount(self) -> None:
+        """The app's last event: every rehearsal it started stops with it, whoever ran it (`runbook`, a test,
+        an embedding); one still being built in its thread can start nothing more once stopped."""
+        for sb in list(self.sandboxes):
+            sb.stop()
+
     async def action_quit(self) -> None:
         """Ctrl+Q: a session still running is interrupted (resumable, exit 1), never ended."""
         from runbook.tui.run import RunScreen
@@ -424,7 +430,7 @@ def run_app(**kwargs: Any) -> int:
     app = RunbookApp(**kwargs)
     try:
         app.run()
-    finally:
+    finally:  # the app stops them as it unmounts; this is for an app that failed before it could
         for sb in list(app.sandboxes):
             sb.stop()
     return app.return_code or getattr(app, "exit_status", 0) or 0
