@@ -168,7 +168,7 @@ def _sandbox_pids(started: list[str]) -> list[int]:
 
 
 @needs_redis
-def test_a_sandbox_stopped_while_it_is_built_starts_nothing_more() -> None:
+def test_a_sandbox_stopped_while_it_is_built_starts_nothing_more(tmp_path) -> None:
     """A rehearsal is built in a thread; a stop (the app closing, a signal) can come in the middle. What was
     started is stopped, and the build's next start is refused instead of leaving a server behind."""
     import threading
@@ -197,6 +197,12 @@ def test_a_sandbox_stopped_while_it_is_built_starts_nothing_more() -> None:
     pids = _sandbox_pids(said)
     assert pids and not [p for p in pids if alive(p)], said
     assert not sb.dir.exists() and not sb.state_file.exists()
+    # the refusal itself, where nothing else would stop the start (a working directory that still exists)
+    from runbook.sandbox.procs import SandboxError
+
+    with pytest.raises(SandboxError, match="was stopped"):
+        sb.start("sleeper", ["sleep", "60"], cwd=tmp_path)
+    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "60"]]
 
 
 @needs_redis
